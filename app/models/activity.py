@@ -1,0 +1,26 @@
+"""The activity log: who did what to which object, when and from where."""
+from flask_appbuilder import Model
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy.orm import relationship
+
+
+class ActivityEvent(Model):
+    """One thing that happened; feeds "Recent activity" and the staff audit trail."""
+
+    __tablename__ = "activity_event"
+    __table_args__ = (Index("ix_activity_event_entity_time", "entity_id", "created_on"),)
+
+    id = Column(Integer, primary_key=True)
+    created_on = Column(DateTime, nullable=False, default=func.now(), index=True)
+    actor_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    actor = relationship("User")
+    entity_id = Column(Integer, ForeignKey("entity.id", ondelete="SET NULL"))
+    entity = relationship("Entity")
+    verb = Column(String(50), nullable=False)
+    object_type = Column(String(50))
+    object_id = Column(Integer)
+    summary = Column(String(300))
+    ip = Column(String(45))
+
+    def __repr__(self):
+        return f"{self.verb} {self.object_type or ''} {self.object_id or ''}".strip()

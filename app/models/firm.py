@@ -1,0 +1,35 @@
+"""The firm's own settings: one row per deployment."""
+from flask_appbuilder import Model
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import relationship
+
+DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+DEFAULT_NOTIFICATION_DELAY = 300
+
+
+class FirmSettings(Model):
+    """Firm name, the contact block shown in the portal, and firm-wide switches (single row, id 1)."""
+
+    __tablename__ = "firm_settings"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="ck_firm_settings_single_row"),
+        CheckConstraint("notification_delay >= 0", name="ck_firm_settings_delay"),
+        CheckConstraint("max_upload_bytes > 0", name="ck_firm_settings_max_upload"),
+    )
+
+    id = Column(Integer, primary_key=True, default=1)
+    firm_name = Column(String(200), nullable=False, default="Portico")
+    contact_person = Column(String(200))
+    contact_phone = Column(String(50))
+    contact_email = Column(String(254))
+    address = Column(Text)
+    logo_key = Column(String(200))
+    portal_base_url = Column(String(500))
+    notification_delay = Column(Integer, nullable=False, default=DEFAULT_NOTIFICATION_DELAY)
+    max_upload_bytes = Column(Integer, nullable=False, default=DEFAULT_MAX_UPLOAD_BYTES)
+    detailed_notifications = Column(Boolean, nullable=False, default=False)
+    owner_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    owner = relationship("User")
+
+    def __repr__(self):
+        return self.firm_name or "Portico"

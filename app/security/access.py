@@ -1,0 +1,278 @@
+"""The one place that decides who may see and do what.
+
+`can(user, action, obj)` answers for one object; `scope(user, Model, action)` gives the SQL
+clause of the rows a user may reach, used by every view's base filter, related-field choices,
+the portal and the API. Deny by default: anything not granted here is refused.
+"""
+from flask import g, has_request_context
+from flask_appbuilder.security.sqla.models import (
+    Permission,
+    PermissionView,
+    Role,
+    User,
+    ViewMenu,
+    assoc_group_role,
+    assoc_permissionview_role,
+    assoc_user_group,
+    assoc_user_role,
+)
+from sqlalchemy import false, select, true, union
+
+from app.extensions import db
+from app.models import ActivityEvent, Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings
+from app.models.contacts import contact_group_members
+from app.security import roles as R
+
+# Models whose rows belong to one entity, and the column that names it.
+_ENTITY_COLUMNS = {
+    Entity: Entity.id,
+    EntityShare: EntityShare.entity_id,
+    ActivityEvent: ActivityEvent.entity_id,
+}
+
+
+def register_entity_scoped(model, column):
+    """Declare that rows of `model` belong to the entity named by `column` (for later domains)."""
+    _ENTITY_COLUMNS[model] = column
+
+
+def _cached(key, compute):
+    """Memoise per request (never across requests, so a revoked share counts at once)."""
+    if not has_request_context():
+        return compute()
+    cache = g.setdefault("_portico_access", {})
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def reset_cache():
+    """Forget what this request learnt (called before each request and after share changes)."""
+    if has_request_context():
+        g.pop("_portico_access", None)
+
+
+def _role_grants():
+    """{role_id: frozenset(permission names on the Entity view-menu)} for every role."""
+
+    def load():
+        rows = db.session.execute(
+            select(assoc_permissionview_role.c.role_id, Permission.name)
+            .join(PermissionView, PermissionView.id == assoc_permissionview_role.c.permission_view_id)
+            .join(Permission, Permission.id == PermissionView.permission_id)
+            .join(ViewMenu, ViewMenu.id == PermissionView.view_menu_id)
+            .where(ViewMenu.name == R.ENTITY_PERMISSION_VIEW)
+        ).all()
+        grants = {}
+        for role_id, name in rows:
+            grants.setdefault(role_id, set()).add(name)
+        return {k: frozenset(v) for k, v in grants.items()}
+
+    return _cached("grants", load)
+
+
+def _role_ids_by_name():
+    """{role name: id} for the entity roles, to tell contact roles from staff roles."""
+
+    def load():
+        rows = db.session.execute(select(Role.name, Role.id).where(Role.name.in_(R.ENTITY_ROLES)))
+        return dict(rows.all())
+
+    return _cached("role_ids", load)
+
+
+def _uid(user):
+    """The id of an authenticated user, or None for anonymous / missing users."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    return user.id
+
+
+def contact_id_of(user):
+    """The contact a user account belongs to, or None for staff and anonymous users."""
+    uid = _uid(user)
+    if uid is None:
+        return None
+    return _cached(
+        ("contact", uid),
+        lambda: db.session.scalar(select(Contact.id).where(Contact.user_id == uid)),
+    )
+
+
+def is_contact(user):
+    """True when the account is a client's (it never holds staff permissions)."""
+    return contact_id_of(user) is not None
+
+
+def _global_role_ids(user):
+    """Ids of the global roles a staff user holds directly or through a FAB group."""
+    uid = _uid(user)
+
+    def load():
+        direct = select(assoc_user_role.c.role_id).where(assoc_user_role.c.user_id == uid)
+        grouped = (
+            select(assoc_group_role.c.role_id)
+            .join(assoc_user_group, assoc_user_group.c.group_id == assoc_group_role.c.group_id)
+            .where(assoc_user_group.c.user_id == uid)
+        )
+        return frozenset(db.session.scalars(union(direct, grouped)).all())
+
+    return _cached(("roles", uid), load)
+
+
+def global_actions(user):
+    """Actions a staff user may take on every entity (empty for contacts and anonymous)."""
+    if _uid(user) is None or is_contact(user):
+        return frozenset()
+    grants = _role_grants()
+    names = set()
+    for role_id in _global_role_ids(user):
+        names |= grants.get(role_id, frozenset())
+    return frozenset(n[: -len(R.ALL_SUFFIX)] for n in names if n.endswith(R.ALL_SUFFIX)) & R.STAFF_ACTIONS
+
+
+def _entity_role_ids(action, contact):
+    """Ids of the entity roles of one side (contact or staff) that grant `action`."""
+    names = R.CONTACT_ENTITY_ROLES if contact else R.STAFF_ENTITY_ROLES
+    allowed = R.CONTACT_ACTIONS if contact else R.STAFF_ACTIONS
+    if action not in allowed:
+        return []
+    grants = _role_grants()
+    ids = _role_ids_by_name()
+    return [ids[n] for n in names if n in ids and action in grants.get(ids[n], frozenset())]
+
+
+def _owner_grants(action):
+    """Whether the Owner role grants `action` (the responsible member counts as an Owner)."""
+    owner_id = _role_ids_by_name().get(R.OWNER)
+    return owner_id is not None and action in _role_grants().get(owner_id, frozenset())
+
+
+def entity_ids(user, action=R.VIEW):
+    """SQL select of the entity ids where `user` may take `action` (a clause, not a list)."""
+    uid = _uid(user)
+    if uid is None:
+        return None
+    cid = contact_id_of(user)
+    if cid is not None:
+        role_ids = _entity_role_ids(action, contact=True)
+        groups = select(contact_group_members.c.group_id).where(contact_group_members.c.contact_id == cid)
+        return select(EntityShare.entity_id).where(
+            EntityShare.role_id.in_(role_ids),
+            (EntityShare.contact_id == cid) | EntityShare.group_id.in_(groups),
+        )
+    shared = select(EntityShare.entity_id).where(
+        EntityShare.user_id == uid, EntityShare.role_id.in_(_entity_role_ids(action, contact=False))
+    )
+    if _owner_grants(action):
+        return union(shared, select(Entity.id).where(Entity.responsible_id == uid))
+    return shared
+
+
+def scope(user, model, action=R.VIEW):
+    """A WHERE clause limiting `model` to the rows `user` may take `action` on."""
+    if _uid(user) is None:
+        return false()
+    if model in _ENTITY_COLUMNS:
+        if action in global_actions(user):
+            return true()
+        return _ENTITY_COLUMNS[model].in_(entity_ids(user, action))
+    if model is Contact:
+        return _contact_scope(user)
+    if model is ContactEmail:
+        return ContactEmail.contact_id.in_(select(Contact.id).where(_contact_scope(user)))
+    if model in (ContactGroup, FirmSettings):
+        return false() if is_contact(user) else true()
+    if model is User:
+        return false() if is_contact(user) else User.id.not_in(
+            select(Contact.user_id).where(Contact.user_id.is_not(None))
+        )
+    return false()
+
+
+def _contact_scope(user):
+    """Contacts a user may see: themselves; for staff, those of entities in their scope."""
+    cid = contact_id_of(user)
+    if cid is not None:
+        return Contact.id == cid
+    if R.VIEW in global_actions(user):
+        return true()
+    visible = entity_ids(user, R.VIEW)
+    direct = select(EntityShare.contact_id).where(EntityShare.entity_id.in_(visible))
+    grouped = (
+        select(contact_group_members.c.contact_id)
+        .join(EntityShare, EntityShare.group_id == contact_group_members.c.group_id)
+        .where(EntityShare.entity_id.in_(visible))
+    )
+    return Contact.id.in_(union(direct, grouped))
+
+
+def visible(user, model, action=R.VIEW):
+    """A select of the `model` rows `user` may take `action` on."""
+    return select(model).where(scope(user, model, action))
+
+
+def in_scope(user, obj, action=R.VIEW):
+    """Whether one loaded object lies in `user`'s scope for `action` (one small query)."""
+    model = type(obj)
+    pk = model.__mapper__.primary_key[0]
+    clause = scope(user, model, action)
+    return db.session.scalar(select(pk).where(pk == obj.id, clause)) is not None
+
+
+# People and firm objects are firm-wide: the row scope says who may see them, the screen permission of
+# the user's global roles says who may change them.
+_PEOPLE_SCREENS = {
+    FirmSettings: "FirmSettingsView",
+    Contact: "ContactView",
+    ContactEmail: "ContactEmailView",
+    ContactGroup: "ContactGroupView",
+    User: "StaffUserView",
+}
+
+
+def has_screen_permission(user, permission, view_name):
+    """Whether one of a staff user's global roles holds FAB `permission` on `view_name`."""
+    if _uid(user) is None or is_contact(user):
+        return False
+    role_ids = _global_role_ids(user)
+
+    def load():
+        found = db.session.scalar(
+            select(assoc_permissionview_role.c.role_id)
+            .join(PermissionView, PermissionView.id == assoc_permissionview_role.c.permission_view_id)
+            .join(Permission, Permission.id == PermissionView.permission_id)
+            .join(ViewMenu, ViewMenu.id == PermissionView.view_menu_id)
+            .where(
+                Permission.name == permission,
+                ViewMenu.name == view_name,
+                assoc_permissionview_role.c.role_id.in_(role_ids),
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    return _cached(("screen", _uid(user), permission, view_name), load)
+
+
+def _holds_admin(user):
+    """Whether an account holds the Admin role directly."""
+    return any(role.name == R.ADMIN for role in user.roles)
+
+
+def can(user, action, obj):
+    """Whether `user` may take `action` on `obj`; anything unknown is refused."""
+    if obj is None or _uid(user) is None:
+        return False
+    model = type(obj)
+    if model in _PEOPLE_SCREENS:
+        if not in_scope(user, obj, R.VIEW):
+            return False
+        if action == R.VIEW:
+            return True
+        if model is User and _holds_admin(obj) and not has_screen_permission(user, "can_edit", "RoleModelView"):
+            return False  # only those who manage roles may change an Admin's account
+        return has_screen_permission(user, f"can_{action}", _PEOPLE_SCREENS[model])
+    if model in _ENTITY_COLUMNS:
+        return in_scope(user, obj, action)
+    return False

@@ -1,0 +1,30 @@
+"""Portico's FAB security manager: staff-only login and guarded user screens."""
+import logging
+
+from flask import current_app
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from werkzeug.security import check_password_hash
+
+from app.security import access
+from app.views.staff import StaffResetPasswordView, StaffUserView
+
+log = logging.getLogger(__name__)
+
+
+class PorticoSecurityManager(SecurityManager):
+    """FAB's manager with our user views and a login that client accounts can never pass."""
+
+    userdbmodelview = StaffUserView
+    resetpasswordview = StaffResetPasswordView
+
+    def auth_user_db(self, username, password):
+        """Authenticate staff; a client's account is refused exactly like an unknown one."""
+        user = None
+        if username:
+            user = self.find_user(username=username) or self.find_user(email=username)
+        if user is not None and access.is_contact(user):
+            # Same work as a failed login, so the answer and its timing tell nothing.
+            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
+            log.info("refused staff login for a client account")
+            return None
+        return super().auth_user_db(username, password)

@@ -1,0 +1,124 @@
+"""Role names and what each role may do; the seed command writes these as FAB permissions."""
+from flask_babel import lazy_gettext as _l
+
+ADMIN = "Admin"
+STAFF_ADMIN = "Staff Admin"
+ENTITIES_ADMIN = "Entities Admin"
+STAFF = "Staff"
+CLIENT = "Client"
+OWNER = "Owner"
+VIEWER = "Viewer"
+ENTITY_ACCESS = "Entity Access"
+ENTITY_COLLABORATOR = "Entity Collaborator"
+
+GLOBAL_ROLES = (ADMIN, STAFF_ADMIN, ENTITIES_ADMIN, STAFF, CLIENT)
+STAFF_ENTITY_ROLES = (OWNER, VIEWER)
+CONTACT_ENTITY_ROLES = (ENTITY_ACCESS, ENTITY_COLLABORATOR)
+ENTITY_ROLES = STAFF_ENTITY_ROLES + CONTACT_ENTITY_ROLES
+STAFF_GLOBAL_ROLES = (ADMIN, STAFF_ADMIN, ENTITIES_ADMIN, STAFF)
+
+ROLE_LABELS = {
+    ADMIN: _l("Admin"),
+    STAFF_ADMIN: _l("Staff Admin"),
+    ENTITIES_ADMIN: _l("Entities Admin"),
+    STAFF: _l("Staff"),
+    CLIENT: _l("Client"),
+    OWNER: _l("Owner"),
+    VIEWER: _l("Viewer"),
+    ENTITY_ACCESS: _l("Entity Access"),
+    ENTITY_COLLABORATOR: _l("Entity Collaborator"),
+}
+
+# Actions on an entity and everything in it.
+VIEW = "view"
+WORK = "work"  # staff: tasks, file requests, messages, documents
+CONTRIBUTE = "contribute"  # contacts: create files, requests and activities
+EDIT = "edit"
+SHARE = "share"
+DELETE = "delete"
+ENTITY_ACTIONS = (VIEW, WORK, CONTRIBUTE, EDIT, SHARE, DELETE)
+STAFF_ACTIONS = frozenset({VIEW, WORK, EDIT, SHARE, DELETE})
+CONTACT_ACTIONS = frozenset({VIEW, CONTRIBUTE})
+
+# FAB view-menu that carries entity permissions; "<action>" applies where the role is granted
+# on an entity, "<action>_all" applies to every entity (global roles only).
+ENTITY_PERMISSION_VIEW = "Entity"
+ALL_SUFFIX = "_all"
+
+ENTITY_ROLE_ACTIONS = {
+    OWNER: (VIEW, WORK, EDIT, SHARE, DELETE),
+    VIEWER: (VIEW, WORK),
+    ENTITY_COLLABORATOR: (VIEW, CONTRIBUTE),
+    ENTITY_ACCESS: (VIEW,),
+}
+GLOBAL_ENTITY_ACTIONS = {
+    ADMIN: (VIEW, WORK, EDIT, SHARE, DELETE),
+    ENTITIES_ADMIN: (VIEW, WORK, EDIT, SHARE, DELETE),
+    STAFF_ADMIN: (VIEW,),
+    STAFF: (),
+    CLIENT: (),
+}
+
+READ = ("can_list", "can_show")
+WRITE = READ + ("can_add", "can_edit", "can_delete", "muldelete")
+SELF_SERVICE = (
+    ("can_userinfo", "StaffUserView"),
+    ("resetmypassword", "StaffUserView"),
+    ("userinfoedit", "StaffUserView"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_this_form_get", "UserInfoEditView"),
+    ("can_this_form_post", "UserInfoEditView"),
+)
+
+
+def _screens(**views):
+    """Expand {view: permissions} into (permission, view) pairs."""
+    return tuple((perm, view) for view, perms in views.items() for perm in perms)
+
+
+# Screen permissions of each global role (Admin gets every permission that exists).
+SCREEN_PERMISSIONS = {
+    STAFF_ADMIN: SELF_SERVICE
+    + _screens(
+        StaffUserView=READ + ("can_add", "can_edit", "can_delete", "resetpasswords"),
+        StaffResetPasswordView=("can_this_form_get", "can_this_form_post"),
+        ContactView=WRITE,
+        ContactEmailView=WRITE,
+        ContactGroupView=READ,
+        EntityView=READ,
+        EntityShareView=READ,
+        ActivityEventView=READ,
+    ),
+    ENTITIES_ADMIN: SELF_SERVICE
+    + _screens(
+        ContactView=READ,
+        ContactEmailView=READ,
+        ContactGroupView=WRITE,
+        EntityView=WRITE,
+        EntityShareView=WRITE,
+        ActivityEventView=READ,
+    ),
+    STAFF: SELF_SERVICE
+    + _screens(
+        ContactView=READ,
+        ContactEmailView=READ,
+        ContactGroupView=READ,
+        EntityView=READ + ("can_edit", "can_delete"),
+        EntityShareView=WRITE,
+        ActivityEventView=READ,
+    ),
+    CLIENT: (),
+    OWNER: (),
+    VIEWER: (),
+    ENTITY_ACCESS: (),
+    ENTITY_COLLABORATOR: (),
+}
+
+MENU_PERMISSIONS = {
+    STAFF_ADMIN: ("Clients", "Entities", "Shares", "People", "Staff", "Contacts", "Contact groups",
+                  "Activity"),
+    ENTITIES_ADMIN: ("Clients", "Entities", "Shares", "People", "Contacts", "Contact groups",
+                     "Activity"),
+    STAFF: ("Clients", "Entities", "Shares", "People", "Contacts", "Contact groups", "Activity"),
+}

@@ -1,0 +1,1 @@
+"""Business rules, transactions and side effects; views delegate here."""

@@ -1,0 +1,23 @@
+"""Register the back-office screens, grouped by what a firm does."""
+from flask_babel import lazy_gettext as _l
+
+from app.views.activity import ActivityEventView
+from app.views.contacts import ContactEmailView, ContactGroupView, ContactView
+from app.views.entities import EntityShareView, EntityView
+from app.views.firm import FirmSettingsView
+
+
+def register_views(appbuilder):
+    """Add every ModelView to the menu (FAB creates their permissions from these calls)."""
+    clients = {"category": "Clients", "category_label": _l("Clients"), "category_icon": "fa-briefcase"}
+    people = {"category": "People", "category_label": _l("People"), "category_icon": "fa-users"}
+    firm = {"category": "Firm", "category_label": _l("Firm"), "category_icon": "fa-building"}
+
+    appbuilder.add_view(EntityView, "Entities", label=_l("Entities"), icon="fa-folder-open", **clients)
+    appbuilder.add_view(EntityShareView, "Shares", label=_l("Shares"), icon="fa-share-alt", **clients)
+    appbuilder.add_view(ActivityEventView, "Activity", label=_l("Activity"), icon="fa-history", **clients)
+    appbuilder.add_link("Staff", href="/users/list/", label=_l("Staff"), icon="fa-id-badge", **people)
+    appbuilder.add_view(ContactView, "Contacts", label=_l("Contacts"), icon="fa-address-book", **people)
+    appbuilder.add_view(ContactGroupView, "Contact groups", label=_l("Contact groups"), icon="fa-users", **people)
+    appbuilder.add_view_no_menu(ContactEmailView)
+    appbuilder.add_view(FirmSettingsView, "Firm settings", label=_l("Firm settings"), icon="fa-cog", **firm)

@@ -1,0 +1,192 @@
+"""What every Portico back-office screen shares: rows, choices and actions go through access."""
+import logging
+
+from flask import abort, flash, redirect, request
+from flask_appbuilder import ModelView
+from flask_appbuilder.actions import action as fab_action
+from flask_appbuilder.baseviews import expose
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
+from wtforms import SelectField
+
+from app.security import access
+from app.security import roles as R
+
+log = logging.getLogger(__name__)
+
+
+class InScope(BaseFilter):
+    """FAB filter: only rows the current user may take the given action on (value = action)."""
+
+    name = _l("In scope")
+
+    def apply(self, query, value):
+        """Add the access module's WHERE clause for this model."""
+        return query.filter(access.scope(current_user, self.model, value or R.VIEW))
+
+
+def in_scope(action=R.VIEW):
+    """A base_filters / query_rel_fields entry limiting rows to the user's scope."""
+    return [["id", InScope, action]]
+
+
+class DataError(Exception):
+    """A database refusal shown to the user without any row data or SQL."""
+
+
+class SafeInterface(SQLAInterface):
+    """SQLAInterface whose add/edit/delete failures never carry SQL or row data to the page.
+
+    `eager` loader options are applied to list queries so a page runs a fixed number of queries.
+    """
+
+    def __init__(self, obj, session=None, eager=()):
+        super().__init__(obj, session)
+        self.eager = tuple(eager)
+
+    def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
+              select_columns=None, outer_default_load=False):
+        """FAB's list query plus our eager loads."""
+        query = self.session.query(self.obj)
+        count = self.query_count(query, filters, select_columns)
+        query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
+                               select_columns, outer_default_load)
+        if self.eager:
+            query = query.options(*self.eager)
+        return count, query.all()
+
+    def _safe(self, method, item):
+        try:
+            return method(item)
+        except SQLAlchemyError as exc:
+            log.warning("database refused %s on %s: %s", method.__name__, self.obj.__name__, exc)
+            raise DataError(_("The change could not be saved. Please check the values and try again."))
+
+    def add(self, item, raise_exception=False):
+        """Add, hiding database details on failure."""
+        return self._safe(super().add, item)
+
+    def edit(self, item, raise_exception=False):
+        """Edit, hiding database details on failure."""
+        return self._safe(super().edit, item)
+
+    def delete(self, item, raise_exception=False):
+        """Delete, hiding database details on failure."""
+        return self._safe(super().delete, item)
+
+
+class ScopedModelView(ModelView):
+    """A ModelView whose every route asks the access module.
+
+    Out of the user's view scope → 404; in scope but without the right → 403. Bulk and single
+    actions re-check each row because FAB fetches their rows by bare primary key.
+    """
+
+    base_filters = in_scope(R.VIEW)
+    edit_right = R.EDIT
+    delete_right = R.DELETE
+    action_rights = {"muldelete": R.DELETE}
+    page_size = 25
+
+    def _item_or_404(self, pk):
+        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+        if item is None:
+            abort(404)
+        return item
+
+    def _require(self, right, item):
+        if not access.can(current_user, right, item):
+            abort(403)
+
+    def _edit(self, pk):
+        self._require(self.edit_right, self._item_or_404(pk))
+        return super()._edit(pk)
+
+    def _delete(self, pk):
+        self._require(self.delete_right, self._item_or_404(pk))
+        return super()._delete(pk)
+
+    def _checked_items(self, name, pks):
+        """The rows an action may run on: all in scope and allowed, or the request is refused."""
+        act = self.actions.get(name)
+        if act is None:
+            abort(404)
+        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
+            abort(403)
+        items = [self._item_or_404(pk) for pk in pks]
+        for item in items:
+            self._require(self.action_rights.get(name, self.edit_right), item)
+        return act, items
+
+    @expose("/action/<string:name>/<pk>", methods=["POST"])
+    def action(self, name, pk):
+        """Run a single-row action after the scope and right checks."""
+        act, items = self._checked_items(name, [pk])
+        return act.func(items[0])
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        """Run a bulk action after checking every selected row."""
+        pks = request.form.getlist("rowid")
+        if not pks:
+            flash(_("No rows were selected."), "warning")
+            return redirect(self.get_redirect())
+        act, items = self._checked_items(request.form.get("action", ""), pks)
+        return act.func(items)
+
+    def download(self, filename):
+        """FAB's generic file download is not offered; documents have their own guarded routes."""
+        abort(404)
+
+
+class BulkDeleteMixin:
+    """Adds a "Delete" bulk action; each selected row is re-checked by ScopedModelView first."""
+
+    @fab_action("muldelete", _l("Delete"), _l("Delete all selected rows?"), "fa-trash", single=False)
+    def muldelete(self, items):
+        """Delete the selected rows in one transaction."""
+        session = self.datamodel.session
+        try:
+            for item in items:
+                session.delete(item)
+            session.commit()
+            flash(_("Deleted %(n)d rows.", n=len(items)), "success")
+        except SQLAlchemyError:
+            session.rollback()
+            log.warning("bulk delete refused on %s", self.datamodel.obj.__name__, exc_info=True)
+            flash(_("The rows could not be deleted; they are still in use."), "danger")
+        return redirect(self.get_redirect())
+
+
+class EnumSelectField(SelectField):
+    """A select for a Python Enum column whose option labels are translated when rendered."""
+
+    def __init__(self, label, enum_class, labels, **kwargs):
+        self.enum_class = enum_class
+        super().__init__(
+            label,
+            choices=[(member.name, labels[member]) for member in enum_class],
+            coerce=self._coerce,
+            **kwargs,
+        )
+
+    def _coerce(self, value):
+        if value is None or isinstance(value, self.enum_class):
+            return value
+        try:
+            return self.enum_class[value]
+        except KeyError:
+            return value
+
+    def pre_validate(self, form):
+        """Accept only members of the enum."""
+        if not isinstance(self.data, self.enum_class):
+            raise ValueError(self.gettext("Not a valid choice."))
+
+    def _choices_generator(self, choices):
+        for value, label in choices:
+            yield (value, label, isinstance(self.data, self.enum_class) and self.data.name == value, {})

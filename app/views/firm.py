@@ -1,0 +1,57 @@
+"""The firm's settings screen: one row, edited in place."""
+from flask import redirect, url_for
+from flask_appbuilder.baseviews import expose
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, URL
+
+from app.models import FirmSettings
+from app.security import roles as R
+from app.services import firm as firm_service
+from app.views.base import SafeInterface, ScopedModelView, in_scope
+
+
+class FirmSettingsView(ScopedModelView):
+    """Firm name, the contact block clients see, and firm-wide switches."""
+
+    datamodel = SafeInterface(FirmSettings)
+    base_permissions = ["can_list", "can_edit", "can_show"]
+    edit_title = _l("Firm settings")
+    show_title = _l("Firm settings")
+    label_columns = {
+        "firm_name": _l("Firm name"),
+        "contact_person": _l("Contact person"),
+        "contact_phone": _l("Contact phone"),
+        "contact_email": _l("Contact e-mail"),
+        "address": _l("Address"),
+        "portal_base_url": _l("Portal address"),
+        "notification_delay": _l("Notification delay (seconds)"),
+        "max_upload_bytes": _l("Largest upload (bytes)"),
+        "detailed_notifications": _l("Detailed notifications"),
+        "owner": _l("Firm owner"),
+    }
+    edit_columns = [
+        "firm_name", "contact_person", "contact_phone", "contact_email", "address",
+        "portal_base_url", "notification_delay", "max_upload_bytes", "detailed_notifications", "owner",
+    ]
+    show_columns = edit_columns
+    description_columns = {
+        "notification_delay": _l("Mails about assigned tasks wait this long, so a quick withdrawal sends nothing."),
+        "detailed_notifications": _l("Adds the additional message of a file request to its mail."),
+        "portal_base_url": _l("The address clients use, e.g. https://portal.example.com"),
+    }
+    validators_columns = {
+        "firm_name": [DataRequired(), Length(max=200)],
+        "contact_email": [Optional(), Email(), Length(max=254)],
+        "contact_phone": [Optional(), Length(max=50)],
+        "portal_base_url": [Optional(), URL(require_tld=False), Length(max=500)],
+        "notification_delay": [NumberRange(min=0, max=86400)],
+        "max_upload_bytes": [NumberRange(min=1024, max=100 * 1024 * 1024)],
+    }
+    edit_form_query_rel_fields = {"owner": in_scope(R.VIEW)}
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        """There is one row: go straight to its form."""
+        return redirect(url_for(f"{self.endpoint}.edit", pk=firm_service.get_settings().id))

@@ -1,0 +1,144 @@
+"""Portico configuration: one environment-driven Config and its three flavours."""
+import os
+import warnings
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = os.path.abspath(os.path.dirname(__file__))
+INSECURE_KEYS = {"", "dev", "change-me", "dev-insecure-key"}
+
+
+def _env_bool(name, default):
+    """Read a boolean environment variable (1/true/yes/on)."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(default_file):
+    """DATABASE_URL if set (postgres:// is normalised for SQLAlchemy 2), else a SQLite file."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + os.path.join(BASE_DIR, "instance", default_file)
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://"):]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    """Settings shared by every environment; each may be overridden by an environment variable."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-key")
+    SQLALCHEMY_DATABASE_URI = _database_url("portico.db")
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    STORAGE_DIR = os.environ.get("STORAGE_DIR", os.path.join(BASE_DIR, "instance", "storage"))
+    PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024 + 64 * 1024))
+
+    # Flask-AppBuilder
+    APP_NAME = os.environ.get("APP_NAME", "Portico")
+    APP_THEME = ""
+    AUTH_TYPE = AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    FAB_CREATE_DB = False
+    FAB_UPDATE_PERMS = False  # `flask portico init` writes permissions; never at start-up
+    FAB_ADD_SECURITY_VIEWS = True
+    FAB_ADD_SECURITY_API = False
+    FAB_API_SWAGGER_UI = False
+    FAB_SECURITY_MANAGER_CLASS = "app.security.manager.PorticoSecurityManager"
+    FAB_INDEX_VIEW = "app.views.home.HomeView"
+    FAB_PASSWORD_HASH_METHOD = os.environ.get("FAB_PASSWORD_HASH_METHOD", "scrypt")
+    AUTH_DB_FAKE_PASSWORD_HASH_CHECK = None  # set in create_app with the same method
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    FAB_PASSWORD_COMPLEXITY_VALIDATOR = "app.security.passwords.validate_password"
+    FAB_SAFE_REDIRECT_HOSTS = [h for h in os.environ.get("SAFE_REDIRECT_HOSTS", "").split(",") if h]
+
+    # Staff login rate limiting (Flask-Limiter through FAB); storage is Redis, set in create_app.
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minutes")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
+
+    # Sessions
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = 30 * 60
+    SESSION_ABSOLUTE_LIFETIME = 12 * 3600
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the (30 min idle) session
+
+    # Translations
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_TRANSLATION_DIRECTORIES = os.path.join(BASE_DIR, "translations")
+    LANGUAGES = {
+        "en": {"flag": "gb", "name": "English"},
+        "et": {"flag": "ee", "name": "Eesti"},
+    }
+
+    # Mail
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "portico@localhost")
+
+    @classmethod
+    def validate(cls, app):
+        """Check the settings once the app has them; raise to refuse starting."""
+
+
+class DevelopmentConfig(Config):
+    """`make run`: SQLite file, embedded Redis, readable errors."""
+
+    DEBUG = True
+
+
+class TestingConfig(Config):
+    """pytest: a separate database, fast password hashes, no rate limits unless a test asks."""
+
+    TESTING = True
+    SECRET_KEY = "testing-secret-key-not-for-production"
+    SQLALCHEMY_DATABASE_URI = _database_url("portico-test.db")
+    FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    RATELIMIT_ENABLED = False
+    STORAGE_DIR = os.environ.get("STORAGE_DIR", os.path.join(BASE_DIR, "instance", "test-storage"))
+
+
+class ProductionConfig(Config):
+    """gunicorn behind a TLS proxy: a real secret, secure cookies, PostgreSQL expected."""
+
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def validate(cls, app):
+        """Refuse a missing or well-known SECRET_KEY; warn when the database is SQLite."""
+        key = app.config.get("SECRET_KEY") or ""
+        if key in INSECURE_KEYS or len(key) < 32:
+            raise RuntimeError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production"
+            )
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            warnings.warn("Portico is running on SQLite in production; set DATABASE_URL to PostgreSQL")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env():
+    """The Config class named by PORTICO_ENV (development by default)."""
+    return CONFIGS[os.environ.get("PORTICO_ENV", "development").lower()]

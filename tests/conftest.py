@@ -1,0 +1,143 @@
+"""Shared fixtures: app and database (SQLite or PostgreSQL), Redis, clients, logins, query counts."""
+import contextlib
+import os
+import re
+import tempfile
+
+import pytest
+from sqlalchemy import event, text
+
+from config import TestingConfig
+
+_TMP = tempfile.mkdtemp(prefix="portico-test-")
+# Tables that hold the roles and permissions written once per session; everything else is wiped
+# between tests.
+_KEEP = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role", "ab_permission_view_role",
+         "alembic_version"}
+
+
+def _database_url():
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + os.path.join(_TMP, "portico-test.db")
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+
+
+class PorticoTestConfig(TestingConfig):
+    """Testing config pointed at this run's database and Redis."""
+
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    STORAGE_DIR = os.path.join(_TMP, "storage")
+
+
+def _wipe_schema(db):
+    """Drop everything so migrations really start from zero."""
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    else:
+        db.metadata.drop_all(engine)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(scope="session")
+def app():
+    """One app for the whole run, on a database migrated from zero, with the roles seeded."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from app.services.setup import init_roles
+
+    application = create_app(PorticoTestConfig)
+    with application.app_context():
+        _wipe_schema(db)
+        upgrade()
+        init_roles()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_db(request, app):
+    """Each test starts with roles and permissions only."""
+    yield
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.rollback()
+        tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in _KEEP]
+        with db.engine.begin() as conn:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for tests that call services and the access module directly."""
+    from app.extensions import db
+
+    with app.app_context():
+        yield
+        db.session.rollback()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    """A test client (cookies kept between requests)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def login(app):
+    """login(client, user_or_id): sign a user in as Flask-Login would (fast, no password check).
+
+    Make requests outside any `app.app_context()` block: a request inside one would share its `g`
+    (and Flask-Login's cached user) with the test.
+    """
+
+    def _login(test_client, user):
+        with test_client.session_transaction() as session:
+            session["_user_id"] = str(getattr(user, "id", user))
+            session["_fresh"] = True
+        return test_client
+
+    return _login
+
+
+def csrf_token(test_client, path):
+    """The CSRF token of the form served at `path`."""
+    body = test_client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', body)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def count_queries(app):
+    """with count_queries() as n: ... ; n() is the number of SQL statements run inside."""
+    from app.extensions import db
+
+    @contextlib.contextmanager
+    def _count():
+        statements = []
+
+        def before(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield lambda: len(statements)
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return _count

@@ -1,0 +1,68 @@
+"""Plain factory functions for tests: each commits and returns the new object."""
+import itertools
+
+from flask import current_app
+
+from app.extensions import db
+from app.models import Contact, ContactGroup, Entity, EntityShare
+from app.models.entities import EntityKind
+from app.security import roles as R
+
+_seq = itertools.count(1)
+PASSWORD = "correct horse battery"
+
+
+def role(name):
+    """The FAB role called `name`."""
+    return current_app.appbuilder.sm.find_role(name)
+
+
+def staff(role_name=R.STAFF, username=None, password=PASSWORD, active=True):
+    """A staff user holding one global role."""
+    n = next(_seq)
+    username = username or f"staff{n}"
+    user = current_app.appbuilder.sm.add_user(
+        username, "Staff", f"Member{n}", f"{username}@firm.example", role(role_name), password=password
+    )
+    if not active:
+        user.active = False
+        db.session.commit()
+    return user
+
+
+def entity(name=None, kind=EntityKind.company, responsible=None, tax_id=None):
+    """A client entity."""
+    item = Entity(name=name or f"Entity {next(_seq)}", kind=kind, responsible=responsible, tax_id=tax_id)
+    db.session.add(item)
+    db.session.commit()
+    return item
+
+
+def contact(first="Casey", last=None, email=None, with_user=False):
+    """A contact with a primary e-mail; with_user=True also gives it a portal (Client) account."""
+    n = next(_seq)
+    item = Contact(first_name=first, last_name=last or f"Client{n}", username=f"contact{n}")
+    item.primary_email = email or f"contact{n}@client.example"
+    if with_user:
+        item.user = current_app.appbuilder.sm.add_user(
+            f"portal{n}", first, item.last_name, item.primary_email, role(R.CLIENT), password=PASSWORD
+        )
+    db.session.add(item)
+    db.session.commit()
+    return item
+
+
+def group(name=None, members=()):
+    """A contact group."""
+    item = ContactGroup(name=name or f"Group {next(_seq)}", members=list(members))
+    db.session.add(item)
+    db.session.commit()
+    return item
+
+
+def share(entity_obj, role_name, user=None, contact=None, group=None):
+    """Grant `role_name` on `entity_obj` to one grantee."""
+    item = EntityShare(entity=entity_obj, role=role(role_name), user=user, contact=contact, group=group)
+    db.session.add(item)
+    db.session.commit()
+    return item
