@@ -6,6 +6,7 @@ from flask import Flask
 from flask_appbuilder import AppBuilder
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import generate_password_hash
+from werkzeug.utils import import_string
 
 from app.extensions import csrf, db, migrate
 
@@ -47,7 +48,10 @@ def create_app(config_class=None):
 
 
 def _derived_settings(app):
-    """Settings computed from others: the fake login hash and the rate-limit store."""
+    """Settings computed from others: the fake login hash, validators named by path, rate-limit store."""
+    validator = app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR")
+    if isinstance(validator, str):
+        app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = import_string(validator)
     if not app.config.get("AUTH_DB_FAKE_PASSWORD_HASH_CHECK"):
         app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"] = generate_password_hash(
             "not-a-real-password", method=app.config["FAB_PASSWORD_HASH_METHOD"]

@@ -217,7 +217,8 @@ def in_scope(user, obj, action=R.VIEW):
     model = type(obj)
     pk = model.__mapper__.primary_key[0]
     clause = scope(user, model, action)
-    return db.session.scalar(select(pk).where(pk == obj.id, clause)) is not None
+    with db.session.no_autoflush:  # a check must not flush a half-built form object
+        return db.session.scalar(select(pk).where(pk == obj.id, clause)) is not None
 
 
 # People and firm objects are firm-wide: the row scope says who may see them, the screen permission of

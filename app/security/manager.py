@@ -2,7 +2,10 @@
 import logging
 
 from flask import current_app
+from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.utils.limit import Limit
+from flask_limiter.util import get_remote_address
 from werkzeug.security import check_password_hash
 
 from app.security import access
@@ -11,11 +14,22 @@ from app.views.staff import StaffResetPasswordView, StaffUserView
 log = logging.getLogger(__name__)
 
 
+def _login_limit():
+    return current_app.config["AUTH_RATE_LIMIT"]
+
+
+class PorticoSecurityApi(SecurityApi):
+    """FAB's JWT login API, rate-limited like the HTML login (FAB limits only the HTML form)."""
+
+    limits = [Limit(_login_limit, key_func=get_remote_address, methods=("POST",))]
+
+
 class PorticoSecurityManager(SecurityManager):
     """FAB's manager with our user views and a login that client accounts can never pass."""
 
     userdbmodelview = StaffUserView
     resetpasswordview = StaffResetPasswordView
+    security_api = PorticoSecurityApi
 
     def auth_user_db(self, username, password):
         """Authenticate staff; a client's account is refused exactly like an unknown one."""
@@ -28,3 +42,4 @@ class PorticoSecurityManager(SecurityManager):
             log.info("refused staff login for a client account")
             return None
         return super().auth_user_db(username, password)
+

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 from wtforms import SelectField
+from wtforms.validators import ValidationError
 
 from app.security import access
 from app.security import roles as R
@@ -110,33 +111,38 @@ class ScopedModelView(ModelView):
         self._require(self.delete_right, self._item_or_404(pk))
         return super()._delete(pk)
 
-    def _checked_items(self, name, pks):
-        """The rows an action may run on: all in scope and allowed, or the request is refused."""
+    def _permitted_action(self, name):
+        """The action called `name`, if it exists (404) and the user's roles allow it (403)."""
         act = self.actions.get(name)
         if act is None:
             abort(404)
         if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
             abort(403)
+        return act
+
+    def _checked_items(self, name, pks):
+        """The rows an action runs on: every one in scope (else 404) and allowed (else 403)."""
         items = [self._item_or_404(pk) for pk in pks]
         for item in items:
             self._require(self.action_rights.get(name, self.edit_right), item)
-        return act, items
+        return items
 
     @expose("/action/<string:name>/<pk>", methods=["POST"])
     def action(self, name, pk):
-        """Run a single-row action after the scope and right checks."""
-        act, items = self._checked_items(name, [pk])
-        return act.func(items[0])
+        """Run a single-row action after the permission, scope and right checks."""
+        act = self._permitted_action(name)
+        return act.func(self._checked_items(name, [pk])[0])
 
     @expose("/action_post", methods=["POST"])
     def action_post(self):
-        """Run a bulk action after checking every selected row."""
+        """Run a bulk action after checking the permission and every selected row."""
+        name = request.form.get("action", "")
+        act = self._permitted_action(name)
         pks = request.form.getlist("rowid")
         if not pks:
             flash(_("No rows were selected."), "warning")
             return redirect(self.get_redirect())
-        act, items = self._checked_items(request.form.get("action", ""), pks)
-        return act.func(items)
+        return act.func(self._checked_items(name, pks))
 
     def download(self, filename):
         """FAB's generic file download is not offered; documents have their own guarded routes."""
@@ -185,7 +191,7 @@ class EnumSelectField(SelectField):
     def pre_validate(self, form):
         """Accept only members of the enum."""
         if not isinstance(self.data, self.enum_class):
-            raise ValueError(self.gettext("Not a valid choice."))
+            raise ValidationError(self.gettext("Not a valid choice."))
 
     def _choices_generator(self, choices):
         for value, label in choices:

@@ -3,7 +3,7 @@ from flask import current_app
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
-from wtforms import SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 from app.models import Contact, ContactEmail, ContactGroup
@@ -55,6 +55,8 @@ class ContactEmailView(BulkDeleteMixin, ScopedModelView):
     add_columns = ["contact", "email", "is_primary"]
     edit_columns = ["email", "is_primary"]
     validators_columns = {"email": [DataRequired(), Email(), Length(max=254), EmailIsFree("email_id")]}
+    add_form_extra_fields = {"is_primary": BooleanField(_l("Primary"))}
+    edit_form_extra_fields = add_form_extra_fields
     add_form_query_rel_fields = {"contact": in_scope(R.VIEW)}
 
 
@@ -109,6 +111,7 @@ class ContactView(BulkDeleteMixin, ScopedModelView):
             widget=BS3TextFieldWidget(),
         ),
         "language": LanguageField(_l("Language"), default="en"),
+        "notify_by_email": BooleanField(_l("E-mail notifications"), default=True),
         "portal_state": EnumSelectField(
             _l("Portal"), PortalState, PORTAL_STATE_LABELS, widget=Select2Widget(), default=PortalState.not_invited
         ),

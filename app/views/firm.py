@@ -3,6 +3,7 @@ from flask import redirect, url_for
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, URL
 
 from app.models import FirmSettings
@@ -49,6 +50,7 @@ class FirmSettingsView(ScopedModelView):
         "max_upload_bytes": [NumberRange(min=1024, max=100 * 1024 * 1024)],
     }
     edit_form_query_rel_fields = {"owner": in_scope(R.VIEW)}
+    edit_form_extra_fields = {"detailed_notifications": BooleanField(_l("Detailed notifications"))}
 
     @expose("/list/")
     @has_access

@@ -1,0 +1,67 @@
+"""The staff login: staff get in, client accounts never do, sessions end when a user is disabled."""
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from app.extensions import db
+from app.security import roles as R
+from tests import factories as f
+
+
+@pytest.fixture
+def people(app):
+    """A staff member and a contact whose portal account has a (known) password."""
+    with app.app_context():
+        staff = f.staff(R.STAFF, username="real.staff")
+        person = f.contact(with_user=True)
+        return SimpleNamespace(staff=staff.id, portal_username=person.user.username, portal_email=person.primary_email)
+
+
+def _login(client, username, password=f.PASSWORD):
+    body = client.get("/login/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', body).group(1)
+    return client.post("/login/", data={"username": username, "password": password, "csrf_token": token})
+
+
+def _signed_in(client):
+    return client.get("/entityview/list/").status_code == 200
+
+
+def test_staff_can_sign_in_with_their_password(client, people):
+    """The control case: a staff member's username and password open the screens."""
+    _login(client, "real.staff")
+    assert _signed_in(client)
+
+
+def test_wrong_password_is_refused(client, people):
+    """A wrong password leaves the visitor signed out."""
+    _login(client, "real.staff", "not the password at all")
+    assert not _signed_in(client)
+
+
+@pytest.mark.parametrize("field", ["portal_username", "portal_email"])
+def test_client_accounts_never_sign_in_through_the_staff_login(client, people, field):
+    """A contact's account is refused at /login/ even with its correct password."""
+    response = _login(client, getattr(people, field))
+    assert response.status_code == 302 and "/login/" in response.headers["Location"]
+    assert not _signed_in(client)
+
+
+def test_disabling_a_user_ends_their_session(app, client, people):
+    """A signed-in user who is deactivated is signed out on the next request."""
+    _login(client, "real.staff")
+    assert _signed_in(client)
+    with app.app_context():
+        user = app.appbuilder.sm.get_user_by_id(people.staff)
+        user.active = False
+        db.session.commit()
+    assert not _signed_in(client)
+
+
+def test_login_page_is_not_cached_and_has_security_headers(client):
+    """The login page carries no-store, a CSP with frame-ancestors 'none', and nosniff."""
+    response = client.get("/login/")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -1,0 +1,82 @@
+"""Every route in app.url_map has a row here; anonymous visitors and clients are refused by each."""
+import re
+
+import pytest
+from werkzeug.routing import Rule
+
+from app.security import roles as R
+from tests import factories as f
+
+# Routes anyone may call. Everything else needs a signed-in user with a screen permission.
+PUBLIC = {
+    "static", "appbuilder.static", "portico.health", "AuthDBView.login", "AuthDBView.logout",
+    "LocaleView.index", "UtilView.back", "HomeView.index",
+    "PorticoSecurityApi.login", "PorticoSecurityApi.refresh",  # credentials / JWT checked inside
+}
+# FAB's single-row ".action" routes refuse by redirecting back with an "Access denied" flash.
+# API routes answer 401 instead of redirecting to the login page.
+API = {"MenuApi.get_menu_data"}
+# Screens only an Admin reaches (FAB's own security screens).
+ADMIN_ONLY_PREFIXES = ("PermissionModelView", "PermissionViewModelView", "RoleModelView", "UserGroupModelView",
+                       "ViewMenuModelView", "UserStatsChartView", "FirmSettingsView")
+SAMPLE_ARGS = {"pk": "1", "name": "muldelete", "filename": "x.txt", "group_by": "x", "locale": "et"}
+
+
+def _rules(app):
+    return [r for r in app.url_map.iter_rules() if not r.endpoint.endswith("static")]
+
+
+def _url(rule: Rule):
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: SAMPLE_ARGS.get(m.group(1), "x"), rule.rule)
+
+
+def test_every_route_is_classified(app):
+    """A new route must be added to this matrix: public, API, or behind the login."""
+    known_prefixes = ("ActivityEventView", "ContactEmailView", "ContactGroupView", "ContactView", "EntityShareView",
+                      "EntityView", "StaffUserView", "StaffResetPasswordView", "ResetMyPasswordView",
+                      "UserInfoEditView") + ADMIN_ONLY_PREFIXES
+    unknown = [r.endpoint for r in app.url_map.iter_rules()
+               if r.endpoint not in PUBLIC | API and not r.endpoint.startswith(known_prefixes)]
+    assert unknown == []
+
+
+def test_anonymous_visitors_reach_only_public_routes(app, client):
+    """Without a session every non-public route redirects to the login (or 401 for APIs, 400 CSRF)."""
+    for rule in _rules(app):
+        if rule.endpoint in PUBLIC:
+            continue
+        method = "GET" if "GET" in rule.methods else "POST"
+        response = client.open(_url(rule), method=method)
+        if rule.endpoint in API:
+            assert response.status_code == 401, rule.endpoint
+        elif method == "POST":
+            assert response.status_code in (302, 400), rule.endpoint  # CSRF refuses before anything runs
+        elif rule.endpoint.endswith(".download"):
+            assert response.status_code == 404, rule.endpoint  # FAB's generic download is switched off
+        elif rule.endpoint.endswith(".action"):
+            assert response.status_code == 302, rule.endpoint  # FAB refuses GET actions by redirecting
+        else:
+            assert response.status_code == 302, rule.endpoint
+            assert "/login/" in response.headers["Location"], rule.endpoint
+
+
+@pytest.mark.parametrize("who", ["client", R.STAFF, R.STAFF_ADMIN])
+def test_non_admins_get_no_data_from_any_admin_only_route(app, client, login, who):
+    """Clients reach no back-office route; Staff and Staff Admin none of FAB's security screens."""
+    with app.app_context():
+        user = f.contact(with_user=True).user.id if who == "client" else f.staff(who).id
+        f.entity("Some Co")
+    login(client, user)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      client.get("/resetmypassword/form").get_data(as_text=True) or "") if who != "client" else None
+    for rule in _rules(app):
+        endpoint = rule.endpoint
+        if endpoint in PUBLIC | API:
+            continue
+        if who != "client" and not endpoint.startswith(ADMIN_ONLY_PREFIXES):
+            continue
+        method = "GET" if "GET" in rule.methods else "POST"
+        data = {"csrf_token": token.group(1)} if token else {}
+        response = client.open(_url(rule), method=method, data=data)
+        refused = (400, 403, 404, 405) + ((302,) if endpoint.endswith(".action") else ())
+        assert response.status_code in refused, (endpoint, response.status_code)

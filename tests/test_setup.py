@@ -1,0 +1,118 @@
+"""Set-up: config rules, migrations from zero vs models, idempotent commands, /health."""
+import warnings
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from app import create_app
+from app.extensions import db
+from app.services.demo import seed_demo
+from app.services.setup import init_roles
+from config import ProductionConfig, _database_url
+from tests.conftest import PorticoTestConfig
+
+
+def test_models_and_migrations_agree(app):
+    """Autogenerate against the migrated database finds nothing to add, drop or change."""
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, db.metadata) == []
+
+
+def test_migrations_run_down_to_zero_and_up_again(app):
+    """The migration chain downgrades to an empty database and upgrades back to head."""
+    from flask_migrate import downgrade, upgrade
+
+    with app.app_context():
+        db.session.remove()
+        downgrade(revision="base")
+        with db.engine.connect() as conn:
+            names = set(db.inspect(conn).get_table_names()) - {"alembic_version"}
+        assert names == set()
+        upgrade()
+        init_roles()
+        with db.engine.connect() as conn:
+            assert {"entity", "ab_user", "contact", "entity_share"} <= set(db.inspect(conn).get_table_names())
+
+
+def _row_counts():
+    return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+
+
+def test_seed_demo_twice_changes_nothing(ctx):
+    """A second seed-demo (and init) leaves every table exactly as the first one did."""
+    seed_demo()
+    first = _row_counts()
+    assert first["entity"] == 20 and first["contact"] == 40 and first["ab_user"] == 6
+    init_roles()
+    lines = seed_demo()
+    assert _row_counts() == first
+    assert any("admin" in line for line in lines)
+    kinds = {k for (k,) in db.session.execute(db.text("SELECT DISTINCT kind FROM entity"))}
+    assert kinds == {"individual", "company", "partnership", "s_corp", "trust", "non_profit"}
+
+
+def test_seed_demo_contacts_in_two_entities(ctx):
+    """Some demo contacts are shared on two entities, so the demo shows multi-entity clients."""
+    seed_demo()
+    rows = db.session.execute(db.text(
+        "SELECT contact_id FROM entity_share WHERE contact_id IS NOT NULL GROUP BY contact_id HAVING COUNT(*) > 1"
+    )).all()
+    assert len(rows) >= 3
+
+
+@pytest.mark.parametrize("key", [None, "dev-insecure-key", "short"])
+def test_production_refuses_to_start_without_a_real_secret_key(key):
+    """Production without a SECRET_KEY, with the dev default, or a short one does not start."""
+
+    class Prod(ProductionConfig):
+        SECRET_KEY = key
+        SQLALCHEMY_DATABASE_URI = PorticoTestConfig.SQLALCHEMY_DATABASE_URI
+
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(Prod)
+
+
+def test_production_warns_on_sqlite():
+    """Production starts with a real key but warns when the database is SQLite."""
+
+    class Prod(ProductionConfig):
+        SECRET_KEY = "x" * 48
+        SQLALCHEMY_DATABASE_URI = "sqlite:///" + "/tmp/portico-prod-warning.db"
+        REDIS_URL = PorticoTestConfig.REDIS_URL
+        RATELIMIT_ENABLED = False
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        application = create_app(Prod)
+    assert application.config["SESSION_COOKIE_SECURE"] is True
+    assert any("SQLite" in str(w.message) for w in caught)
+
+
+def test_database_url_is_normalised(monkeypatch):
+    """postgres:// and postgresql:// URLs use the psycopg 3 driver."""
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db/portico")
+    assert _database_url("x.db") == "postgresql+psycopg://u:p@db/portico"
+    monkeypatch.delenv("DATABASE_URL")
+    assert _database_url("x.db").startswith("sqlite:///")
+
+
+def test_health_is_ok_when_database_and_redis_answer(client):
+    """/health: 200 with both parts ok."""
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"database": "ok", "redis": "ok", "status": "ok"}
+
+
+def test_health_is_503_when_redis_is_down(app):
+    """/health: 503 and redis "error" when Redis does not answer (a closed port)."""
+
+    class NoRedis(PorticoTestConfig):
+        REDIS_URL = "redis://127.0.0.1:1/0"
+
+    response = create_app(NoRedis).test_client().get("/health")
+    assert response.status_code == 503
+    assert response.get_json()["redis"] == "error"
+    assert response.get_json()["database"] == "ok"
