@@ -97,3 +97,29 @@ def test_entity_show_page_lists_contacts_shares_and_activity(app, client, login)
     assert "Direct Person" in page and "Grouped Person" in page
     assert "Entity Collaborator" in page and "Entity Access" in page
     assert "Shares" in page and "Activity" in page
+
+
+def test_share_grant_and_revocation_are_recorded_as_activity(app, client, login):
+    """Granting and revoking a share adds ActivityEvents with actor, entity and address."""
+    from app.models import ActivityEvent, EntityShare
+    from tests.conftest import csrf_token
+
+    with app.app_context():
+        admin = f.staff(R.ENTITIES_ADMIN)
+        entity, person = f.entity("Delta LLC"), f.contact(first="Dana", last="Delta")
+        ids = SimpleNamespace(admin=admin.id, entity=entity.id, contact=person.id,
+                              role=f.role(R.ENTITY_ACCESS).id)
+    login(client, ids.admin)
+    token = csrf_token(client, "/entityshareview/add")
+    data = {"csrf_token": token, "entity": ids.entity, "contact": ids.contact, "role": ids.role}
+    assert client.post("/entityshareview/add", data=data).status_code == 302
+    with app.app_context():
+        share_id = db.session.query(EntityShare).filter_by(contact_id=ids.contact).one().id
+    assert client.post(f"/entityshareview/delete/{share_id}", data={"csrf_token": token}).status_code == 302
+    with app.app_context():
+        events = db.session.query(ActivityEvent).order_by(ActivityEvent.id).all()
+        assert [e.verb for e in events] == ["share.granted", "share.revoked"]
+        assert all(e.actor_id == ids.admin and e.entity_id == ids.entity and e.ip == "127.0.0.1" for e in events)
+        assert "Dana Delta" in events[0].summary
+    page = client.get("/activityeventview/list/").get_data(as_text=True)
+    assert "Access granted" in page and "Access revoked" in page

@@ -65,3 +65,25 @@ def test_login_page_is_not_cached_and_has_security_headers(client):
     assert response.headers["Cache-Control"] == "no-store"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_staff_login_html_and_api_are_rate_limited(app):
+    """After AUTH_RATE_LIMIT attempts, both /login/ and the JWT login API answer 429 (Redis-backed)."""
+    import uuid
+
+    from app import create_app
+    from tests.conftest import PorticoTestConfig
+
+    class Limited(PorticoTestConfig):
+        RATELIMIT_ENABLED = True
+        AUTH_RATE_LIMIT = "3 per minute"
+        RATELIMIT_KEY_PREFIX = f"portico-test-{uuid.uuid4().hex}"
+
+    limited = create_app(Limited)
+    assert limited.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "redis+unix://"))
+    client = limited.test_client()
+    html = [_login(client, "nobody", "wrong password!").status_code for _ in range(4)]
+    assert html[:3] == [302, 302, 302] and html[3] == 429
+    api = [client.post("/api/v1/security/login", json={"username": "nobody", "password": "x" * 12,
+                                                       "provider": "db"}).status_code for _ in range(4)]
+    assert api[:3] == [401, 401, 401] and api[3] == 429

@@ -1,7 +1,18 @@
 """The activity log: who did what to which object, when and from where."""
 from flask_appbuilder import Model
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import relationship
+
+
+VERB_LABELS = {
+    "entity.created": _l("Entity created"),
+    "entity.updated": _l("Entity changed"),
+    "entity.deleted": _l("Entity deleted"),
+    "share.granted": _l("Access granted"),
+    "share.changed": _l("Access changed"),
+    "share.revoked": _l("Access revoked"),
+}
 
 
 class ActivityEvent(Model):
@@ -21,6 +32,10 @@ class ActivityEvent(Model):
     object_id = Column(Integer)
     summary = Column(String(300))
     ip = Column(String(45))
+
+    def verb_label(self):
+        """What happened, in the reader's language."""
+        return VERB_LABELS.get(self.verb, self.verb)
 
     def __repr__(self):
         return f"{self.verb} {self.object_type or ''} {self.object_id or ''}".strip()

@@ -19,13 +19,14 @@ class ActivityEventView(ScopedModelView):
         "actor": _l("Who"),
         "entity": _l("Entity"),
         "verb": _l("What"),
+        "verb_label": _l("What"),
         "object_type": _l("Object"),
         "object_id": _l("Object id"),
         "summary": _l("Summary"),
         "ip": _l("IP address"),
     }
-    list_columns = ["created_on", "actor", "entity", "verb", "summary"]
-    show_columns = ["created_on", "actor", "entity", "verb", "object_type", "object_id", "summary", "ip"]
+    list_columns = ["created_on", "actor", "entity", "verb_label", "summary"]
+    show_columns = ["created_on", "actor", "entity", "verb_label", "object_type", "object_id", "summary", "ip"]
     search_columns = ["created_on", "verb", "summary"]
     order_columns = ["created_on"]
     base_order = ("created_on", "desc")

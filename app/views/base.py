@@ -158,6 +158,7 @@ class BulkDeleteMixin:
         session = self.datamodel.session
         try:
             for item in items:
+                self.pre_delete(item)
                 session.delete(item)
             session.commit()
             flash(_("Deleted %(n)d rows.", n=len(items)), "success")

@@ -10,6 +10,7 @@ from app.models import Entity, EntityShare
 from app.models.entities import KIND_LABELS, STATUS_LABELS, EntityKind, EntityStatus
 from app.security import access
 from app.security import roles as R
+from app.services import activity
 from app.services import entities as entity_service
 from app.views.activity import ActivityEventView
 from app.views.base import BulkDeleteMixin, EnumSelectField, InScope, SafeInterface, ScopedModelView, in_scope
@@ -97,6 +98,18 @@ class EntityShareView(BulkDeleteMixin, ScopedModelView):
 
     pre_update = pre_add
 
+    def post_add(self, item):
+        """Keep the grant in the entity's activity."""
+        activity.record("share.granted", item.entity, item, summary=f"{item.grantee_label()} — {item.role}")
+
+    def post_update(self, item):
+        """Keep the change in the entity's activity."""
+        activity.record("share.changed", item.entity, item, summary=f"{item.grantee_label()} — {item.role}")
+
+    def pre_delete(self, item):
+        """Record the revocation in the same transaction as the delete."""
+        activity.record("share.revoked", item.entity, summary=f"{item.grantee_label()} — {item.role}", commit=False)
+
 
 class EntityView(BulkDeleteMixin, ScopedModelView):
     """The firm's clients: people and organisations."""
@@ -145,6 +158,18 @@ class EntityView(BulkDeleteMixin, ScopedModelView):
     edit_form_query_rel_fields = add_form_query_rel_fields
     search_form_query_rel_fields = add_form_query_rel_fields
     related_views = [EntityShareView, ActivityEventView]
+
+    def post_add(self, item):
+        """Keep the creation in the entity's activity."""
+        activity.record("entity.created", item, item)
+
+    def post_update(self, item):
+        """Keep the change in the entity's activity."""
+        activity.record("entity.updated", item, item)
+
+    def pre_delete(self, item):
+        """Record the deletion in the same transaction (without a link: the entity goes)."""
+        activity.record("entity.deleted", summary=item.name, commit=False)
 
     def _get_show_widget(self, pk, item, **kwargs):
         """Add the contacts who can see the entity (directly or through a group) to the page."""
