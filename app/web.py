@@ -1,7 +1,9 @@
 """App-wide web concerns: /health, security headers, per-request resets."""
 import secrets
+import time
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request, session
+from flask_login import current_user, logout_user
 from sqlalchemy import text
 
 from app.extensions import db
@@ -70,10 +72,24 @@ def _block_fab_downloads(app):
     app.before_request(refuse)
 
 
+def _session_lifetimes():
+    """Idle timeout via a permanent, refreshed cookie; absolute lifetime counted from sign-in."""
+    session.permanent = True
+    if not current_user.is_authenticated:
+        session.pop("_started", None)
+        return
+    now = int(time.time())
+    started = session.setdefault("_started", now)
+    if now - started > current_app.config["SESSION_ABSOLUTE_LIFETIME"]:
+        logout_user()
+        session.clear()
+
+
 def register(app):
     """Attach the blueprint, headers and per-request hooks to `app`."""
     app.register_blueprint(bp)
     _block_fab_downloads(app)
     app.before_request(access.reset_cache)
+    app.before_request(_session_lifetimes)
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

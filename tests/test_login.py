@@ -87,3 +87,20 @@ def test_staff_login_html_and_api_are_rate_limited(app):
     api = [client.post("/api/v1/security/login", json={"username": "nobody", "password": "x" * 12,
                                                        "provider": "db"}).status_code for _ in range(4)]
     assert api[:3] == [401, 401, 401] and api[3] == 429
+
+
+def test_sessions_end_after_the_absolute_lifetime(app, client, people):
+    """A session older than SESSION_ABSOLUTE_LIFETIME is signed out whatever its activity."""
+    _login(client, "real.staff")
+    assert _signed_in(client)
+    with client.session_transaction() as session:
+        assert session.permanent
+        session["_started"] -= app.config["SESSION_ABSOLUTE_LIFETIME"] + 1
+    assert not _signed_in(client)
+
+
+def test_session_cookie_flags(client, people):
+    """The session cookie is HttpOnly and SameSite=Lax, and expires after the idle timeout."""
+    response = _login(client, "real.staff")
+    cookie = next(v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
