@@ -13,6 +13,8 @@ PYBABEL := $(BIN)/pybabel
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# gettext keywords marked strings use, for `make translations-update`.
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k _ -k gettext -k ngettext:1,2
 
 export FLASK_APP := run.py
 
@@ -61,10 +63,18 @@ $(VENV)/.stamp-dev: requirements-dev.txt $(VENV)/.stamp-runtime
 translations: venv
 	$(PYBABEL) compile -d translations --statistics
 
-# translations-update: extract every marked string (app/ only; .venv and other dot-dirs skipped) and merge.
+# translations-update: extract every marked string into messages.pot and merge it into every .po.
+# Two sources: app/ (babel.cfg; .venv and other dot-dirs skipped) and the installed Flask-AppBuilder
+# package (babel-fab.cfg; its path asked from Python, never fixed here), whose strings ("Search",
+# "Security", the login page, flash messages) FAB reads from our catalog. bin/merge_pot.py joins them.
 translations-update: venv
 	$(PYBABEL) extract -F babel.cfg --ignore-dirs='.* ._ instance' --project=Portico \
-		-k _l -k lazy_gettext -k _ -k gettext -k ngettext:1,2 -o translations/messages.pot .
+		$(BABEL_KEYWORDS) -o translations/messages.pot .
+	fab=$$($(PY) -c 'import flask_appbuilder, os; print(os.path.dirname(flask_appbuilder.__file__))') && \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$fab/.." && "$(CURDIR)/$(PYBABEL)" -q extract -F "$(CURDIR)/babel-fab.cfg" --project=Portico \
+		$(BABEL_KEYWORDS) -o "$$tmp/fab.pot" "$$(basename "$$fab")") && \
+	$(PY) bin/merge_pot.py translations/messages.pot "$$tmp/fab.pot"
 	$(PYBABEL) update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 
 # db: bring the database to the latest migration, create roles and permissions, seed the demo once.

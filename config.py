@@ -38,6 +38,7 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL", "")
     STORAGE_DIR = os.environ.get("STORAGE_DIR", os.path.join(BASE_DIR, "instance", "storage"))
     PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))  # reverse-proxy hops in front of Portico
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024 + 64 * 1024))
 
     # Flask-AppBuilder

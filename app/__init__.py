@@ -23,8 +23,9 @@ def create_app(config_class=None):
     config_class.validate(app)
     os.makedirs(app.instance_path, exist_ok=True)
     _derived_settings(app)
-    if app.config.get("TRUSTED_PROXIES"):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    hops = app.config.get("TRUSTED_PROXIES", 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from app import models  # noqa: F401  (tables must be on the metadata before FAB starts)
 
