@@ -39,7 +39,8 @@ class Config:
     STORAGE_DIR = os.environ.get("STORAGE_DIR", os.path.join(BASE_DIR, "instance", "storage"))
     PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))  # reverse-proxy hops in front of Portico
-    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 10 * 1024 * 1024 + 64 * 1024))
+    # The whole request (several files at once); each file is held to the firm's max_upload_bytes.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 64 * 1024 * 1024))
 
     # Flask-AppBuilder
     APP_NAME = os.environ.get("APP_NAME", "Portico")

@@ -1,8 +1,9 @@
 """App-wide web concerns: /health, security headers, per-request resets."""
 import secrets
 import time
+from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, g, jsonify, request, session
+from flask import Blueprint, abort, current_app, g, jsonify, render_template, request, session
 from flask_login import current_user, logout_user
 from sqlalchemy import text
 
@@ -32,6 +33,12 @@ def _check(probe):
         return "error"
 
 
+def content_disposition(kind, filename):
+    """An RFC 6266 Content-Disposition: an ASCII fallback plus the exact UTF-8 name in filename*."""
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\%' else "_" for ch in filename) or "file"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def csp_nonce():
     """A per-request nonce for inline scripts (FAB's templates ask for csp_nonce())."""
     if "csp_nonce" not in g:
@@ -59,10 +66,12 @@ def _security_headers(response):
 
 def _block_fab_downloads(app):
     """FAB's generic ModelView.download serves UPLOAD_FOLDER, which Portico never uses: 404."""
+    from flask_appbuilder import ModelView
+
     blocked = {
         f"{view.endpoint}.download"
         for view in app.appbuilder.baseviews
-        if f"{view.endpoint}.download" in app.view_functions
+        if getattr(type(view), "download", None) is ModelView.download
     }
 
     def refuse():
@@ -85,9 +94,26 @@ def _session_lifetimes():
         session.clear()
 
 
+def _too_large(error):
+    """413 with a message people understand (the per-file limit or the whole request's)."""
+    from flask_babel import gettext as _
+
+    from app.models.documents import human_size
+    from app.services.firm import get_settings
+
+    message = _("The file is larger than the %(size)s limit and was not saved.",
+                size=human_size(get_settings().max_upload_bytes))
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify({"errors": [message]}), 413
+    appbuilder = current_app.appbuilder
+    return render_template("portico/error.html", code=413, message=message, appbuilder=appbuilder,
+                           base_template=appbuilder.base_template), 413
+
+
 def register(app):
-    """Attach the blueprint, headers and per-request hooks to `app`."""
+    """Attach the blueprint, headers, error pages and per-request hooks to `app`."""
     app.register_blueprint(bp)
+    app.register_error_handler(413, _too_large)
     _block_fab_downloads(app)
     app.before_request(access.reset_cache)
     app.before_request(_session_lifetimes)

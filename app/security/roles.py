@@ -72,6 +72,19 @@ SELF_SERVICE = (
 )
 
 
+DOCUMENTS_READ = dict(
+    DocumentView=READ,
+    DocumentVersionView=READ,
+    DocumentFilesView=("can_download", "can_view"),
+    DocumentBrowserView=("can_browse",),
+)
+DOCUMENTS_WORK = dict(
+    DOCUMENTS_READ,
+    DocumentView=READ + ("can_edit", "can_delete", "muldelete", "share", "unshare"),
+    DocumentBrowserView=("can_browse", "can_manage"),
+)
+
+
 def _screens(**views):
     """Expand {view: permissions} into (permission, view) pairs."""
     return tuple((perm, view) for view, perms in views.items() for perm in perms)
@@ -89,6 +102,7 @@ SCREEN_PERMISSIONS = {
         EntityView=READ,
         EntityShareView=READ,
         ActivityEventView=READ,
+        **DOCUMENTS_READ,
     ),
     ENTITIES_ADMIN: SELF_SERVICE
     + _screens(
@@ -98,6 +112,7 @@ SCREEN_PERMISSIONS = {
         EntityView=WRITE,
         EntityShareView=WRITE,
         ActivityEventView=READ,
+        **DOCUMENTS_WORK,
     ),
     STAFF: SELF_SERVICE
     + _screens(
@@ -107,6 +122,7 @@ SCREEN_PERMISSIONS = {
         EntityView=READ + ("can_edit", "can_delete"),
         EntityShareView=WRITE,
         ActivityEventView=READ,
+        **DOCUMENTS_WORK,
     ),
     CLIENT: (),
     OWNER: (),
@@ -116,9 +132,9 @@ SCREEN_PERMISSIONS = {
 }
 
 MENU_PERMISSIONS = {
-    STAFF_ADMIN: ("Clients", "Entities", "Shares", "People", "Staff", "Contacts", "Contact groups",
+    STAFF_ADMIN: ("Clients", "Entities", "Shares", "Documents", "People", "Staff", "Contacts", "Contact groups",
                   "Activity"),
-    ENTITIES_ADMIN: ("Clients", "Entities", "Shares", "People", "Contacts", "Contact groups",
+    ENTITIES_ADMIN: ("Clients", "Entities", "Shares", "Documents", "People", "Contacts", "Contact groups",
                      "Activity"),
-    STAFF: ("Clients", "Entities", "Shares", "People", "Contacts", "Contact groups", "Activity"),
+    STAFF: ("Clients", "Entities", "Shares", "Documents", "People", "Contacts", "Contact groups", "Activity"),
 }

@@ -161,6 +161,8 @@ class BulkDeleteMixin:
                 self.pre_delete(item)
                 session.delete(item)
             session.commit()
+            for item in items:
+                self.post_delete(item)
             flash(_("Deleted %(n)d rows.", n=len(items)), "success")
         except SQLAlchemyError:
             session.rollback()
