@@ -351,3 +351,31 @@ def test_folders_create_rename_move_and_delete_only_when_empty(app, client, logi
     client.post(f"/documents/folders/{empty}/delete", data={"csrf_token": token})
     with app.app_context():
         assert db.session.get(Folder, empty) is None and db.session.get(Folder, receipts) is not None
+
+
+def test_a_10_mb_upload_allocates_under_3_mb(app, client, login, office, tmp_path):
+    """Streaming: Python allocations while a 10 MB upload is handled stay under 3 MB."""
+    import tracemalloc
+
+    login(client, office.accountant)
+    token = csrf_token(client, f"/documents/entity/{office.own}")
+    boundary = "memboundary"
+    body = tmp_path / "body.bin"
+    with open(body, "wb") as out:
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+                  f'--{boundary}\r\nContent-Disposition: form-data; name="visibility"\r\n\r\nstaff_only\r\n'
+                  f'--{boundary}\r\nContent-Disposition: form-data; name="direction"\r\n\r\nfrom_firm\r\n'
+                  f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n\r\n'.encode())
+        for _ in range(LIMIT // 16):
+            out.write(b"0123456789abcde\n")
+        out.write(f"\r\n--{boundary}--\r\n".encode())
+    with open(body, "rb") as stream:
+        tracemalloc.start()
+        response = client.post(f"/documents/entity/{office.own}/upload", input_stream=stream,
+                               content_length=os.path.getsize(body),
+                               content_type=f"multipart/form-data; boundary={boundary}")
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert response.status_code == 302
+    assert _docs(app) == (1, 1)
+    assert peak < 3 * 1024 * 1024, peak
