@@ -19,7 +19,7 @@ from app.services.firm import get_settings
 from app.storage import backend
 
 log = logging.getLogger(__name__)
-VERSION_RETRIES = 3
+VERSION_RETRIES = 5
 
 
 class DocumentError(ValueError):
@@ -46,6 +46,11 @@ def upload(entity, file_storage, user, folder=None, direction=Direction.from_fir
 def _record_upload(entity, blob, kind, name, user, folder, direction, visibility, document):
     for attempt in range(VERSION_RETRIES):
         target = document or _same_name(entity, folder, name)
+        if target is not None:  # serialise versions of one document (PostgreSQL row lock)
+            target = db.session.scalars(
+                select(Document).where(Document.id == target.id).with_for_update()
+                .execution_options(populate_existing=True)
+            ).one()
         try:
             doc = _add_version(entity, target, blob, kind, name, user, folder, direction, visibility)
             verb = "document.uploaded" if doc.version_count == 1 else "document.versioned"
