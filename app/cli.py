@@ -34,6 +34,16 @@ def seed_demo_command(if_empty):
         click.echo(line)
 
 
+@portico.command("storage-sweep")
+@click.option("--older-than", default=3600, show_default=True, help="Only files older than this many seconds.")
+def storage_sweep_command(older_than):
+    """Remove temp files of crashed uploads and blobs that no document version references."""
+    from app.services.documents import sweep_storage
+
+    counts = sweep_storage(older_than)
+    click.echo(f"Removed {counts['temp_files']} temp files and {counts['orphan_blobs']} orphan blobs.")
+
+
 @portico.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker_command(burst):

@@ -261,7 +261,7 @@ def test_out_of_scope_document_version_and_folder_ids_are_404(app, client, login
     login(client, office.accountant)
     token = csrf_token(client, f"/documents/entity/{office.own}")
     gets = [f"/documentview/show/{ids.doc}", f"/documentview/edit/{ids.doc}", f"/files/{ids.doc}/download",
-            f"/files/{ids.doc}/view", f"/documentversionview/show/{ids.version}",
+            f"/files/{ids.doc}/view", f"/files/{ids.doc}/download?version=1",
             f"/documents/entity/{office.foreign}", f"/documents/entity/{office.own}?folder={ids.folder}"]
     for path in gets:
         assert client.get(path).status_code == 404, path
@@ -379,3 +379,21 @@ def test_a_10_mb_upload_allocates_under_3_mb(app, client, login, office, tmp_pat
     assert response.status_code == 302
     assert _docs(app) == (1, 1)
     assert peak < 3 * 1024 * 1024, peak
+
+
+def test_storage_sweep_removes_orphans_and_stale_temp_files(app, client, login, office):
+    """The sweep deletes blobs no version references and old temp files, and keeps live blobs."""
+    login(client, office.accountant)
+    h.upload(client, office.own, "keep.txt", b"keep\n")
+    orphan_dir = os.path.join(office.root, "zz", "zz")
+    os.makedirs(orphan_dir, exist_ok=True)
+    orphan = os.path.join(orphan_dir, "zzorphan")
+    temp = os.path.join(office.root, "tmp", "up-crashed")
+    for path in (orphan, temp):
+        with open(path, "wb") as out:
+            out.write(b"left behind")
+        os.utime(path, (1, 1))
+    with app.app_context():
+        counts = service.sweep_storage(older_than=60)
+    assert counts == {"temp_files": 1, "orphan_blobs": 1}
+    assert len(h.stored_files(office.root)) == 1

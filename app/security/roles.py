@@ -74,7 +74,6 @@ SELF_SERVICE = (
 
 DOCUMENTS_READ = dict(
     DocumentView=READ,
-    DocumentVersionView=READ,
     DocumentFilesView=("can_download", "can_view"),
     DocumentBrowserView=("can_browse",),
 )

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from app.views.activity import ActivityEventView
 from app.views.contacts import ContactEmailView, ContactGroupView, ContactView
 from app.views.document_browser import DocumentBrowserView
-from app.views.documents import DocumentFilesView, DocumentVersionView, DocumentView
+from app.views.documents import DocumentFilesView, DocumentView
 from app.views.entities import EntityShareView, EntityView
 from app.views.firm import FirmSettingsView
 
@@ -18,7 +18,6 @@ def register_views(appbuilder):
     appbuilder.add_view(EntityView, "Entities", label=_l("Entities"), icon="fa-folder-open", **clients)
     appbuilder.add_view(EntityShareView, "Shares", label=_l("Shares"), icon="fa-share-alt", **clients)
     appbuilder.add_view(DocumentView, "Documents", label=_l("Documents"), icon="fa-file", **clients)
-    appbuilder.add_view_no_menu(DocumentVersionView)
     appbuilder.add_view_no_menu(DocumentFilesView)
     appbuilder.add_view_no_menu(DocumentBrowserView)
     appbuilder.add_view(ActivityEventView, "Activity", label=_l("Activity"), icon="fa-history", **clients)

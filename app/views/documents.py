@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.extensions import db
-from app.models import Document, DocumentVersion
+from app.models import Document
 from app.models.documents import (
     DIRECTION_LABELS,
     STATUS_LABELS,
@@ -25,20 +25,6 @@ from app.services import documents as document_service
 from app.services.filetypes import ALLOWED
 from app.views.base import BulkDeleteMixin, EnumSelectField, SafeInterface, ScopedModelView, in_scope
 from app.web import content_disposition
-
-
-class DocumentVersionView(ScopedModelView):
-    """A document's versions (shown on the document page; read-only)."""
-
-    datamodel = SafeInterface(DocumentVersion, eager=[joinedload(DocumentVersion.uploaded_by)])
-    base_permissions = ["can_list", "can_show"]
-    list_title = _l("Versions")
-    label_columns = {"number": _l("Version"), "original_name": _l("File name"), "size_label": _l("Size"),
-                     "uploaded_by": _l("Uploaded by"), "uploaded_on": _l("Uploaded on"), "sha256": _l("SHA-256")}
-    list_columns = ["number", "original_name", "size_label", "uploaded_by", "uploaded_on"]
-    show_columns = ["number", "original_name", "size_label", "uploaded_by", "uploaded_on", "sha256"]
-    order_columns = ["number", "uploaded_on"]
-    base_order = ("number", "desc")
 
 
 class DocumentView(BulkDeleteMixin, ScopedModelView):
@@ -82,7 +68,7 @@ class DocumentView(BulkDeleteMixin, ScopedModelView):
         "visibility": _l("Shared documents appear in the client portal; staff-only ones never do."),
         "note": _l("Shown to the client beside the document."),
     }
-    related_views = [DocumentVersionView]
+    formatters_columns = {"note": lambda note: note or ""}
 
     def pre_update(self, item):
         """Keep the name clean and the folder inside the document's entity."""
