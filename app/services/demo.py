@@ -7,6 +7,7 @@ from app.models import Contact, ContactGroup, Entity, EntityShare
 from app.models.contacts import PortalState
 from app.models.entities import EntityKind, EntityStatus
 from app.security import roles as R
+from app.services.demo_documents import seed_documents
 from app.services.entities import find_share
 from app.services.firm import get_settings
 
@@ -91,6 +92,8 @@ def seed_demo():
     for (_, _, _, entity_index), group in zip(GROUPS, groups):
         _share(_by_name(entities, ENTITIES[entity_index][0]), roles[R.ENTITY_ACCESS], group=group)
     db.session.commit()
+    for entity in entities[:4]:
+        seed_documents(entity, entity.responsible)
     lines = [f"Staff logins (password: {DEMO_PASSWORD}):"]
     lines += [f"  {username:<18} {role}" for username, _, _, role in STAFF]
     lines.append("Portal contacts (sign-in by e-mail code, once the portal is enabled):")
