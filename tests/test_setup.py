@@ -46,7 +46,7 @@ def test_seed_demo_twice_changes_nothing(ctx):
     seed_demo()
     first = _row_counts()
     assert first["entity"] == 20 and first["contact"] == 40 and first["ab_user"] == 6
-    assert first["document"] == 20 and first["folder"] == 16  # four entities with the demo tree
+    assert first["document"] == 20 and first["folder"] == 20  # four entities with the demo tree
     init_roles()
     lines = seed_demo()
     assert _row_counts() == first
