@@ -397,3 +397,28 @@ def test_storage_sweep_removes_orphans_and_stale_temp_files(app, client, login, 
         counts = service.sweep_storage(older_than=60)
     assert counts == {"temp_files": 1, "orphan_blobs": 1}
     assert len(h.stored_files(office.root)) == 1
+
+
+def test_edit_form_and_share_actions_change_a_document(app, client, login, office):
+    """Rename, status, note and sharing through the screens; a folder of another entity is refused."""
+    login(client, office.accountant)
+    h.upload(client, office.own, "draft.pdf", h.PDF)
+    with app.app_context():
+        doc_id = db.session.query(Document).one().id
+        other = Folder(entity_id=office.foreign, name="Elsewhere")
+        db.session.add(other)
+        db.session.commit()
+        other_id = other.id
+    token = csrf_token(client, f"/documentview/edit/{doc_id}")
+    form = {"csrf_token": token, "name": "Final/return.pdf", "status": "awaiting_signature",
+            "visibility": "portal", "note": "Please sign page 2."}
+    assert client.post(f"/documentview/edit/{doc_id}", data=form).status_code == 302
+    with app.app_context():
+        doc = db.session.get(Document, doc_id)
+        assert (doc.name, doc.status.name, doc.visibility.name, doc.note) == (
+            "return.pdf", "awaiting_signature", "portal", "Please sign page 2.")
+    client.post(f"/documentview/edit/{doc_id}", data=dict(form, folder=other_id))
+    client.post("/documentview/action_post", data={"csrf_token": token, "action": "unshare", "rowid": [doc_id]})
+    with app.app_context():
+        doc = db.session.get(Document, doc_id)
+        assert doc.folder_id is None and doc.visibility.name == "staff_only"
