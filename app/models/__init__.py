@@ -4,9 +4,14 @@ from app.models.documents import Document, DocumentVersion, Folder
 from app.models.contacts import Contact, ContactEmail, ContactGroup, contact_group_members
 from app.models.entities import Entity, EntityShare
 from app.models.firm import FirmSettings
+from app.models.messages import Message, MessageKind
+from app.models.requests import ClientRequest, RequestStatus
+from app.models.tasks import ChecklistItem, FileRequestAnswer, Task, TaskSeries
 
 __all__ = [
     "ActivityEvent",
+    "ChecklistItem",
+    "ClientRequest",
     "Contact",
     "ContactEmail",
     "ContactGroup",
@@ -16,5 +21,11 @@ __all__ = [
     "Entity",
     "EntityShare",
     "FirmSettings",
+    "FileRequestAnswer",
     "Folder",
+    "Message",
+    "MessageKind",
+    "RequestStatus",
+    "Task",
+    "TaskSeries",
 ]

@@ -16,58 +16,13 @@ from flask_appbuilder.security.sqla.models import (
     assoc_user_group,
     assoc_user_role,
 )
-from sqlalchemy import and_, false, select, true, union
+from sqlalchemy import false, select, true, union
 
 from app.extensions import db
-from app.models import (
-    ActivityEvent,
-    Contact,
-    ContactEmail,
-    ContactGroup,
-    Document,
-    DocumentVersion,
-    Entity,
-    EntityShare,
-    FirmSettings,
-    Folder,
-)
-from app.models.documents import Visibility
+from app.models import Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings
 from app.models.contacts import contact_group_members
 from app.security import roles as R
-
-# Models whose rows belong to one entity: model -> clause(entity_ids or None for all, is_contact).
-# `entity_ids` is a select of the entity ids in scope; a contact additionally sees only what is
-# shared to the portal.
-
-
-def _within(column, ids):
-    return true() if ids is None else column.in_(ids)
-
-
-def _document_clause(ids, contact):
-    shared = Document.visibility == Visibility.portal if contact else true()
-    return and_(_within(Document.entity_id, ids), shared)
-
-
-_ENTITY_SCOPED = {
-    Entity: lambda ids, contact: _within(Entity.id, ids),
-    EntityShare: lambda ids, contact: _within(EntityShare.entity_id, ids),
-    ActivityEvent: lambda ids, contact: _within(ActivityEvent.entity_id, ids),
-    Document: _document_clause,
-    DocumentVersion: lambda ids, contact: DocumentVersion.document_id.in_(
-        select(Document.id).where(_document_clause(ids, contact))
-    ),
-    Folder: lambda ids, contact: and_(
-        _within(Folder.entity_id, ids),
-        Folder.id.in_(select(Document.folder_id).where(_document_clause(ids, contact))) if contact else true(),
-    ),
-}
-
-
-def register_entity_scoped(model, clause):
-    """Declare how rows of `model` belong to entities (for later domains): clause(ids, contact)."""
-    _ENTITY_SCOPED[model] = clause
-
+from app.security.scopes import ENTITY_SCOPED
 
 def _cached(key, compute):
     """Memoise per request (never across requests, so a revoked share counts at once)."""
@@ -202,13 +157,29 @@ def entity_ids(user, action=R.VIEW):
     return shared
 
 
+def contact_actions(contact, entity):
+    """What a contact may do on an entity through its shares (whether or not it has an account)."""
+    groups = select(contact_group_members.c.group_id).where(contact_group_members.c.contact_id == contact.id)
+    role_ids = db.session.scalars(select(EntityShare.role_id).where(
+        EntityShare.entity_id == entity.id,
+        (EntityShare.contact_id == contact.id) | EntityShare.group_id.in_(groups),
+    )).all()
+    grants = _role_grants()
+    contact_roles = {_role_ids_by_name().get(name) for name in R.CONTACT_ENTITY_ROLES}
+    actions = set()
+    for role_id in role_ids:
+        if role_id in contact_roles:
+            actions |= grants.get(role_id, frozenset())
+    return frozenset(actions) & R.CONTACT_ACTIONS
+
+
 def scope(user, model, action=R.VIEW):
     """A WHERE clause limiting `model` to the rows `user` may take `action` on."""
     if _uid(user) is None:
         return false()
-    if model in _ENTITY_SCOPED:
+    if model in ENTITY_SCOPED:
         ids = None if action in global_actions(user) else entity_ids(user, action)
-        return _ENTITY_SCOPED[model](ids, is_contact(user))
+        return ENTITY_SCOPED[model](ids, contact_id_of(user))
     if model is Contact:
         return _contact_scope(user)
     if model is ContactEmail:
@@ -306,6 +277,6 @@ def can(user, action, obj):
         if model is User and _holds_admin(obj) and not has_screen_permission(user, "can_edit", "RoleModelView"):
             return False  # only those who manage roles may change an Admin's account
         return has_screen_permission(user, f"can_{action}", _PEOPLE_SCREENS[model])
-    if model in _ENTITY_SCOPED:
+    if model in ENTITY_SCOPED:
         return in_scope(user, obj, action)
     return False

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import Document, DocumentVersion, Folder
 from app.models.documents import Direction, Visibility
 from app.services import activity
-from app.services.filetypes import UploadRefused, clean_filename, detect
+from app.services.filetypes import clean_filename, detect
 from app.services.firm import get_settings
 from app.storage import backend
 

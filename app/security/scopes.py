@@ -1,0 +1,79 @@
+"""How rows of each entity-owned model belong to entities, and what contacts may see of them.
+
+Each clause takes `ids` (a select of the entity ids in scope, or None for every entity) and the
+contact id of the user (None for staff). Used only by app.security.access.
+"""
+from sqlalchemy import and_, false, or_, select, true
+
+from app.models import (
+    ActivityEvent,
+    ChecklistItem,
+    ClientRequest,
+    Document,
+    DocumentVersion,
+    Entity,
+    EntityShare,
+    Folder,
+    Message,
+    Task,
+    TaskSeries,
+)
+from app.models.documents import Visibility
+from app.models.messages import CLIENT_VISIBLE
+from app.models.tasks import PortalState as TaskPortalState
+from app.models.tasks import task_assignees
+
+
+def _within(column, ids):
+    return true() if ids is None else column.in_(ids)
+
+
+def _document_clause(ids, contact):
+    shared = Document.visibility == Visibility.portal if contact else true()
+    return and_(_within(Document.entity_id, ids), shared)
+
+
+def _task_clause(ids, contact):
+    """Contacts see tasks assigned to them in the portal and not withdrawn."""
+    if not contact:
+        return _within(Task.entity_id, ids)
+    mine = select(task_assignees.c.task_id).where(task_assignees.c.contact_id == contact)
+    return and_(_within(Task.entity_id, ids), Task.portal_state == TaskPortalState.assigned, Task.id.in_(mine))
+
+
+def _request_clause(ids, contact):
+    """Contacts see the requests they raised."""
+    own = ClientRequest.contact_id == contact if contact else true()
+    return and_(_within(ClientRequest.entity_id, ids), own)
+
+
+def _message_clause(ids, contact):
+    """Messages of visible tasks and requests; never internal or deleted ones for contacts."""
+    thread = or_(
+        Message.task_id.in_(select(Task.id).where(_task_clause(ids, contact))),
+        Message.request_id.in_(select(ClientRequest.id).where(_request_clause(ids, contact))),
+    )
+    if not contact:
+        return thread
+    return and_(thread, Message.kind.in_(CLIENT_VISIBLE), Message.deleted_on.is_(None))
+
+
+ENTITY_SCOPED = {
+    Entity: lambda ids, contact: _within(Entity.id, ids),
+    EntityShare: lambda ids, contact: _within(EntityShare.entity_id, ids),
+    ActivityEvent: lambda ids, contact: _within(ActivityEvent.entity_id, ids),
+    Document: _document_clause,
+    DocumentVersion: lambda ids, contact: DocumentVersion.document_id.in_(
+        select(Document.id).where(_document_clause(ids, contact))
+    ),
+    Task: _task_clause,
+    ChecklistItem: lambda ids, contact: ChecklistItem.task_id.in_(select(Task.id).where(_task_clause(ids, contact))),
+    TaskSeries: lambda ids, contact: false() if contact else _within(TaskSeries.entity_id, ids),
+    ClientRequest: _request_clause,
+    Message: _message_clause,
+    Folder: lambda ids, contact: and_(
+        _within(Folder.entity_id, ids),
+        Folder.id.in_(select(Document.folder_id).where(_document_clause(ids, contact))) if contact else true(),
+    ),
+}
+

@@ -1,0 +1,44 @@
+"""Domain events of client work: a small publish/subscribe interface.
+
+Services call `emit(name, ...)` inside the transaction of the change, before committing, so a
+subscriber that writes rows (the notification outbox) commits or rolls back with the change.
+Today every event is also recorded as an ActivityEvent. Subscribers: `subscribe(name, handler)`;
+a handler receives the keyword arguments of `emit` (always `entity`, `obj` and `actor`).
+"""
+from collections import defaultdict
+
+from app.services import activity
+
+TASK_ASSIGNED = "task_assigned"
+TASK_WITHDRAWN = "task_withdrawn"
+MESSAGE_POSTED = "message_posted"
+CLIENT_COMPLETED = "client_completed"
+REQUEST_CREATED = "request_created"
+FILE_REQUEST_CREATED = "file_request_created"
+DEADLINE_APPROACHING = "deadline_approaching"
+EVENTS = (TASK_ASSIGNED, TASK_WITHDRAWN, MESSAGE_POSTED, CLIENT_COMPLETED, REQUEST_CREATED,
+          FILE_REQUEST_CREATED, DEADLINE_APPROACHING)
+
+_handlers = defaultdict(list)
+
+
+def subscribe(name, handler):
+    """Call `handler(**payload)` for every future `emit(name, ...)`."""
+    if name not in EVENTS:
+        raise ValueError(f"unknown event {name}")
+    _handlers[name].append(handler)
+
+
+def unsubscribe(name, handler):
+    """Stop calling `handler` for `name` (tests and reloads)."""
+    _handlers[name].remove(handler)
+
+
+def emit(name, entity, obj, actor=None, **details):
+    """Record the event in the activity log (uncommitted) and tell every subscriber."""
+    if name not in EVENTS:
+        raise ValueError(f"unknown event {name}")
+    summary = details.get("summary") or str(obj)
+    activity.record(f"work.{name}", entity, obj, summary=summary, actor=actor, commit=False)
+    for handler in list(_handlers[name]):
+        handler(entity=entity, obj=obj, actor=actor, **details)

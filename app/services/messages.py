@@ -1,0 +1,64 @@
+"""Message threads on tasks and client requests. A message's kind is fixed when it is posted."""
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Message, MessageKind, Task
+from app.security import access
+from app.security import roles as R
+from app.services import events
+
+MAX_BODY = 10000
+
+
+class MessageError(ValueError):
+    """A refused message; the message text is for the user."""
+
+
+def post(thread, user, body, kind=MessageKind.portal, attachments=()):
+    """Add a message to a task or request. Contacts always post portal messages on threads they see;
+    staff need to work on the entity and choose the kind."""
+    body = (body or "").strip()
+    if not body:
+        raise MessageError(_("Write a message first."))
+    if len(body) > MAX_BODY:
+        raise MessageError(_("A message can be at most %(n)d characters long.", n=MAX_BODY))
+    contact_id = access.contact_id_of(user)
+    if contact_id is not None:
+        if not access.can(user, R.VIEW, thread):
+            raise MessageError(_("You cannot write in this thread."))
+        kind = MessageKind.portal  # whatever the form said: clients never post internal notes
+    elif not access.can(user, R.WORK, thread):
+        raise MessageError(_("You cannot write in this thread."))
+    if not isinstance(kind, MessageKind):
+        raise MessageError(_("Choose who the message is for."))
+    message = Message(kind=kind, body=body, attachments=list(attachments),
+                      author_user_id=None if contact_id else user.id, author_contact_id=contact_id)
+    if isinstance(thread, Task):
+        message.task = thread
+    else:
+        message.request = thread
+    db.session.add(message)
+    db.session.flush()
+    events.emit(events.MESSAGE_POSTED, thread.entity, message, actor=user, kind=kind, thread=thread,
+                summary=f"{kind.name}: {thread}")
+    db.session.commit()
+    return message
+
+
+def delete(message, user):
+    """Withdraw a message (kept, marked deleted, hidden from clients; its mail is not sent)."""
+    if not access.can(user, R.WORK, message):
+        raise MessageError(_("You cannot delete this message."))
+    message.deleted_on = datetime.now()
+    db.session.commit()
+
+
+def thread_messages(thread, user):
+    """The messages of a thread that `user` may read, oldest first (one query)."""
+    column = Message.task_id if isinstance(thread, Task) else Message.request_id
+    return db.session.scalars(
+        access.visible(user, Message).where(column == thread.id).order_by(Message.created_on, Message.id)
+    ).all()

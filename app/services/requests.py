@@ -1,0 +1,59 @@
+"""Client requests: raised by a contact, worked in the staff inbox, convertible into a task."""
+from flask_babel import gettext as _
+
+from app.extensions import db
+from app.models import ClientRequest, Message, RequestStatus
+from app.models.documents import Direction, Visibility
+from app.security import access
+from app.security import roles as R
+from app.services import documents, events, tasks
+
+
+class RequestError(ValueError):
+    """A refused request operation; the message is for the user."""
+
+
+def create_request(entity, contact, user, subject, body, files=()):
+    """A contact's new request; uploading files with it needs Entity Collaborator."""
+    if not access.can(user, R.CONTRIBUTE, entity):
+        raise RequestError(_("Only Entity Collaborators can create requests."))
+    subject, body = (subject or "").strip(), (body or "").strip()
+    if not subject or not body:
+        raise RequestError(_("Write a subject and a message."))
+    request = ClientRequest(entity=entity, contact=contact, subject=subject[:200], body=body)
+    for storage in files:
+        request.attachments.append(documents.upload(entity, storage, user, direction=Direction.from_client,
+                                                    visibility=Visibility.portal))
+    db.session.add(request)
+    db.session.flush()
+    events.emit(events.REQUEST_CREATED, entity, request, actor=user)
+    db.session.commit()
+    return request
+
+
+def set_status(request, status, user):
+    """Open or close a request (converting goes through convert())."""
+    if not access.can(user, R.WORK, request):
+        raise RequestError(_("You cannot change this request."))
+    if status is RequestStatus.converted:
+        raise RequestError(_("Use “Convert to task” to convert a request."))
+    request.status = status
+    db.session.commit()
+
+
+def convert(request, user):
+    """Turn a request into a task of its entity; its messages and files move with it."""
+    if not access.can(user, R.WORK, request):
+        raise RequestError(_("You cannot change this request."))
+    if request.status is RequestStatus.converted:
+        return request.task
+    assignees = [request.contact] if request.contact is not None else None
+    task = tasks.create_task(request.entity, request.subject, user, description=request.body,
+                             assignees=assignees, commit=False)
+    task.attachments = list(request.attachments)
+    db.session.flush()
+    db.session.query(Message).filter(Message.request_id == request.id).update(
+        {Message.request_id: None, Message.task_id: task.id}, synchronize_session=False)
+    request.status, request.task = RequestStatus.converted, task
+    db.session.commit()
+    return task
