@@ -1,6 +1,7 @@
 """Portico: the application factory."""
 import logging
 import os
+from urllib.parse import urlparse
 
 from flask import Flask
 from flask_appbuilder import AppBuilder
@@ -50,6 +51,9 @@ def create_app(config_class=None):
 
 def _derived_settings(app):
     """Settings computed from others: the fake login hash, validators named by path, rate-limit store."""
+    if not app.config.get("FAB_SAFE_REDIRECT_HOSTS"):
+        # Without a list FAB trusts whatever Host header arrives; the portal's own address is ours.
+        app.config["FAB_SAFE_REDIRECT_HOSTS"] = [urlparse(app.config["PORTAL_BASE_URL"]).netloc]
     validator = app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR")
     if isinstance(validator, str):
         app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = import_string(validator)

@@ -37,7 +37,7 @@ def _url(rule: Rule):
 def test_every_route_is_classified(app):
     """A new route must be added to this matrix: public, API, or behind the login."""
     known_prefixes = ("ActivityEventView", "ContactEmailView", "ContactGroupView", "ContactView", "EntityShareView",
-                      "EntityView", "StaffUserView", "StaffResetPasswordView", "ResetMyPasswordView",
+                      "EntityView", "StaffUserView", "StaffResetPasswordView", "StaffResetMyPasswordView",
                       "UserInfoEditView", "DocumentView", "DocumentFilesView",
                       "DocumentBrowserView") + ADMIN_ONLY_PREFIXES
     unknown = [r.endpoint for r in app.url_map.iter_rules()

@@ -184,13 +184,25 @@ def scope(user, model, action=R.VIEW):
         return _contact_scope(user)
     if model is ContactEmail:
         return ContactEmail.contact_id.in_(select(Contact.id).where(_contact_scope(user)))
-    if model in (ContactGroup, FirmSettings):
+    if model is FirmSettings:
         return false() if is_contact(user) else true()
+    if model is ContactGroup:
+        return _group_scope(user)
     if model is User:
         return false() if is_contact(user) else User.id.not_in(
             select(Contact.user_id).where(Contact.user_id.is_not(None))
         )
     return false()
+
+
+def _group_scope(user):
+    """Groups a staff user may see: all for those who see every entity, else the groups shared on
+    entities in their scope (whose members they can see anyway). Contacts see none."""
+    if is_contact(user):
+        return false()
+    if R.VIEW in global_actions(user):
+        return true()
+    return ContactGroup.id.in_(select(EntityShare.group_id).where(EntityShare.entity_id.in_(entity_ids(user, R.VIEW))))
 
 
 def _contact_scope(user):
@@ -235,6 +247,11 @@ _PEOPLE_SCREENS = {
 }
 
 
+def manages_roles(user):
+    """Whether the user may edit FAB roles (only Admins): the bar for handing out privileged roles."""
+    return has_screen_permission(user, "can_edit", "RoleModelView")
+
+
 def has_screen_permission(user, permission, view_name):
     """Whether one of a staff user's global roles holds FAB `permission` on `view_name`."""
     if _uid(user) is None or is_contact(user):
@@ -259,9 +276,14 @@ def has_screen_permission(user, permission, view_name):
     return _cached(("screen", _uid(user), permission, view_name), load)
 
 
-def _holds_admin(user):
-    """Whether an account holds the Admin role directly."""
-    return any(role.name == R.ADMIN for role in user.roles)
+def _holds_privileged_role(user):
+    """Whether an account holds Admin or Entities Admin, directly or through a FAB group."""
+    names = _role_names_by_id()
+    return any(names.get(role_id) in R.PRIVILEGED_ROLES for role_id in _global_role_ids(user))
+
+
+def _role_names_by_id():
+    return _cached("role_names", lambda: dict(db.session.execute(select(Role.id, Role.name)).all()))
 
 
 def can(user, action, obj):
@@ -274,7 +296,7 @@ def can(user, action, obj):
             return False
         if action == R.VIEW:
             return True
-        if model is User and _holds_admin(obj) and not has_screen_permission(user, "can_edit", "RoleModelView"):
+        if model is User and _holds_privileged_role(obj) and not manages_roles(user):
             return False  # only those who manage roles may change an Admin's account
         return has_screen_permission(user, f"can_{action}", _PEOPLE_SCREENS[model])
     if model in ENTITY_SCOPED:

@@ -9,7 +9,7 @@ from flask_limiter.util import get_remote_address
 from werkzeug.security import check_password_hash
 
 from app.security import access
-from app.views.staff import StaffResetPasswordView, StaffUserView
+from app.views.staff import StaffResetMyPasswordView, StaffResetPasswordView, StaffUserView
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ class PorticoSecurityManager(SecurityManager):
 
     userdbmodelview = StaffUserView
     resetpasswordview = StaffResetPasswordView
+    resetmypasswordview = StaffResetMyPasswordView
     security_api = PorticoSecurityApi
 
     def auth_user_db(self, username, password):

@@ -16,6 +16,8 @@ STAFF_ENTITY_ROLES = (OWNER, VIEWER)
 CONTACT_ENTITY_ROLES = (ENTITY_ACCESS, ENTITY_COLLABORATOR)
 ENTITY_ROLES = STAFF_ENTITY_ROLES + CONTACT_ENTITY_ROLES
 STAFF_GLOBAL_ROLES = (ADMIN, STAFF_ADMIN, ENTITIES_ADMIN, STAFF)
+# Roles only an Admin may hand out, and whose holders only an Admin may change.
+PRIVILEGED_ROLES = (ADMIN, ENTITIES_ADMIN)
 
 ROLE_LABELS = {
     ADMIN: _l("Admin"),
@@ -65,8 +67,8 @@ SELF_SERVICE = (
     ("can_userinfo", "StaffUserView"),
     ("resetmypassword", "StaffUserView"),
     ("userinfoedit", "StaffUserView"),
-    ("can_this_form_get", "ResetMyPasswordView"),
-    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_this_form_get", "StaffResetMyPasswordView"),
+    ("can_this_form_post", "StaffResetMyPasswordView"),
     ("can_this_form_get", "UserInfoEditView"),
     ("can_this_form_post", "UserInfoEditView"),
 )

@@ -80,7 +80,56 @@ class SafeInterface(SQLAInterface):
         return self._safe(super().delete, item)
 
 
-class ScopedModelView(ModelView):
+MAX_PK = 2**63 - 1
+
+
+def parse_pk(raw):
+    """A primary key from a URL or form: a plain ASCII integer in the 64-bit range, else 404."""
+    raw = str(raw)
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_PK:
+        abort(404)
+    return int(raw)
+
+
+class SafeArgsMixin:
+    """Malformed ids, filter numbers, sort columns and page sizes answer 404/400, never 500."""
+
+    def _list(self, **kwargs):
+        try:
+            return super()._list(**kwargs)
+        except (IndexError, KeyError, ValueError, OverflowError, SQLAlchemyError):
+            self.datamodel.session.rollback()
+            abort(400)
+
+    def _show(self, pk):
+        return super()._show(parse_pk(pk))
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        """FAB's bulk action route, refusing single-row actions and malformed row ids."""
+        act = self.actions.get(request.form.get("action", ""))
+        pks = request.form.getlist("rowid")
+        if act is None:
+            abort(404)
+        if not self.appbuilder.sm.has_access(self.get_action_permission_name(act.name), self.class_permission_name):
+            abort(403)
+        if not pks:
+            flash(_("No rows were selected."), "warning")
+            return redirect(self.get_redirect())
+        if not act.multiple and len(pks) != 1:
+            abort(400)
+        pks = [parse_pk(pk) for pk in pks]
+        items = [self._row_for_action(pk) for pk in pks]
+        return act.func(items if act.multiple else items[0])
+
+    def _row_for_action(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        return item
+
+
+class ScopedModelView(SafeArgsMixin, ModelView):
     """A ModelView whose every route asks the access module.
 
     Out of the user's view scope → 404; in scope but without the right → 403. Bulk and single
@@ -94,10 +143,14 @@ class ScopedModelView(ModelView):
     page_size = 25
 
     def _item_or_404(self, pk):
-        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+        item = self.datamodel.get(parse_pk(pk), self._base_filters)
         if item is None:
             abort(404)
         return item
+
+    def _row_for_action(self, pk):
+        """A row for an action: in scope (else 404) and allowed (else 403)."""
+        return self._checked_items(request.form.get("action", ""), [pk])[0]
 
     def _require(self, right, item):
         if not access.can(current_user, right, item):
@@ -131,18 +184,9 @@ class ScopedModelView(ModelView):
     def action(self, name, pk):
         """Run a single-row action after the permission, scope and right checks."""
         act = self._permitted_action(name)
+        if not act.single:
+            abort(400)
         return act.func(self._checked_items(name, [pk])[0])
-
-    @expose("/action_post", methods=["POST"])
-    def action_post(self):
-        """Run a bulk action after checking the permission and every selected row."""
-        name = request.form.get("action", "")
-        act = self._permitted_action(name)
-        pks = request.form.getlist("rowid")
-        if not pks:
-            flash(_("No rows were selected."), "warning")
-            return redirect(self.get_redirect())
-        return act.func(self._checked_items(name, pks))
 
     def download(self, filename):
         """FAB's generic file download is not offered; documents have their own guarded routes."""

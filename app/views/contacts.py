@@ -88,9 +88,10 @@ class ContactView(BulkDeleteMixin, ScopedModelView):
         (_l("Contact"), {"fields": ["full_name", "username", "primary_email", "phone", "language"]}),
         (_l("Portal"), {"fields": ["portal_state_label", "notify_by_email", "groups", "notes"]}),
     ]
+    # Group membership grants entity access, so it is edited in Contact groups (Entities Admin).
     add_columns = [
         "first_name", "last_name", "username", "primary_email", "phone", "language",
-        "notify_by_email", "portal_state", "groups", "notes",
+        "notify_by_email", "portal_state", "notes",
     ]
     edit_columns = add_columns
     search_columns = ["first_name", "last_name", "username", "phone", "portal_state", "groups"]
@@ -117,9 +118,7 @@ class ContactView(BulkDeleteMixin, ScopedModelView):
         ),
     }
     edit_form_extra_fields = add_form_extra_fields
-    add_form_query_rel_fields = {"groups": in_scope(R.VIEW)}
-    edit_form_query_rel_fields = add_form_query_rel_fields
-    search_form_query_rel_fields = add_form_query_rel_fields
+    search_form_query_rel_fields = {"groups": in_scope(R.VIEW)}
     related_views = [ContactEmailView, EntityShareView]
 
 

@@ -1,26 +1,33 @@
 """Staff accounts: FAB's user screens, limited to staff and to roles the editor may grant."""
-from flask import abort, request
+from flask import abort, g, request
+from flask_appbuilder import expose
 from flask_appbuilder.actions import action
+from flask_appbuilder.security.decorators import has_access
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.security.views import ResetPasswordView, UserDBModelView
+from flask_appbuilder.security.views import ResetMyPasswordView, ResetPasswordView, UserDBModelView
+from flask_appbuilder.validators import PasswordComplexityValidator
+from werkzeug.security import check_password_hash
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo, ValidationError
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.security import access
 from app.security import roles as R
-from app.views.base import InScope
+from app.views.base import InScope, SafeArgsMixin, parse_pk
 
 
 class AssignableRoles(BaseFilter):
-    """Role choices: global staff roles only; Admin can be granted only by an Admin."""
+    """Role choices: global staff roles only; Admin and Entities Admin only from an Admin."""
 
     name = _l("Assignable roles")
 
     def apply(self, query, value):
         """Limit the Role query to what the current user may hand out."""
-        names = list(R.STAFF_GLOBAL_ROLES)
-        if not access.has_screen_permission(current_user, "can_edit", "RoleModelView"):
-            names.remove(R.ADMIN)
+        names = [n for n in R.STAFF_GLOBAL_ROLES
+                 if access.manages_roles(current_user) or n not in R.PRIVILEGED_ROLES]
         return query.filter(self.model.name.in_(names))
 
 
@@ -32,7 +39,7 @@ def check_user_target(target):
         abort(403)
 
 
-class StaffUserView(UserDBModelView):
+class StaffUserView(SafeArgsMixin, UserDBModelView):
     """The firm's staff: FAB users that are not client accounts."""
 
     list_title = _l("Staff")
@@ -47,12 +54,18 @@ class StaffUserView(UserDBModelView):
     edit_form_query_rel_fields = add_form_query_rel_fields
     search_form_query_rel_fields = {"roles": [["name", AssignableRoles, None]]}
 
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """FAB's staff page, for a well-formed id only."""
+        return super().show(parse_pk(pk))
+
     def _edit(self, pk):
-        check_user_target(self.datamodel.get(pk, self._base_filters))
+        check_user_target(self.datamodel.get(parse_pk(pk), self._base_filters))
         return super()._edit(pk)
 
     def _delete(self, pk):
-        check_user_target(self.datamodel.get(pk, self._base_filters))
+        check_user_target(self.datamodel.get(parse_pk(pk), self._base_filters))
         return super()._delete(pk)
 
     @action("resetpasswords", _l("Reset Password"), "", "fa-lock", multiple=False)
@@ -60,6 +73,31 @@ class StaffUserView(UserDBModelView):
         """Reset another staff member's password, within the editor's rights."""
         check_user_target(item)
         return super().resetpasswords(item)
+
+
+class CurrentPassword:
+    """The signed-in user's current password must be given to set a new one."""
+
+    def __call__(self, form, field):
+        if not check_password_hash(g.user.password or "", field.data or ""):
+            raise ValidationError(_l("This is not your current password."))
+
+
+class MyPasswordForm(DynamicForm):
+    """Change one's own password: the current one, then the new one twice."""
+
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), CurrentPassword()],
+                                     widget=BS3PasswordFieldWidget())
+    password = PasswordField(_l("New password"), validators=[DataRequired(), PasswordComplexityValidator()],
+                             widget=BS3PasswordFieldWidget())
+    conf_password = PasswordField(_l("Confirm the new password"), validators=[
+        DataRequired(), EqualTo("password", message=_l("Passwords must match"))], widget=BS3PasswordFieldWidget())
+
+
+class StaffResetMyPasswordView(ResetMyPasswordView):
+    """FAB's own-password form, asking for the current password first."""
+
+    form = MyPasswordForm
 
 
 class StaffResetPasswordView(ResetPasswordView):
@@ -75,7 +113,4 @@ class StaffResetPasswordView(ResetPasswordView):
         return super().form_post(form)
 
     def _load(self):
-        pk = request.args.get("pk", "")
-        if not pk.isdigit():
-            abort(404)
-        return self.appbuilder.sm.get_user_by_id(int(pk))
+        return self.appbuilder.sm.get_user_by_id(parse_pk(request.args.get("pk", "")))
