@@ -59,7 +59,7 @@ def test_client_done_with_and_without_auto_complete(work, auto_complete):
     tasks.client_complete(task, work["reader"], work["reader"].user)
     assert task.client_status is ClientStatus.done and task.client_done_by_id == work["reader"].id
     assert (task.staff_status is StaffStatus.done) is auto_complete
-    assert tasks.awaiting_staff(task) is (not auto_complete)
+    assert task.awaiting_staff() is (not auto_complete)
     assert "work.client_completed" in _verbs()
 
 
@@ -76,12 +76,12 @@ def test_client_cannot_complete_a_task_not_assigned_to_them(work):
 def test_reopen_and_deadline_overdue(work):
     """Reopen resets both sides; a past deadline counts as overdue only while the task is open."""
     task = tasks.create_task(work["entity"], "Q3 VAT", work["accountant"], deadline=date.today() - timedelta(days=1))
-    assert tasks.is_overdue(task)
+    assert task.is_overdue()
     tasks.complete(task, work["accountant"])
-    assert not tasks.is_overdue(task)
+    assert not task.is_overdue()
     tasks.reopen(task, work["accountant"])
     assert task.staff_status is StaffStatus.open and task.client_status is ClientStatus.pending
-    assert tasks.is_overdue(task)
+    assert task.is_overdue()
 
 
 def test_assignees_must_see_the_entity(work):

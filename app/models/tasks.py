@@ -1,8 +1,11 @@
 """Client work: tasks (and file requests), their checklists, assignees, attachments and series."""
 import enum
+from datetime import date
 
 from flask_appbuilder import Model
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from sqlalchemy import (
     Boolean,
     Column,
@@ -143,6 +146,34 @@ class Task(Model):
                              order_by="ChecklistItem.position")
     assignees = relationship("Contact", secondary=task_assignees)
     attachments = relationship("Document", secondary=task_attachments)
+
+    def is_overdue(self, today=None):
+        """Whether the deadline has passed while the task is still open for the firm."""
+        today = today or date.today()
+        return self.deadline is not None and self.deadline < today and self.staff_status is StaffStatus.open
+
+    def awaiting_staff(self):
+        """Done by the client, not yet by the firm."""
+        return self.client_status is ClientStatus.done and self.staff_status is StaffStatus.open
+
+    def portal_label(self):
+        """The portal state in the reader's language."""
+        return PORTAL_STATE_LABELS.get(self.portal_state, "")
+
+    def deadline_html(self):
+        """The deadline for lists, in red with "overdue" when it has passed on an open task."""
+        if self.deadline is None:
+            return ""
+        if self.is_overdue():
+            return Markup('<span class="text-danger"><strong>{}</strong> ({})</span>').format(
+                self.deadline.isoformat(), gettext("overdue"))
+        return self.deadline.isoformat()
+
+    def status_html(self):
+        """Staff status for lists, flagging "done by client, awaiting you"."""
+        if self.awaiting_staff():
+            return Markup('<span class="label label-warning">{}</span>').format(gettext("Done by client, awaiting you"))
+        return escape(STAFF_STATUS_LABELS.get(self.staff_status, ""))
 
     def __repr__(self):
         return self.title

@@ -86,6 +86,12 @@ DOCUMENTS_WORK = dict(
 )
 
 
+REQUESTS_READ = dict(ClientRequestView=READ)
+REQUESTS_WORK = dict(ClientRequestView=READ + ("can_convert", "can_set_status", "can_post_message"))
+TASKS_READ = dict(TaskView=READ)
+TASKS_WORK = dict(TaskView=READ + ("can_edit", "can_delete", "can_work"), FileRequestView=("can_new",))
+
+
 def _screens(**views):
     """Expand {view: permissions} into (permission, view) pairs."""
     return tuple((perm, view) for view, perms in views.items() for perm in perms)
@@ -104,6 +110,8 @@ SCREEN_PERMISSIONS = {
         EntityShareView=READ,
         ActivityEventView=READ,
         **DOCUMENTS_READ,
+        **REQUESTS_READ,
+        **TASKS_READ,
     ),
     ENTITIES_ADMIN: SELF_SERVICE
     + _screens(
@@ -114,6 +122,8 @@ SCREEN_PERMISSIONS = {
         EntityShareView=WRITE,
         ActivityEventView=READ,
         **DOCUMENTS_WORK,
+        **REQUESTS_WORK,
+        **TASKS_WORK,
     ),
     STAFF: SELF_SERVICE
     + _screens(
@@ -124,6 +134,8 @@ SCREEN_PERMISSIONS = {
         EntityShareView=WRITE,
         ActivityEventView=READ,
         **DOCUMENTS_WORK,
+        **REQUESTS_WORK,
+        **TASKS_WORK,
     ),
     CLIENT: (),
     OWNER: (),
@@ -133,9 +145,9 @@ SCREEN_PERMISSIONS = {
 }
 
 MENU_PERMISSIONS = {
-    STAFF_ADMIN: ("Clients", "Entities", "Shares", "Documents", "People", "Staff", "Contacts", "Contact groups",
+    STAFF_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "People", "Staff", "Contacts", "Contact groups",
                   "Activity"),
-    ENTITIES_ADMIN: ("Clients", "Entities", "Shares", "Documents", "People", "Contacts", "Contact groups",
+    ENTITIES_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "People", "Contacts", "Contact groups",
                      "Activity"),
-    STAFF: ("Clients", "Entities", "Shares", "Documents", "People", "Contacts", "Contact groups", "Activity"),
+    STAFF: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "People", "Contacts", "Contact groups", "Activity"),
 }

@@ -1,7 +1,7 @@
 """Tasks: create, assign to the portal, withdraw, complete (staff or client), reopen, checklists,
 and recurring series whose next occurrence a scheduled job creates (idempotently)."""
 import logging
-from datetime import date, datetime
+from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -109,17 +109,6 @@ def tick(item, user, done):
         raise TaskError(_("You cannot change this checklist."))
     item.done, item.done_on, item.done_by_user_id = done, _now() if done else None, user.id if done else None
     db.session.commit()
-
-
-def is_overdue(task, today=None):
-    """Whether the deadline has passed while the task is still open for the firm."""
-    today = today or date.today()
-    return task.deadline is not None and task.deadline < today and task.staff_status is StaffStatus.open
-
-
-def awaiting_staff(task):
-    """Done by the client, not yet by the firm ("done by client, awaiting you")."""
-    return task.client_status is ClientStatus.done and task.staff_status is StaffStatus.open
 
 
 def create_series(entity, title, rule, start, user, **fields):

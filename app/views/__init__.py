@@ -6,6 +6,9 @@ from app.views.contacts import ContactEmailView, ContactGroupView, ContactView
 from app.views.document_browser import DocumentBrowserView
 from app.views.documents import DocumentFilesView, DocumentView
 from app.views.entities import EntityShareView, EntityView
+from app.views.file_requests import FileRequestView
+from app.views.requests import ClientRequestView
+from app.views.tasks import TaskView
 from app.views.firm import FirmSettingsView
 
 
@@ -20,6 +23,9 @@ def register_views(appbuilder):
     appbuilder.add_view(DocumentView, "Documents", label=_l("Documents"), icon="fa-file", **clients)
     appbuilder.add_view_no_menu(DocumentFilesView)
     appbuilder.add_view_no_menu(DocumentBrowserView)
+    appbuilder.add_view(TaskView, "Tasks", label=_l("Tasks"), icon="fa-check-square-o", **clients)
+    appbuilder.add_view_no_menu(FileRequestView)
+    appbuilder.add_view(ClientRequestView, "Client requests", label=_l("Client requests"), icon="fa-inbox", **clients)
     appbuilder.add_view(ActivityEventView, "Activity", label=_l("Activity"), icon="fa-history", **clients)
     appbuilder.add_link("Staff", href="/users/list/", label=_l("Staff"), icon="fa-id-badge", **people)
     appbuilder.add_view(ContactView, "Contacts", label=_l("Contacts"), icon="fa-address-book", **people)

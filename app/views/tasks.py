@@ -1,0 +1,135 @@
+"""Staff screens for tasks: the list (overdue in red), the task page with its checklist and thread,
+a new-task form (one-time or recurring) and the lifecycle actions."""
+from flask import abort, flash, redirect, request, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.extensions import db
+from app.models import ChecklistItem, Message, MessageKind, Task
+from app.models.tasks import CLIENT_STATUS_LABELS, PORTAL_STATE_LABELS, STAFF_STATUS_LABELS
+from app.security import access
+from app.security import roles as R
+from app.services import messages as message_service
+from app.services import tasks as task_service
+from app.views.base import SafeInterface, ScopedModelView, in_scope, parse_pk
+from app.views.task_forms import NewTaskForm, new_task_from_form
+
+ACTIONS = {
+    "assign": task_service.assign,
+    "withdraw": task_service.withdraw,
+    "complete": task_service.complete,
+    "reopen": task_service.reopen,
+}
+
+
+class TaskView(ScopedModelView):
+    """Client work of the firm, per entity."""
+
+    datamodel = SafeInterface(Task, eager=[joinedload(Task.entity), joinedload(Task.responsible)])
+    base_permissions = ["can_list", "can_show", "can_edit", "can_delete", "can_work"]
+    method_permission_name = {"new": "work", "act": "work", "post_message": "work", "tick": "work"}
+    list_title = _l("Tasks")
+    show_title = _l("Task")
+    edit_title = _l("Edit task")
+    show_template = "portico/tasks/show.html"
+    list_template = "portico/tasks/list.html"
+    edit_right = R.WORK
+    delete_right = R.WORK
+    label_columns = {
+        "title": _l("Title"), "entity": _l("Entity"), "deadline": _l("Deadline"), "deadline_html": _l("Deadline"),
+        "responsible": _l("Responsible"), "status_html": _l("Status"), "staff_status": _l("Status"),
+        "portal_state": _l("Portal"), "portal_label": _l("Portal"), "kind": _l("Kind"),
+        "description": _l("Description"), "auto_complete": _l("Close when the client is done"),
+    }
+    list_columns = ["title", "entity", "deadline_html", "responsible", "status_html", "portal_label"]
+    edit_columns = ["title", "description", "deadline", "responsible", "auto_complete"]
+    search_columns = ["title", "entity", "deadline", "responsible", "staff_status", "portal_state", "kind"]
+    order_columns = ["title", "deadline"]
+    base_order = ("deadline", "asc")
+    validators_columns = {"title": [DataRequired(), Length(max=200)], "description": [Optional(), Length(max=20000)]}
+    edit_form_query_rel_fields = {"responsible": in_scope(R.VIEW)}
+    search_form_query_rel_fields = {"entity": in_scope(R.VIEW), "responsible": in_scope(R.VIEW)}
+
+    @expose("/new", methods=["GET", "POST"])
+    @has_access
+    def new(self):
+        """A new one-time or recurring task for an entity the user works on."""
+        form = NewTaskForm()
+        if form.validate_on_submit():
+            try:
+                task = new_task_from_form(form, current_user)
+            except (task_service.TaskError, ValueError) as exc:
+                flash(str(exc), "danger")
+            else:
+                flash(_("Task created."), "success")
+                return redirect(url_for(".show", pk=task.id))
+        return self.render_template("portico/tasks/new.html", form=form, title=_("New task"))
+
+    @expose("/<pk>/act/<string:name>", methods=["POST"])
+    @has_access
+    def act(self, pk, name):
+        """Assign, withdraw, complete or reopen a task."""
+        task = self._task_for_work(pk)
+        if name not in ACTIONS:
+            abort(404)
+        try:
+            ACTIONS[name](task, current_user)
+            flash(_("Saved."), "success")
+        except task_service.TaskError as exc:
+            flash(str(exc), "danger")
+        return redirect(url_for(".show", pk=task.id))
+
+    @expose("/<pk>/message", methods=["POST"])
+    @has_access
+    def post_message(self, pk):
+        """Post an internal comment, a portal message or an e-mail on the task's thread."""
+        task = self._task_for_work(pk)
+        kind = request.form.get("kind", "")
+        if kind not in MessageKind.__members__:
+            flash(_("Choose who the message is for."), "danger")
+        else:
+            try:
+                message_service.post(task, current_user, request.form.get("body", ""), MessageKind[kind])
+                flash(_("Message posted."), "success")
+            except message_service.MessageError as exc:
+                flash(str(exc), "danger")
+        return redirect(url_for(".show", pk=task.id) + "#thread")
+
+    @expose("/checklist/<pk>", methods=["POST"])
+    @has_access
+    def tick(self, pk):
+        """Tick or untick one checklist line."""
+        item = db.session.scalar(access.visible(current_user, ChecklistItem).where(ChecklistItem.id == parse_pk(pk)))
+        if item is None:
+            abort(404)
+        try:
+            task_service.tick(item, current_user, request.form.get("done") == "1")
+        except task_service.TaskError:
+            abort(403)
+        return redirect(url_for(".show", pk=item.task_id))
+
+    def _task_for_work(self, pk):
+        task = self._item_or_404(pk)
+        self._require(R.WORK, task)
+        return task
+
+    def _get_show_widget(self, pk, item, **kwargs):
+        widgets = super()._get_show_widget(pk, item, **kwargs)
+        widgets["task"] = item
+        widgets["messages"] = db.session.scalars(
+            access.visible(current_user, Message).where(Message.task_id == item.id)
+            .options(joinedload(Message.author_user), joinedload(Message.author_contact),
+                     selectinload(Message.attachments))
+            .order_by(Message.created_on, Message.id)
+        ).all()
+        widgets["can_work"] = access.can(current_user, R.WORK, item)
+        widgets["labels"] = {"portal": PORTAL_STATE_LABELS, "client": CLIENT_STATUS_LABELS,
+                             "staff": STAFF_STATUS_LABELS}
+        widgets["kinds"] = MessageKind
+        return widgets
+
