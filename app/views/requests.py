@@ -17,6 +17,7 @@ from app.security import access
 from app.security import roles as R
 from app.services import messages as message_service
 from app.services import requests as request_service
+from app.views.tasks import THREAD_PAGE
 from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_scope
 
 # Statuses offered as quick filters above the list, in inbox order.
@@ -106,18 +107,19 @@ class ClientRequestView(ScopedModelView):
 
     @staticmethod
     def _thread(item):
-        """The messages of the request the user may read, oldest first, in one query (plus one for files)."""
+        """The latest messages of the request the user may read, oldest first (one query plus one for files)."""
         query = (
             access.visible(current_user, Message)
             .where(Message.request_id == item.id)
-            .order_by(Message.created_on, Message.id)
+            .order_by(Message.created_on.desc(), Message.id.desc())
+            .limit(THREAD_PAGE)
             .options(
                 joinedload(Message.author_user),
                 joinedload(Message.author_contact),
                 selectinload(Message.attachments),
             )
         )
-        return db.session.scalars(query).unique().all()
+        return list(reversed(db.session.scalars(query).unique().all()))
 
     # ---- work routes (POST; the row is re-checked: 404 outside the scope, 403 without WORK) ------
 

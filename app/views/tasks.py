@@ -19,6 +19,7 @@ from app.services import tasks as task_service
 from app.views.base import SafeInterface, ScopedModelView, in_scope, parse_pk
 from app.views.task_forms import NewTaskForm, new_task_from_form
 
+THREAD_PAGE = 100  # the latest messages shown on a task page
 ACTIONS = {
     "assign": task_service.assign,
     "withdraw": task_service.withdraw,
@@ -121,12 +122,13 @@ class TaskView(ScopedModelView):
     def _get_show_widget(self, pk, item, **kwargs):
         widgets = super()._get_show_widget(pk, item, **kwargs)
         widgets["task"] = item
-        widgets["messages"] = db.session.scalars(
+        latest = db.session.scalars(
             access.visible(current_user, Message).where(Message.task_id == item.id)
             .options(joinedload(Message.author_user), joinedload(Message.author_contact),
                      selectinload(Message.attachments))
-            .order_by(Message.created_on, Message.id)
+            .order_by(Message.created_on.desc(), Message.id.desc()).limit(THREAD_PAGE)
         ).all()
+        widgets["messages"] = list(reversed(latest))
         widgets["can_work"] = access.can(current_user, R.WORK, item)
         widgets["labels"] = {"portal": PORTAL_STATE_LABELS, "client": CLIENT_STATUS_LABELS,
                              "staff": STAFF_STATUS_LABELS}

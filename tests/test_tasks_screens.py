@@ -1,0 +1,152 @@
+"""Task screens: scope (404/403), lifecycle buttons, the composer, the wizard, query counts."""
+from datetime import date, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from app.extensions import db
+from app.models import Entity, Message, MessageKind, Task
+from app.models.tasks import PortalState, StaffStatus
+from app.security import roles as R
+from app.services import messages, tasks
+from tests import factories as f
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def desk(app):
+    """An accountant's own entity (with a collaborator and a reader), a foreign entity with a task."""
+    with app.app_context():
+        accountant = f.staff(R.STAFF)
+        own, foreign = f.entity("Own Co", responsible=accountant), f.entity("Foreign Co")
+        cora, rhea = f.contact(first="Cora", with_user=True), f.contact(first="Rhea", with_user=True)
+        f.share(own, R.ENTITY_COLLABORATOR, contact=cora)
+        f.share(own, R.ENTITY_ACCESS, contact=rhea)
+        mine = tasks.create_task(own, "Own task", accountant, checklist=["One"],
+                                 deadline=date.today() - timedelta(days=2))
+        theirs = tasks.create_task(foreign, "Foreign task", None, checklist=["Secret"])
+        return SimpleNamespace(accountant=accountant.id, own=own.id, foreign=foreign.id, mine=mine.id,
+                               theirs=theirs.id, theirs_item=theirs.checklist[0].id, cora=cora.id, rhea=rhea.id,
+                               cora_user=cora.user.id, staff_admin=f.staff(R.STAFF_ADMIN).id)
+
+
+def test_foreign_task_ids_are_404_on_every_route(app, client, login, desk):
+    """Show, edit, delete, lifecycle actions, messages and checklist of a foreign task: 404."""
+    login(client, desk.accountant)
+    token = csrf_token(client, "/taskview/new")
+    assert client.get(f"/taskview/show/{desk.theirs}").status_code == 404
+    assert client.get(f"/taskview/edit/{desk.theirs}").status_code == 404
+    for path in (f"/taskview/delete/{desk.theirs}", f"/taskview/{desk.theirs}/act/assign",
+                 f"/taskview/{desk.theirs}/message", f"/taskview/checklist/{desk.theirs_item}"):
+        assert client.post(path, data={"csrf_token": token, "body": "x", "kind": "portal", "done": "1"}).status_code == 404
+    with app.app_context():
+        theirs = db.session.get(Task, desk.theirs)
+        assert theirs.portal_state is PortalState.not_assigned and not theirs.checklist[0].done
+        assert db.session.query(Message).count() == 0
+
+
+def test_view_only_staff_admin_gets_403_on_work(app, client, login, desk):
+    """A Staff Admin sees every task but cannot assign, post or tick (no work right): 403."""
+    login(client, desk.staff_admin)
+    assert client.get(f"/taskview/show/{desk.mine}").status_code == 200
+    token = csrf_token(client, "/resetmypassword/form")
+    assert client.post(f"/taskview/{desk.mine}/act/assign", data={"csrf_token": token}).status_code == 403
+
+
+def test_lifecycle_buttons_and_overdue_in_red(app, client, login, desk):
+    """Assign → withdraw → complete → reopen through the page; the list shows the overdue deadline in red."""
+    login(client, desk.accountant)
+    token = csrf_token(client, "/taskview/new")
+    for name in ("assign", "withdraw", "assign", "complete"):
+        assert client.post(f"/taskview/{desk.mine}/act/{name}", data={"csrf_token": token}).status_code == 302
+    with app.app_context():
+        task = db.session.get(Task, desk.mine)
+        assert task.portal_state is PortalState.assigned and task.staff_status is StaffStatus.done
+    client.post(f"/taskview/{desk.mine}/act/reopen", data={"csrf_token": token})
+    listing = client.get("/taskview/list/").get_data(as_text=True)
+    assert 'class="text-danger"' in listing and "overdue" in listing and "Foreign task" not in listing
+
+
+def test_composer_kinds_and_crafted_kind(app, client, login, desk):
+    """The three kinds post; an unknown kind is refused; the client never sees the internal one."""
+    login(client, desk.accountant)
+    token = csrf_token(client, "/taskview/new")
+    client.post(f"/taskview/{desk.mine}/act/assign", data={"csrf_token": token})
+    for kind in ("internal", "portal", "email", "superuser", "__class__"):
+        client.post(f"/taskview/{desk.mine}/message", data={"csrf_token": token, "body": f"{kind} note", "kind": kind})
+    with app.app_context():
+        assert sorted(m.kind.name for m in db.session.query(Message)) == ["email", "internal", "portal"]
+        task = db.session.get(Task, desk.mine)
+        cora = app.appbuilder.sm.get_user_by_id(desk.cora_user)
+        assert sorted(m.kind.name for m in messages.thread_messages(task, cora)) == ["email", "portal"]
+    page = client.get(f"/taskview/show/{desk.mine}").get_data(as_text=True)
+    assert "portico-msg-internal" in page and "Post internal comment (staff only)" in page
+
+
+def test_new_recurring_task_through_the_form(app, client, login, desk):
+    """The new-task form creates a monthly series with its checklist, assigned at once."""
+    login(client, desk.accountant)
+    token = csrf_token(client, "/taskview/new")
+    response = client.post("/taskview/new", data={
+        "csrf_token": token, "entity": desk.own, "title": "Monthly bookkeeping", "deadline": "2026-01-31",
+        "checklist": "Bank feed\nReceipts\n", "frequency": "monthly", "interval": "1", "assign_now": "y"})
+    assert response.status_code == 302
+    with app.app_context():
+        task = db.session.query(Task).filter_by(title="Monthly bookkeeping").one()
+        assert task.series is not None and [i.text for i in task.checklist] == ["Bank feed", "Receipts"]
+        assert task.portal_state is PortalState.assigned
+        assert tasks.spawn_next(task.id).deadline == date(2026, 2, 28)
+    foreign = client.post("/taskview/new", data={"csrf_token": token, "entity": desk.foreign, "title": "Sneaky",
+                                                "frequency": "once"})
+    assert foreign.status_code == 200 and "This field is required." in foreign.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(Task).filter_by(title="Sneaky").count() == 0
+
+
+def test_file_request_wizard_refuses_readers_and_sends_to_collaborators(app, client, login, desk):
+    """A crafted post naming an Entity Access contact is refused; a collaborator gets the request."""
+    login(client, desk.accountant)
+    page = client.get(f"/file-requests/new?entity={desk.own}").get_data(as_text=True)
+    assert "Needs the Entity Collaborator role" in page
+    token = csrf_token(client, "/taskview/new")
+    url = f"/file-requests/new?entity={desk.own}"
+    refused = client.post(url, data={"csrf_token": token, "recipients": [desk.rhea], "subject": "Bank statements"})
+    assert refused.status_code == 200
+    sent = client.post(url, data={"csrf_token": token, "recipients": [desk.cora], "subject": "Bank statements"})
+    assert sent.status_code == 302
+    with app.app_context():
+        request = db.session.query(Task).filter_by(title="Bank statements").one()
+        assert [c.id for c in request.assignees] == [desk.cora]
+    assert client.get(f"/file-requests/new?entity={desk.foreign}").status_code == 404
+
+
+def _add_tasks(app, entity_id, n):
+    with app.app_context():
+        entity = db.session.get(Entity, entity_id)
+        for i in range(n):
+            db.session.add(Task(entity=entity, title=f"T{i}", deadline=date.today() + timedelta(days=i % 40)))
+        db.session.commit()
+
+
+def _add_messages(app, task_id, n, author_id):
+    with app.app_context():
+        for i in range(n):
+            db.session.add(Message(task_id=task_id, kind=list(MessageKind)[i % 3], body=f"m{i}",
+                                   author_user_id=author_id))
+        db.session.commit()
+
+
+def test_task_list_and_page_have_fixed_query_counts(app, client, login, count_queries, desk):
+    """The task list (10 vs 1,000 tasks) and a task page (10 vs 1,000 messages) run fixed queries."""
+    login(client, desk.accountant)
+    counts = {}
+    for label, tasks_n, messages_n in (("small", 10, 10), ("large", 990, 990)):
+        _add_tasks(app, desk.own, tasks_n)
+        _add_messages(app, desk.mine, messages_n, desk.accountant)
+        client.get("/taskview/list/")
+        with count_queries() as listing:
+            assert client.get("/taskview/list/").status_code == 200
+        with count_queries() as page:
+            assert client.get(f"/taskview/show/{desk.mine}").status_code == 200
+        counts[label] = (listing(), page())
+    assert counts["small"] == counts["large"], counts
