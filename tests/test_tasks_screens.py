@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.extensions import db
-from app.models import Entity, Message, MessageKind, Task
+from app.models import Contact, Entity, Message, MessageKind, Task
 from app.models.tasks import PortalState, StaffStatus
 from app.security import roles as R
 from app.services import messages, tasks
@@ -150,3 +150,28 @@ def test_task_list_and_page_have_fixed_query_counts(app, client, login, count_qu
             assert client.get(f"/taskview/show/{desk.mine}").status_code == 200
         counts[label] = (listing(), page())
     assert counts["small"] == counts["large"], counts
+
+
+def test_my_work_page_lists_my_tasks_and_requests_with_fixed_queries(app, client, login, count_queries, desk):
+    """The staff home shows overdue, awaiting-me and new requests, with the same queries for 1 or 30 rows."""
+    from app.services import requests as request_service
+
+    login(client, desk.accountant)
+    with app.app_context():
+        task = db.session.get(Task, desk.mine)
+        tasks.assign(task, app.appbuilder.sm.get_user_by_id(desk.accountant))
+        cora_user, cora = app.appbuilder.sm.get_user_by_id(desk.cora_user), db.session.get(Contact, desk.cora)
+        tasks.client_complete(task, cora, cora_user)
+        request_service.create_request(db.session.get(Entity, desk.own), cora, cora_user, "Payroll question", "Hi")
+    client.get("/")
+    with count_queries() as few:
+        page = client.get("/").get_data(as_text=True)
+    assert "My work" in page and "Payroll question" in page and "Foreign task" not in page
+    assert page.count(">Own task<") == 3  # overdue, done by client awaiting me, my open tasks
+    _add_tasks(app, desk.own, 30)
+    with app.app_context():
+        db.session.query(Task).update({Task.responsible_id: desk.accountant})
+        db.session.commit()
+    with count_queries() as many:
+        client.get("/")
+    assert few() == many()
