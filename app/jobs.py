@@ -1,9 +1,15 @@
 """Background jobs run by rq workers; each takes ids, reloads, and is safe to run twice."""
+import logging
+from datetime import datetime, time, timezone
+
+from redis.exceptions import RedisError
 from rq import Queue
 
 from app.redis_conn import get_redis
 
 QUEUES = ["portico"]
+SPAWN_AT = time(5, 0)  # next occurrences appear early on the morning of the previous deadline (UTC)
+log = logging.getLogger(__name__)
 
 
 def queue(app=None):
@@ -34,3 +40,16 @@ def spawn_next_occurrence(task_id):
     with _app_context():
         task = spawn_next(task_id)
         return task.id if task is not None else None
+
+
+def schedule_spawn(task):
+    """After commit: have a worker create the occurrence after `task` on its deadline (logged, not
+    raised, when Redis is down: completing the task or the periodic sweep creates it too)."""
+    if task.series_id is None or task.deadline is None:
+        return None
+    when = datetime.combine(task.deadline, SPAWN_AT, tzinfo=timezone.utc)
+    try:
+        return queue().enqueue_at(when, spawn_next_occurrence, task.id, job_id=f"spawn-next-{task.id}")
+    except RedisError:
+        log.warning("could not schedule the next occurrence of task %s", task.id, exc_info=True)
+        return None

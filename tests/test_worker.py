@@ -25,3 +25,30 @@ def test_worker_command_runs_a_queued_job(app):
         finished = Job.fetch(job.id, connection=get_redis())
         assert finished.get_status() == "finished"
         assert finished.return_value() == "pong"
+
+
+def test_a_real_worker_creates_the_next_occurrence_when_it_falls_due(app):
+    """A series whose deadline has passed: the scheduled job, run by a worker process, adds occurrence 2."""
+    from datetime import date, timedelta
+
+    from app.extensions import db
+    from app.models import Task
+    from app.security import roles as R
+    from app.services import tasks
+    from app.services.recurrence import Frequency, Rule
+    from tests import factories as f
+
+    with app.app_context():
+        get_redis().flushdb()
+        first = tasks.create_series(f.entity("Recurring Co"), "Weekly check", Rule(Frequency.every_n_weeks, 1),
+                                    date.today() - timedelta(days=1), f.staff(R.STAFF))
+        series_id, url = first.series_id, redis_url()
+    env = dict(os.environ, FLASK_APP="run.py", REDIS_URL=url, PORTICO_ENV="testing",
+               DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"])
+    result = subprocess.run([sys.executable, "-m", "flask", "portico", "worker", "--burst"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with app.app_context():
+        occurrences = db.session.query(Task).filter_by(series_id=series_id).order_by(Task.occurrence).all()
+        assert [t.occurrence for t in occurrences] == [1, 2]
+        assert occurrences[1].deadline == occurrences[0].deadline + timedelta(weeks=1)

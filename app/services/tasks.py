@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app import jobs
 from app.extensions import db
 from app.models import ChecklistItem, Task, TaskSeries
 from app.models.tasks import ClientStatus, PortalState, StaffStatus, TaskKind
@@ -119,6 +120,7 @@ def create_series(entity, title, rule, start, user, **fields):
     db.session.add(series)
     task = create_task(entity, title, user, deadline=start, series=series, occurrence=1, commit=False, **fields)
     db.session.commit()
+    jobs.schedule_spawn(task)
     return task
 
 
@@ -150,6 +152,7 @@ def spawn_next(task_id):
     except IntegrityError:  # another worker created it first
         db.session.rollback()
         return _occurrence(task.series_id, number)
+    jobs.schedule_spawn(nxt)
     return nxt
 
 
