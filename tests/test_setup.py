@@ -45,7 +45,10 @@ def test_seed_demo_twice_changes_nothing(ctx):
     """A second seed-demo (and init) leaves every table exactly as the first one did."""
     seed_demo()
     first = _row_counts()
-    assert first["entity"] == 20 and first["contact"] == 40 and first["ab_user"] == 6
+    assert first["entity"] == 20 and first["contact"] == 40 and first["ab_user"] == 6 + 3  # 3 demo client accounts
+    assert first["task_series"] == 3 and first["client_request"] == 3 and first["task"] == 9
+    kinds = {k for (k,) in db.session.execute(db.text("SELECT DISTINCT kind FROM message"))}
+    assert kinds == {"internal", "portal", "email"}
     assert first["document"] == 20 and first["folder"] == 20  # four entities with the demo tree
     init_roles()
     lines = seed_demo()

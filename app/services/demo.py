@@ -8,6 +8,7 @@ from app.models.contacts import PortalState
 from app.models.entities import EntityKind, EntityStatus
 from app.security import roles as R
 from app.services.demo_documents import seed_documents
+from app.services.demo_work import seed_work
 from app.services.entities import find_share
 from app.services.firm import get_settings
 
@@ -94,6 +95,8 @@ def seed_demo():
     db.session.commit()
     for entity in entities[:4]:
         seed_documents(entity, entity.responsible)
+    for entity in entities[:3]:
+        seed_work(entity, entity.responsible)
     lines = [f"Staff logins (password: {DEMO_PASSWORD}):"]
     lines += [f"  {username:<18} {role}" for username, _, _, role in STAFF]
     lines.append("Portal contacts (sign-in by e-mail code, once the portal is enabled):")
