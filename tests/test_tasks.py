@@ -235,3 +235,18 @@ def test_domain_events_reach_subscribers_in_the_transaction(work):
         work["collaborator"].id, work["reader"].id}
     with pytest.raises(ValueError):
         events.emit("made_up", work["entity"], task)
+
+
+def test_deadline_approaching_is_emitted_for_assigned_open_tasks_only(work):
+    """Three days before and on the day, for assigned open tasks; not for done or unassigned ones."""
+    today = date(2026, 3, 1)
+    soon = tasks.create_task(work["entity"], "Due soon", work["accountant"], deadline=today + timedelta(days=3))
+    due = tasks.create_task(work["entity"], "Due today", work["accountant"], deadline=today)
+    done = tasks.create_task(work["entity"], "Done", work["accountant"], deadline=today)
+    tasks.create_task(work["entity"], "Not assigned", work["accountant"], deadline=today)
+    for task in (soon, due, done):
+        tasks.assign(task, work["accountant"])
+    tasks.complete(done, work["accountant"])
+    found = tasks.emit_deadline_events(today)
+    assert {t.title for t in found} == {"Due soon", "Due today"}
+    assert _verbs().count("work.deadline_approaching") == 2

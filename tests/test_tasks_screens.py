@@ -175,3 +175,23 @@ def test_my_work_page_lists_my_tasks_and_requests_with_fixed_queries(app, client
     with count_queries() as many:
         client.get("/")
     assert few() == many()
+
+
+def test_attach_a_document_of_the_same_entity_only(app, client, login, desk):
+    """A document of the task's entity can be attached; one of another entity is 404."""
+    from app.models import Document
+
+    with app.app_context():
+        own_doc = Document(entity_id=desk.own, name="own.pdf", file_type="pdf", mime="application/pdf", size=1,
+                           sha256="0" * 64)
+        foreign_doc = Document(entity_id=desk.foreign, name="foreign.pdf", file_type="pdf",
+                               mime="application/pdf", size=1, sha256="0" * 64)
+        db.session.add_all([own_doc, foreign_doc])
+        db.session.commit()
+        ids = (own_doc.id, foreign_doc.id)
+    login(client, desk.accountant)
+    token = csrf_token(client, "/taskview/new")
+    assert client.post(f"/taskview/{desk.mine}/attach", data={"csrf_token": token, "document_id": ids[1]}).status_code == 404
+    assert client.post(f"/taskview/{desk.mine}/attach", data={"csrf_token": token, "document_id": ids[0]}).status_code == 302
+    with app.app_context():
+        assert [d.name for d in db.session.get(Task, desk.mine).attachments] == ["own.pdf"]

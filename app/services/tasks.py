@@ -1,7 +1,7 @@
 """Tasks: create, assign to the portal, withdraw, complete (staff or client), reopen, checklists,
 and recurring series whose next occurrence a scheduled job creates (idempotently)."""
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -110,6 +110,29 @@ def tick(item, user, done):
         raise TaskError(_("You cannot change this checklist."))
     item.done, item.done_on, item.done_by_user_id = done, _now() if done else None, user.id if done else None
     db.session.commit()
+
+
+def attach(task, document, user):
+    """Attach a document of the task's entity to the task (staff who work on it)."""
+    if not access.can(user, R.WORK, task) or document.entity_id != task.entity_id:
+        raise TaskError(_("That document cannot be attached to this task."))
+    if document not in task.attachments:
+        task.attachments.append(document)
+        db.session.commit()
+
+
+def emit_deadline_events(today, days_before=(3, 0)):
+    """Emit deadline_approaching for open, assigned tasks due `days_before` days from `today`
+    (the notification issue's daily job calls this; its outbox keys make a re-run harmless)."""
+    due = [today + timedelta(days=n) for n in days_before]
+    found = db.session.scalars(select(Task).where(
+        Task.deadline.in_(due), Task.staff_status == StaffStatus.open, Task.portal_state == PortalState.assigned,
+    )).all()
+    for task in found:
+        events.emit(events.DEADLINE_APPROACHING, task.entity, task, days_left=(task.deadline - today).days,
+                    recipients=list(task.assignees))
+    db.session.commit()
+    return found
 
 
 def create_series(entity, title, rule, start, user, **fields):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.extensions import db
-from app.models import ChecklistItem, Message, MessageKind, Task
+from app.models import ChecklistItem, Document, Message, MessageKind, Task
 from app.models.tasks import CLIENT_STATUS_LABELS, PORTAL_STATE_LABELS, STAFF_STATUS_LABELS
 from app.security import access
 from app.security import roles as R
@@ -33,7 +33,8 @@ class TaskView(ScopedModelView):
 
     datamodel = SafeInterface(Task, eager=[joinedload(Task.entity), joinedload(Task.responsible)])
     base_permissions = ["can_list", "can_show", "can_edit", "can_delete", "can_work"]
-    method_permission_name = {"new": "work", "act": "work", "post_message": "work", "tick": "work"}
+    method_permission_name = {"new": "work", "act": "work", "post_message": "work", "tick": "work",
+                              "attach": "work"}
     list_title = _l("Tasks")
     show_title = _l("Task")
     edit_title = _l("Edit task")
@@ -101,6 +102,18 @@ class TaskView(ScopedModelView):
                 flash(str(exc), "danger")
         return redirect(url_for(".show", pk=task.id) + "#thread")
 
+    @expose("/<pk>/attach", methods=["POST"])
+    @has_access
+    def attach(self, pk):
+        """Attach one of the entity's documents to the task."""
+        task = self._task_for_work(pk)
+        doc = db.session.scalar(access.visible(current_user, Document).where(
+            Document.id == parse_pk(request.form.get("document_id", "")), Document.entity_id == task.entity_id))
+        if doc is None:
+            abort(404)
+        task_service.attach(task, doc, current_user)
+        return redirect(url_for(".show", pk=task.id))
+
     @expose("/checklist/<pk>", methods=["POST"])
     @has_access
     def tick(self, pk):
@@ -130,6 +143,9 @@ class TaskView(ScopedModelView):
         ).all()
         widgets["messages"] = list(reversed(latest))
         widgets["can_work"] = access.can(current_user, R.WORK, item)
+        widgets["documents"] = db.session.scalars(
+            access.visible(current_user, Document).where(Document.entity_id == item.entity_id)
+            .order_by(Document.name).limit(500)).all() if widgets["can_work"] else []
         widgets["labels"] = {"portal": PORTAL_STATE_LABELS, "client": CLIENT_STATUS_LABELS,
                              "staff": STAFF_STATUS_LABELS}
         widgets["kinds"] = MessageKind
