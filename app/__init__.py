@@ -41,10 +41,11 @@ def create_app(config_class=None):
         register_views(appbuilder)
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"), render_as_batch=True)
 
-    from app import cli, web
+    from app import cli, markdown, web
 
     cli.register(app)
     web.register(app)
+    markdown.register(app)
     logging.getLogger("flask_appbuilder").setLevel(app.config.get("FAB_LOG_LEVEL", logging.WARNING))
     return app
 

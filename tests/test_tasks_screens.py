@@ -195,3 +195,26 @@ def test_attach_a_document_of_the_same_entity_only(app, client, login, desk):
     assert client.post(f"/taskview/{desk.mine}/attach", data={"csrf_token": token, "document_id": ids[0]}).status_code == 302
     with app.app_context():
         assert [d.name for d in db.session.get(Task, desk.mine).attachments] == ["own.pdf"]
+
+
+def test_task_page_shows_series_and_outstanding_recipients_and_assignees_can_be_edited(app, client, login, desk):
+    """The page lists the series' occurrences and who still has to answer; a foreign assignee is refused."""
+    from app.services import file_requests
+    from app.services.recurrence import Frequency, Rule
+
+    with app.app_context():
+        accountant = app.appbuilder.sm.get_user_by_id(desk.accountant)
+        own = db.session.get(Entity, desk.own)
+        series = tasks.create_series(own, "VAT", Rule(Frequency.quarterly), date(2026, 3, 31), accountant)
+        tasks.spawn_next(series.id)
+        request = file_requests.create(own, accountant, [db.session.get(Contact, desk.cora)], "Statements")
+        ids = SimpleNamespace(series=series.id, request=request.id, stranger=f.contact(last="Stranger").id)
+    login(client, desk.accountant)
+    page = client.get(f"/taskview/show/{ids.series}").get_data(as_text=True)
+    assert "Every quarter" in page and "2026-06-30" in page
+    assert "Still to answer" in client.get(f"/taskview/show/{ids.request}").get_data(as_text=True)
+    token = csrf_token(client, f"/taskview/edit/{desk.mine}")
+    client.post(f"/taskview/edit/{desk.mine}", data={"csrf_token": token, "title": "Own task",
+                                                     "assignees": [desk.cora, ids.stranger]})
+    with app.app_context():
+        assert {c.id for c in db.session.get(Task, desk.mine).assignees} == {desk.cora, desk.rhea}

@@ -12,6 +12,21 @@ VERB_LABELS = {
     "share.granted": _l("Access granted"),
     "share.changed": _l("Access changed"),
     "share.revoked": _l("Access revoked"),
+    "document.uploaded": _l("Document uploaded"),
+    "document.versioned": _l("New document version"),
+    "document.updated": _l("Document changed"),
+    "document.deleted": _l("Document deleted"),
+    "document.downloaded": _l("Document downloaded"),
+    "document.viewed": _l("Document viewed"),
+    "folder.created": _l("Folder created"),
+    "folder.deleted": _l("Folder deleted"),
+    "work.task_assigned": _l("Task assigned to the client"),
+    "work.task_withdrawn": _l("Task withdrawn from the client"),
+    "work.message_posted": _l("Message posted"),
+    "work.client_completed": _l("Client marked a task done"),
+    "work.request_created": _l("Client request created"),
+    "work.file_request_created": _l("File request sent"),
+    "work.deadline_approaching": _l("Deadline approaching"),
 }
 
 

@@ -11,11 +11,13 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app.extensions import db
 from app.models import ChecklistItem, Document, Message, MessageKind, Task
-from app.models.tasks import CLIENT_STATUS_LABELS, PORTAL_STATE_LABELS, STAFF_STATUS_LABELS
+from app.models.tasks import CLIENT_STATUS_LABELS, PORTAL_STATE_LABELS, STAFF_STATUS_LABELS, TaskKind
 from app.security import access
 from app.security import roles as R
+from app.services import file_requests as file_request_service
 from app.services import messages as message_service
 from app.services import tasks as task_service
+from app.services.recurrence import describe
 from app.views.base import SafeInterface, ScopedModelView, in_scope, parse_pk
 from app.views.task_forms import NewTaskForm, new_task_from_form
 
@@ -49,12 +51,14 @@ class TaskView(ScopedModelView):
         "description": _l("Description"), "auto_complete": _l("Close when the client is done"),
     }
     list_columns = ["title", "entity", "deadline_html", "responsible", "status_html", "portal_label"]
-    edit_columns = ["title", "description", "deadline", "responsible", "auto_complete"]
+    edit_columns = ["title", "description", "deadline", "responsible", "assignees", "auto_complete"]
     search_columns = ["title", "entity", "deadline", "responsible", "staff_status", "portal_state", "kind"]
     order_columns = ["title", "deadline"]
     base_order = ("deadline", "asc")
     validators_columns = {"title": [DataRequired(), Length(max=200)], "description": [Optional(), Length(max=20000)]}
-    edit_form_query_rel_fields = {"responsible": in_scope(R.VIEW)}
+    edit_form_query_rel_fields = {"responsible": in_scope(R.VIEW), "assignees": in_scope(R.VIEW)}
+    description_columns = {"description": _l("Markdown: **bold**, _italic_, lists and links."),
+                           "assignees": _l("Contacts who can see the entity; they see the task once it is assigned.")}
     search_form_query_rel_fields = {"entity": in_scope(R.VIEW), "responsible": in_scope(R.VIEW)}
 
     @expose("/new", methods=["GET", "POST"])
@@ -127,6 +131,10 @@ class TaskView(ScopedModelView):
             abort(403)
         return redirect(url_for(".show", pk=item.task_id))
 
+    def pre_update(self, item):
+        """Assignees must be able to see the task's entity."""
+        task_service.check_assignees(item.entity, item.assignees)
+
     def _task_for_work(self, pk):
         task = self._item_or_404(pk)
         self._require(R.WORK, task)
@@ -149,5 +157,10 @@ class TaskView(ScopedModelView):
         widgets["labels"] = {"portal": PORTAL_STATE_LABELS, "client": CLIENT_STATUS_LABELS,
                              "staff": STAFF_STATUS_LABELS}
         widgets["kinds"] = MessageKind
+        widgets["outstanding"] = file_request_service.outstanding(item) if item.kind is TaskKind.file_request else []
+        widgets["series_tasks"] = db.session.scalars(
+            access.visible(current_user, Task).where(Task.series_id == item.series_id)
+            .order_by(Task.occurrence).limit(24)).all() if item.series_id else []
+        widgets["series_text"] = describe(task_service.series_rule(item.series)) if item.series else ""
         return widgets
 
