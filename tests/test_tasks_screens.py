@@ -218,3 +218,28 @@ def test_task_page_shows_series_and_outstanding_recipients_and_assignees_can_be_
                                                      "assignees": [desk.cora, ids.stranger]})
     with app.app_context():
         assert {c.id for c in db.session.get(Task, desk.mine).assignees} == {desk.cora, desk.rhea}
+
+
+def test_message_attachments_follow_the_kind_and_a_refused_file_keeps_nothing(app, client, login, desk):
+    """An internal comment's file is staff only, a portal message's is shared; an HTML file posts nothing."""
+    import io
+
+    from app.models import Document
+    from app.models.documents import Visibility
+
+    login(client, desk.accountant)
+    token = csrf_token(client, "/taskview/new")
+    url = f"/taskview/{desk.mine}/message"
+    for kind in ("internal", "portal"):
+        client.post(url, data={"csrf_token": token, "body": kind, "kind": kind,
+                               "files": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), f"{kind}.pdf")},
+                    content_type="multipart/form-data")
+    client.post(url, data={"csrf_token": token, "body": "bad", "kind": "portal",
+                           "files": [(io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "ok.pdf"),
+                                     (io.BytesIO(b"<html><script>x</script></html>"), "evil.pdf")]},
+                content_type="multipart/form-data")
+    with app.app_context():
+        docs = {d.name: d.visibility for d in db.session.query(Document)}
+        assert docs == {"internal.pdf": Visibility.staff_only, "portal.pdf": Visibility.portal}
+        assert sorted(m.body for m in db.session.query(Message)) == ["internal", "portal"]
+        assert all(len(m.attachments) == 1 for m in db.session.query(Message))

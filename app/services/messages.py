@@ -48,6 +48,31 @@ def post(thread, user, body, kind=MessageKind.portal, attachments=()):
     return message
 
 
+def post_with_files(thread, user, body, kind, files):
+    """Post a message with uploaded files: each becomes a document of the entity (staff only for an
+    internal comment, shared otherwise); if one file is refused, nothing is kept."""
+    from app.models.documents import Direction, Visibility
+    from app.services import documents
+    from app.services.filetypes import UploadRefused
+
+    files = [f for f in files if f and f.filename]
+    if not (body or "").strip():
+        raise MessageError(_("Write a message first."))
+    visibility = Visibility.staff_only if kind is MessageKind.internal else Visibility.portal
+    direction = Direction.from_client if access.is_contact(user) else Direction.from_firm
+    uploaded = []
+    try:
+        for storage in files:
+            uploaded.append(documents.upload(thread.entity, storage, user, direction=direction,
+                                             visibility=visibility))
+        return post(thread, user, body, kind, attachments=uploaded)
+    except (UploadRefused, documents.DocumentError, MessageError) as exc:
+        db.session.rollback()
+        for doc in uploaded:
+            documents.delete_document(doc)
+        raise MessageError(str(exc)) from exc
+
+
 def delete(message, user):
     """Withdraw a message (kept, marked deleted, hidden from clients; its mail is not sent)."""
     if not access.can(user, R.WORK, message):

@@ -162,7 +162,8 @@ class ClientRequestView(ScopedModelView):
             flash(_("Choose who the message is for."), "danger")
             return self._back(item)
         try:
-            message_service.post(item, current_user, request.form.get("body", ""), kind)
+            message_service.post_with_files(item, current_user, request.form.get("body", ""), kind,
+                                            request.files.getlist("files"))
         except message_service.MessageError as exc:
             db.session.rollback()
             flash(str(exc), "danger")

@@ -100,7 +100,8 @@ class TaskView(ScopedModelView):
             flash(_("Choose who the message is for."), "danger")
         else:
             try:
-                message_service.post(task, current_user, request.form.get("body", ""), MessageKind[kind])
+                message_service.post_with_files(task, current_user, request.form.get("body", ""), MessageKind[kind],
+                                                request.files.getlist("files"))
                 flash(_("Message posted."), "success")
             except message_service.MessageError as exc:
                 flash(str(exc), "danger")
