@@ -243,3 +243,26 @@ def test_message_attachments_follow_the_kind_and_a_refused_file_keeps_nothing(ap
         assert docs == {"internal.pdf": Visibility.staff_only, "portal.pdf": Visibility.portal}
         assert sorted(m.body for m in db.session.query(Message)) == ["internal", "portal"]
         assert all(len(m.attachments) == 1 for m in db.session.query(Message))
+
+
+def test_editing_the_series_screen_changes_future_occurrences_only(app, client, login, desk):
+    """The series form renames future occurrences; a foreign series is 404; a bad rule is refused."""
+    from app.services.recurrence import Frequency, Rule
+
+    with app.app_context():
+        accountant = app.appbuilder.sm.get_user_by_id(desk.accountant)
+        first = tasks.create_series(db.session.get(Entity, desk.own), "Payroll", Rule(Frequency.monthly),
+                                    date(2026, 1, 31), accountant)
+        foreign = tasks.create_series(db.session.get(Entity, desk.foreign), "Theirs", Rule(Frequency.monthly),
+                                      date(2026, 1, 31), None)
+        ids = SimpleNamespace(first=first.id, series=first.series_id, foreign_series=foreign.series_id)
+    login(client, desk.accountant)
+    assert client.get(f"/taskseriesview/edit/{ids.foreign_series}").status_code == 404
+    token = csrf_token(client, f"/taskseriesview/edit/{ids.series}")
+    form = {"csrf_token": token, "title": "Payroll run", "frequency": "monthly", "interval": "1"}
+    assert client.post(f"/taskseriesview/edit/{ids.series}", data=form).status_code == 302
+    client.post(f"/taskseriesview/edit/{ids.series}", data=dict(form, frequency="monthly", interval="5",
+                                                                 title="Broken"))
+    with app.app_context():
+        nxt = tasks.spawn_next(ids.first)
+        assert db.session.get(Task, ids.first).title == "Payroll" and nxt.title == "Payroll run"

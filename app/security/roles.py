@@ -89,7 +89,8 @@ DOCUMENTS_WORK = dict(
 REQUESTS_READ = dict(ClientRequestView=READ)
 REQUESTS_WORK = dict(ClientRequestView=READ + ("can_convert", "can_set_status", "can_post_message"))
 TASKS_READ = dict(TaskView=READ)
-TASKS_WORK = dict(TaskView=READ + ("can_edit", "can_delete", "can_work"), FileRequestView=("can_new",))
+TASKS_WORK = dict(TaskView=READ + ("can_edit", "can_delete", "can_work"), FileRequestView=("can_new",),
+                  TaskSeriesView=("can_show", "can_edit"))
 
 
 def _screens(**views):

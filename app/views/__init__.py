@@ -8,7 +8,7 @@ from app.views.documents import DocumentFilesView, DocumentView
 from app.views.entities import EntityShareView, EntityView
 from app.views.file_requests import FileRequestView
 from app.views.requests import ClientRequestView
-from app.views.tasks import TaskView
+from app.views.tasks import TaskSeriesView, TaskView
 from app.views.firm import FirmSettingsView
 
 
@@ -25,6 +25,7 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(DocumentBrowserView)
     appbuilder.add_view(TaskView, "Tasks", label=_l("Tasks"), icon="fa-check-square-o", **clients)
     appbuilder.add_view_no_menu(FileRequestView)
+    appbuilder.add_view_no_menu(TaskSeriesView)
     appbuilder.add_view(ClientRequestView, "Client requests", label=_l("Client requests"), icon="fa-inbox", **clients)
     appbuilder.add_view(ActivityEventView, "Activity", label=_l("Activity"), icon="fa-history", **clients)
     appbuilder.add_link("Staff", href="/users/list/", label=_l("Staff"), icon="fa-id-badge", **people)

@@ -2,24 +2,25 @@
 a new-task form (one-time or recurring) and the lifecycle actions."""
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.extensions import db
-from app.models import ChecklistItem, Document, Message, MessageKind, Task
+from app.models import ChecklistItem, Document, Message, MessageKind, Task, TaskSeries
 from app.models.tasks import CLIENT_STATUS_LABELS, PORTAL_STATE_LABELS, STAFF_STATUS_LABELS, TaskKind
 from app.security import access
 from app.security import roles as R
 from app.services import file_requests as file_request_service
 from app.services import messages as message_service
 from app.services import tasks as task_service
-from app.services.recurrence import describe
-from app.views.base import SafeInterface, ScopedModelView, in_scope, parse_pk
-from app.views.task_forms import NewTaskForm, new_task_from_form
+from app.services.recurrence import Frequency, describe
+from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_scope, parse_pk
+from app.views.task_forms import FREQUENCY_LABELS, NewTaskForm, new_task_from_form
 
 THREAD_PAGE = 100  # the latest messages shown on a task page
 ACTIONS = {
@@ -165,3 +166,28 @@ class TaskView(ScopedModelView):
         widgets["series_text"] = describe(task_service.series_rule(item.series)) if item.series else ""
         return widgets
 
+
+
+class TaskSeriesView(ScopedModelView):
+    """A recurring series: changing it affects the occurrences created from now on."""
+
+    datamodel = SafeInterface(TaskSeries)
+    base_permissions = ["can_show", "can_edit"]
+    show_title = _l("Recurring series")
+    edit_title = _l("Edit the recurring series")
+    edit_right = R.WORK
+    label_columns = {"title": _l("Title"), "description": _l("Description"), "start": _l("First deadline"),
+                     "frequency": _l("Repeat"), "interval": _l("N (for every N days, weeks or months)"),
+                     "until": _l("Repeat until"), "count": _l("Number of occurrences")}
+    show_columns = ["title", "description", "start", "frequency", "interval", "until", "count"]
+    edit_columns = ["title", "description", "frequency", "interval", "until", "count"]
+    description_columns = {"title": _l("Occurrences already created keep their title and description.")}
+    validators_columns = {"title": [DataRequired(), Length(max=200)], "interval": [NumberRange(min=1, max=366)],
+                          "count": [Optional(), NumberRange(min=1, max=1000)]}
+    edit_form_extra_fields = {
+        "frequency": EnumSelectField(_l("Repeat"), Frequency, FREQUENCY_LABELS, widget=Select2Widget()),
+    }
+
+    def pre_update(self, item):
+        """The changed rule must still be a valid rule."""
+        task_service.series_rule(item).validate()
