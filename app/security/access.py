@@ -24,6 +24,11 @@ from app.models.contacts import contact_group_members
 from app.security import roles as R
 from app.security.scopes import ENTITY_SCOPED
 
+def memo(key, compute):
+    """Memoise `compute()` for the rest of this request (never across requests)."""
+    return _cached(key, compute)
+
+
 def _cached(key, compute):
     """Memoise per request (never across requests, so a revoked share counts at once)."""
     if not has_request_context():
@@ -247,6 +252,18 @@ _PEOPLE_SCREENS = {
 }
 
 
+def permission_pairs(user):
+    """Every (permission, view) pair the user's roles (direct or through FAB groups) hold."""
+    rows = db.session.execute(
+        select(Permission.name, ViewMenu.name)
+        .join(PermissionView, PermissionView.permission_id == Permission.id)
+        .join(ViewMenu, ViewMenu.id == PermissionView.view_menu_id)
+        .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+        .where(assoc_permissionview_role.c.role_id.in_(_global_role_ids(user)))
+    ).all()
+    return frozenset(rows)
+
+
 def manages_roles(user):
     """Whether the user may edit FAB roles (only Admins): the bar for handing out privileged roles."""
     return has_screen_permission(user, "can_edit", "RoleModelView")
@@ -256,24 +273,7 @@ def has_screen_permission(user, permission, view_name):
     """Whether one of a staff user's global roles holds FAB `permission` on `view_name`."""
     if _uid(user) is None or is_contact(user):
         return False
-    role_ids = _global_role_ids(user)
-
-    def load():
-        found = db.session.scalar(
-            select(assoc_permissionview_role.c.role_id)
-            .join(PermissionView, PermissionView.id == assoc_permissionview_role.c.permission_view_id)
-            .join(Permission, Permission.id == PermissionView.permission_id)
-            .join(ViewMenu, ViewMenu.id == PermissionView.view_menu_id)
-            .where(
-                Permission.name == permission,
-                ViewMenu.name == view_name,
-                assoc_permissionview_role.c.role_id.in_(role_ids),
-            )
-            .limit(1)
-        )
-        return found is not None
-
-    return _cached(("screen", _uid(user), permission, view_name), load)
+    return (permission, view_name) in _cached(("fab-pairs", _uid(user)), lambda: permission_pairs(user))
 
 
 def _holds_privileged_role(user):
