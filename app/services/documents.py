@@ -27,25 +27,30 @@ class DocumentError(ValueError):
 
 
 def upload(entity, file_storage, user, folder=None, direction=Direction.from_firm,
-           visibility=Visibility.staff_only, document=None):
-    """Store one uploaded file as a new document, or as the next version of `document` or of the
-    document with the same name in the same folder. Returns the Document."""
+           visibility=Visibility.staff_only, document=None, same_name_versions=True):
+    """Store one uploaded file as a new document, or as the next version of `document`, or (when
+    `same_name_versions`) of the document with the same name, folder and visibility — a staff-only
+    file never becomes a version of a shared document, nor the other way round."""
     if folder is not None and folder.entity_id != entity.id:
         raise DocumentError(_("That folder belongs to another entity."))
     name = clean_filename(file_storage.filename)
     blob = backend().save(file_storage.stream, get_settings().max_upload_bytes)
     try:
         kind = detect(blob.head, backend().path(blob.key), name)
-        return _record_upload(entity, blob, kind, name, user, folder, direction, visibility, document)
+        if document is not None and document.file_type != kind.key:
+            raise DocumentError(_("A new version must be the same type of file as the document (%(kind)s).",
+                                  kind=document.file_type.upper()))
+        return _record_upload(entity, blob, kind, name, user, folder, direction, visibility, document,
+                              same_name_versions)
     except BaseException:
         db.session.rollback()
         backend().delete(blob.key)
         raise
 
 
-def _record_upload(entity, blob, kind, name, user, folder, direction, visibility, document):
+def _record_upload(entity, blob, kind, name, user, folder, direction, visibility, document, same_name_versions):
     for attempt in range(VERSION_RETRIES):
-        target = document or _same_name(entity, folder, name)
+        target = document or (_same_name(entity, folder, name, visibility, kind) if same_name_versions else None)
         if target is not None:  # serialise versions of one document (PostgreSQL row lock)
             target = db.session.scalars(
                 select(Document).where(Document.id == target.id).with_for_update()
@@ -63,12 +68,14 @@ def _record_upload(entity, blob, kind, name, user, folder, direction, visibility
                 raise
 
 
-def _same_name(entity, folder, name):
+def _same_name(entity, folder, name, visibility, kind):
     return db.session.scalar(
         select(Document).where(
             Document.entity_id == entity.id,
             Document.folder_id.is_(None) if folder is None else Document.folder_id == folder.id,
             func.lower(Document.name) == name.lower(),
+            Document.visibility == visibility,
+            Document.file_type == kind.key,
         ).limit(1)
     )
 
@@ -265,8 +272,9 @@ def documents_in(entity_id, folder_id, page, per_page=50):
     where = [Document.entity_id == entity_id,
              Document.folder_id.is_(None) if folder_id is None else Document.folder_id == folder_id]
     total = db.session.scalar(select(func.count(Document.id)).where(*where))
+    page = min(max(page, 1), max((total + per_page - 1) // per_page, 1))  # past the end: the last page
     docs = db.session.scalars(
         select(Document).where(*where).order_by(Document.created_on.desc(), Document.id.desc())
-        .limit(per_page).offset(max(page - 1, 0) * per_page)
+        .limit(per_page).offset((page - 1) * per_page)
     ).all()
     return docs, total

@@ -35,6 +35,8 @@ def create(entity, user, recipient_contacts, subject, description=None, addition
         raise tasks.TaskError(_("Choose recipients who may upload files (Entity Collaborators)."))
     if update_document is not None and update_document.entity_id != entity.id:
         raise tasks.TaskError(_("That document belongs to another entity."))
+    if update_document is not None and update_document.visibility is not Visibility.portal:
+        raise tasks.TaskError(_("Share the document to the portal before asking the client to update it."))
     if new_file is not None:
         update_document = documents.upload(entity, new_file, user, direction=Direction.from_firm,
                                            visibility=Visibility.portal)
@@ -56,7 +58,7 @@ def answer(task, contact, user, file_storage):
             or not access.can(user, R.CONTRIBUTE, task.entity):
         raise tasks.TaskError(_("You cannot answer this file request."))
     doc = documents.upload(task.entity, file_storage, user, direction=Direction.from_client,
-                           visibility=Visibility.portal, document=task.update_document)
+                           visibility=Visibility.portal, document=task.update_document, same_name_versions=False)
     try:
         db.session.add(FileRequestAnswer(task_id=task.id, contact_id=contact.id, document_id=doc.id))
         db.session.commit()

@@ -64,7 +64,7 @@ def post_with_files(thread, user, body, kind, files):
     try:
         for storage in files:
             uploaded.append(documents.upload(thread.entity, storage, user, direction=direction,
-                                             visibility=visibility))
+                                             visibility=visibility, same_name_versions=False))
         return post(thread, user, body, kind, attachments=uploaded)
     except (UploadRefused, documents.DocumentError, MessageError) as exc:
         db.session.rollback()

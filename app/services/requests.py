@@ -23,7 +23,7 @@ def create_request(entity, contact, user, subject, body, files=()):
     request = ClientRequest(entity=entity, contact=contact, subject=subject[:200], body=body)
     for storage in files:
         request.attachments.append(documents.upload(entity, storage, user, direction=Direction.from_client,
-                                                    visibility=Visibility.portal))
+                                                    visibility=Visibility.portal, same_name_versions=False))
     db.session.add(request)
     db.session.flush()
     events.emit(events.REQUEST_CREATED, entity, request, actor=user)

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 
 from app.extensions import db
 from app.models import Contact, Document, Entity
+from app.models.documents import Visibility
 from app.security import access
 from app.security import roles as R
 from app.services import file_requests as file_request_service
@@ -40,8 +41,8 @@ class FileRequestView(BaseView):
             task = self._send(entity)
             if task is not None:
                 return redirect(url_for("TaskView.show", pk=task.id))
-        documents = db.session.scalars(access.visible(current_user, Document).where(Document.entity_id == entity.id)
-                                       .order_by(Document.name)).all()
+        documents = db.session.scalars(access.visible(current_user, Document).where(
+            Document.entity_id == entity.id, Document.visibility == Visibility.portal).order_by(Document.name)).all()
         return self.render_template(
             "portico/file_requests/new.html", entity=entity, documents=documents, form=request.form,
             recipients=file_request_service.recipients(entity), title=_("New file request"),
