@@ -42,7 +42,11 @@ def create_app(config_class=None):
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"), render_as_batch=True)
 
     from app import cli, markdown, web
+    from app.mailer import init_mail
+    from app.services import notifications
 
+    init_mail(app)
+    notifications.register()
     cli.register(app)
     web.register(app)
     markdown.register(app)

@@ -3,7 +3,7 @@ import logging
 from datetime import datetime, time, timezone
 
 from redis.exceptions import RedisError
-from rq import Queue
+from rq import Queue, Retry
 
 from app.redis_conn import get_redis
 
@@ -53,3 +53,26 @@ def schedule_spawn(task):
     except RedisError:
         log.warning("could not schedule the next occurrence of task %s", task.id, exc_info=True)
         return None
+
+
+DELIVERY_RETRY = Retry(max=3, interval=[30, 120, 600])
+
+
+def enqueue_delivery(notification_id, send_after=None):
+    """Schedule the delivery of one outbox row at its send_after (after the commit that wrote it);
+    a lost job is re-created by the outbox sweep, so Redis trouble is logged, not raised."""
+    when = (send_after or datetime.now()).astimezone(timezone.utc)
+    try:
+        return queue().enqueue_at(when, deliver_notification, notification_id, job_id=f"notify-{notification_id}",
+                                  retry=DELIVERY_RETRY)
+    except RedisError:
+        log.warning("could not schedule notification %s", notification_id, exc_info=True)
+        return None
+
+
+def deliver_notification(notification_id):
+    """Send one due outbox row (with the recipient's other due rows, as a digest); safe to re-run."""
+    from app.services.delivery import deliver
+
+    with _app_context():
+        return deliver(notification_id)

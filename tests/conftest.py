@@ -37,11 +37,45 @@ def _redis_url():
 _EMBEDDED = []
 
 
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it receives."""
+
+    def __init__(self):
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        with socket.socket() as probe:  # aiosmtpd does not take port 0: pick a free port first
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.messages = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        """Keep the parsed message."""
+        import email
+        from email import policy
+
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def clear(self):
+        """Forget what was received."""
+        self.messages.clear()
+
+
+SMTP = SmtpSink()
+
+
 class PorticoTestConfig(TestingConfig):
     """Testing config pointed at this run's database and Redis."""
 
     SQLALCHEMY_DATABASE_URI = _database_url()
     REDIS_URL = _redis_url()
+    MAIL_SERVER = "127.0.0.1"
+    MAIL_PORT = SMTP.port
+    MAIL_SUPPRESS_SEND = False
     STORAGE_DIR = os.path.join(_TMP, "storage")
 
 
@@ -132,6 +166,14 @@ def csrf_token(test_client, path):
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', body)
     assert match, f"no CSRF token on {path}"
     return match.group(1)
+
+
+@pytest.fixture
+def smtp():
+    """The session's SMTP sink, emptied for this test."""
+    SMTP.clear()
+    yield SMTP
+    SMTP.clear()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from app.models.contacts import Contact, ContactEmail, ContactGroup, contact_gro
 from app.models.entities import Entity, EntityShare
 from app.models.firm import FirmSettings
 from app.models.messages import Message, MessageKind
+from app.models.notifications import Notification, NotificationPreference
 from app.models.requests import ClientRequest, RequestStatus
 from app.models.tasks import ChecklistItem, FileRequestAnswer, Task, TaskSeries
 
@@ -25,6 +26,8 @@ __all__ = [
     "Folder",
     "Message",
     "MessageKind",
+    "Notification",
+    "NotificationPreference",
     "RequestStatus",
     "Task",
     "TaskSeries",

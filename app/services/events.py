@@ -29,6 +29,11 @@ def subscribe(name, handler):
     _handlers[name].append(handler)
 
 
+def subscribers(name):
+    """The handlers subscribed to `name`."""
+    return list(_handlers[name])
+
+
 def unsubscribe(name, handler):
     """Stop calling `handler` for `name` (tests and reloads)."""
     _handlers[name].remove(handler)

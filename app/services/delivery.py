@@ -1,0 +1,155 @@
+"""Delivering outbox rows: re-check at send time, honour preferences, one mail (a digest when
+several rows of one person are due), never twice."""
+from datetime import datetime
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app import mailer
+from app.extensions import db
+from app.models import ClientRequest, Contact, Message, MessageKind, Notification, NotificationPreference, Task
+from app.models.notifications import Channel, NotificationState
+from app.models.tasks import PortalState
+from app.security import access
+from app.security import roles as R
+from app.services import events
+from app.services.firm import get_settings
+
+MAX_ATTEMPTS = 4
+OBJECTS = {"Task": Task, "Message": Message, "ClientRequest": ClientRequest}
+
+
+def deliver(notification_id):
+    """Send the row (and the recipient's other due rows) unless they no longer apply."""
+    row = db.session.scalars(select(Notification).where(Notification.id == notification_id).with_for_update()).first()
+    if row is None or row.state is not NotificationState.pending or row.channel is not Channel.email:
+        return "skipped"
+    if row.send_after > datetime.now():
+        return "not due"
+    due = [n for n in _due_rows(row) if not _cancel_if_stale(n)]
+    person = row.recipient_contact or row.recipient_user
+    address = person.primary_email if isinstance(person, Contact) else person.email
+    if not due or not address:
+        for n in due:
+            n.state, n.last_error = NotificationState.cancelled, "no e-mail address"
+        db.session.commit()
+        return "cancelled"
+    for n in due:  # claim before sending: a worker killed after the SMTP hand-off must not send again
+        n.state, n.attempts, n.sent_on = NotificationState.sending, n.attempts + 1, datetime.now()
+    db.session.commit()
+    try:
+        subject, text, html = render(person, due)
+        mailer.send(address, subject, text, html)
+    except Exception as exc:  # SMTP or rendering trouble: back to pending (or failed), then rq retries
+        _failed(due, exc)
+        raise
+    for n in due:
+        n.state = NotificationState.sent
+    db.session.commit()
+    return "sent"
+
+
+def _due_rows(row):
+    owner = (Notification.recipient_contact_id == row.recipient_contact_id if row.recipient_contact_id
+             else Notification.recipient_user_id == row.recipient_user_id)
+    return db.session.scalars(select(Notification).where(
+        owner, Notification.channel == Channel.email, Notification.state == NotificationState.pending,
+        Notification.send_after <= datetime.now(),
+    ).order_by(Notification.id).with_for_update()).all()
+
+
+def _failed(rows, exc):
+    db.session.rollback()
+    for n in rows:
+        n = db.session.get(Notification, n.id)
+        n.state = NotificationState.failed if n.attempts >= MAX_ATTEMPTS else NotificationState.pending
+        n.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    db.session.commit()
+
+
+def _cancel_if_stale(row):
+    """Cancel a row whose object is gone, no longer visible to the recipient, or not wanted by mail."""
+    reason = _why_not(row)
+    if reason:
+        row.state, row.last_error = NotificationState.cancelled, reason
+    return bool(reason)
+
+
+def _why_not(row):
+    obj = db.session.get(OBJECTS.get(row.object_type, Task), row.object_id) if row.object_type in OBJECTS else None
+    if obj is None:
+        return "object deleted"
+    if not wants_email(row):
+        return "e-mail turned off by the recipient"
+    if row.recipient_contact_id:
+        return _contact_reason(row.recipient_contact, obj, row.event)
+    user = row.recipient_user
+    return None if user.active and access.can(user, R.VIEW, obj) else "no longer visible to the recipient"
+
+
+def _contact_reason(contact, obj, event):
+    entity = obj.task.entity if isinstance(obj, Message) and obj.task else getattr(obj, "entity", None)
+    if isinstance(obj, Message) and obj.request is not None:
+        entity = obj.request.entity
+    if entity is None or R.VIEW not in access.contact_actions(contact, entity):
+        return "entity no longer shared"
+    if isinstance(obj, Message):
+        if obj.deleted_on is not None or obj.kind is MessageKind.internal:
+            return "message deleted"
+        obj = obj.task or obj.request
+    if isinstance(obj, Task) and event != events.TASK_WITHDRAWN:
+        if obj.portal_state is not PortalState.assigned or contact not in obj.assignees:
+            return "task no longer assigned"
+    if isinstance(obj, ClientRequest) and obj.contact_id != contact.id:
+        return "not the requester"
+    return None
+
+
+def wants_email(row):
+    """In-app is always on; e-mail unless the person turned it off (globally or for this event)."""
+    if row.recipient_contact_id and not row.recipient_contact.notify_by_email:
+        return False
+    column = NotificationPreference.contact_id if row.recipient_contact_id else NotificationPreference.user_id
+    person_id = row.recipient_contact_id or row.recipient_user_id
+    preference = db.session.scalar(select(NotificationPreference.email).where(
+        column == person_id, NotificationPreference.event == row.event))
+    return preference is not False
+
+
+def render(person, rows):
+    """Subject, text and HTML of the mail, in the recipient's language."""
+    language = person.language if isinstance(person, Contact) else current_app.config["BABEL_DEFAULT_LOCALE"]
+    firm = get_settings()
+    base = (firm.portal_base_url or current_app.config["PORTAL_BASE_URL"]).rstrip("/")
+    with force_locale(language):
+        items = [_item(n, base, isinstance(person, Contact)) for n in rows]
+        subject = items[0]["title"] if len(items) == 1 else _("%(n)d updates from %(firm)s", n=len(items),
+                                                               firm=firm.firm_name)
+        context = dict(firm=firm, person=person, items=items, settings_url=f"{base}/portal/settings"
+                       if isinstance(person, Contact) else f"{base}/users/userinfo/")
+        return (f"{firm.firm_name}: {subject}", render_template("email/notification.txt", **context),
+                render_template("email/notification.html", **context))
+
+
+def _item(row, base, to_contact):
+    obj = db.session.get(OBJECTS[row.object_type], row.object_id)
+    task = obj.task if isinstance(obj, Message) else obj
+    name = getattr(task, "title", None) or getattr(task, "subject", "")
+    titles = {
+        events.TASK_ASSIGNED: _("New task: %(name)s", name=name),
+        events.TASK_WITHDRAWN: _("Task withdrawn: %(name)s", name=name),
+        events.MESSAGE_POSTED: _("New message about %(name)s", name=name),
+        events.CLIENT_COMPLETED: _("Client marked done: %(name)s", name=name),
+        events.REQUEST_CREATED: _("New client request: %(name)s", name=name),
+        events.FILE_REQUEST_CREATED: _("Files requested: %(name)s", name=name),
+        events.DEADLINE_APPROACHING: _("Deadline coming up: %(name)s", name=name),
+    }
+    kind = "requests" if isinstance(task, ClientRequest) else "tasks"
+    url = f"{base}/portal/{kind}/{task.id}" if to_contact else (
+        f"{base}/clientrequestview/show/{task.id}" if kind == "requests" else f"{base}/taskview/show/{task.id}")
+    body = obj.body if isinstance(obj, Message) and obj.kind is not MessageKind.internal else ""
+    extra = getattr(task, "additional_message", None) if row.event == events.FILE_REQUEST_CREATED else None
+    return {"title": titles.get(row.event, name), "url": url, "body": body, "extra": extra,
+            "deadline": getattr(task, "deadline", None)}

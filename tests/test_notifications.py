@@ -1,0 +1,177 @@
+"""Notifications: triggers write outbox rows with the change, delivery re-checks, mails once."""
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import pytest
+
+from app.extensions import db
+from app.models import ClientRequest, MessageKind, Notification, NotificationPreference
+from app.models.notifications import Channel, NotificationState
+from app.security import roles as R
+from app.services import delivery, messages, requests, tasks
+from app.services.firm import get_settings
+from tests import factories as f
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def firm(ctx):
+    """No delay; an accountant's entity with an English and an Estonian contact."""
+    settings = get_settings()
+    settings.notification_delay, settings.firm_name = 0, "Lepik & Carter"
+    db.session.commit()
+    accountant = f.staff(R.STAFF)
+    entity = f.entity("Client A", responsible=accountant)
+    ann, mari = f.contact(first="Ann", email="ann@client.example"), f.contact(first="Mari", email="mari@client.example")
+    mari.language = "et"
+    db.session.commit()
+    for person in (ann, mari):
+        f.share(entity, R.ENTITY_COLLABORATOR, contact=person)
+    return dict(accountant=accountant, entity=entity, ann=ann, mari=mari)
+
+
+def _emails(state=None):
+    query = db.session.query(Notification).filter_by(channel=Channel.email)
+    return query.filter_by(state=state).all() if state else query.all()
+
+
+def _deliver_all():
+    for row in _emails(NotificationState.pending):
+        delivery.deliver(row.id)
+
+
+def test_assigning_notifies_each_assignee_in_their_language(firm, smtp):
+    """Two assignees, two mails: the Estonian contact's in Estonian; in-app rows too."""
+    task = tasks.create_task(firm["entity"], "Send receipts", firm["accountant"])
+    tasks.assign(task, firm["accountant"])
+    assert len(_emails()) == 2 and db.session.query(Notification).filter_by(channel=Channel.in_app).count() == 2
+    _deliver_all()
+    subjects = {m["To"]: m["Subject"] for m in smtp.messages}
+    assert subjects["ann@client.example"] == "Lepik & Carter: New task: Send receipts"
+    assert subjects["mari@client.example"] == "Lepik & Carter: Uus ülesanne: Send receipts"
+    assert all(m.get_body(("plain",)) and m.get_body(("html",)) for m in smtp.messages)
+
+
+def test_withdrawing_within_the_delay_sends_nothing_and_after_it_tells_the_client(firm, smtp):
+    """Inside the delay the assignment mail is cancelled; after it, a withdrawal mail goes out."""
+    get_settings().notification_delay = 300
+    db.session.commit()
+    task = tasks.create_task(firm["entity"], "Quick", firm["accountant"])
+    tasks.assign(task, firm["accountant"])
+    tasks.withdraw(task, firm["accountant"])
+    assert {n.state for n in _emails()} == {NotificationState.cancelled}
+    _deliver_all()
+    assert smtp.messages == []
+    get_settings().notification_delay = 0
+    db.session.commit()
+    later = tasks.create_task(firm["entity"], "Later", firm["accountant"])
+    tasks.assign(later, firm["accountant"])
+    _deliver_all()
+    tasks.withdraw(later, firm["accountant"])
+    _deliver_all()
+    assert sorted(m["Subject"].split(": ", 1)[1] for m in smtp.messages if "ann@" in m["To"]) == [
+        "New task: Later", "Task withdrawn: Later"]
+
+
+def test_a_rolled_back_change_writes_no_notification(firm, smtp):
+    """Rows are written in the change's transaction: a rollback leaves none."""
+    from app.services import events
+
+    task = tasks.create_task(firm["entity"], "Rolled back", firm["accountant"])
+    task.assigned_on = datetime.now()
+    events.emit(events.TASK_ASSIGNED, task.entity, task, actor=firm["accountant"], recipients=[firm["ann"]])
+    db.session.flush()
+    assert db.session.query(Notification).count() == 2  # written with the change…
+    db.session.rollback()
+    assert db.session.query(Notification).count() == 0  # …and gone with it
+
+
+def test_internal_comments_notify_nobody_and_portal_messages_reach_assignees(firm, smtp):
+    """An internal comment writes no row; a portal message mails the assignees without internal text."""
+    task = tasks.create_task(firm["entity"], "Thread", firm["accountant"])
+    tasks.assign(task, firm["accountant"])
+    _deliver_all()
+    smtp.clear()
+    messages.post(task, firm["accountant"], "SECRET internal note", MessageKind.internal)
+    assert _emails(NotificationState.pending) == []
+    messages.post(task, firm["accountant"], "Please upload the receipts", MessageKind.portal)
+    _deliver_all()
+    assert len(smtp.messages) == 2
+    assert all("SECRET" not in m.as_string() and "Please upload" in m.as_string() for m in smtp.messages)
+
+
+def test_delivery_twice_mails_once_and_a_deleted_message_sends_nothing(firm, smtp):
+    """Re-running a delivery sends nothing more; a message deleted before its mail is due is cancelled."""
+    task = tasks.create_task(firm["entity"], "Twice", firm["accountant"], assignees=[firm["ann"]])
+    tasks.assign(task, firm["accountant"])
+    row = _emails()[0]
+    assert delivery.deliver(row.id) == "sent"
+    assert delivery.deliver(row.id) == "skipped"
+    assert len(smtp.messages) == 1
+    note = messages.post(task, firm["accountant"], "Oops", MessageKind.portal)
+    messages.delete(note, firm["accountant"])
+    _deliver_all()
+    assert len(smtp.messages) == 1
+    assert _emails(NotificationState.cancelled)[0].last_error == "message deleted"
+
+
+def test_three_due_events_for_one_contact_go_out_as_one_digest(firm, smtp):
+    """Three events due together for one person: one mail listing all three."""
+    for title in ("One", "Two", "Three"):
+        tasks.assign(tasks.create_task(firm["entity"], title, firm["accountant"], assignees=[firm["ann"]]),
+                     firm["accountant"])
+    delivery.deliver(_emails()[0].id)
+    assert len(smtp.messages) == 1
+    body = smtp.messages[0].get_body(("plain",)).get_content()
+    assert all(f"New task: {t}" in body for t in ("One", "Two", "Three"))
+    assert smtp.messages[0]["Subject"] == "Lepik & Carter: 3 updates from Lepik & Carter"
+    assert {n.state for n in _emails()} == {NotificationState.sent}
+
+
+def test_preferences_and_revoked_shares_stop_mails(firm, smtp):
+    """E-mail turned off for an event, or a share revoked before sending: nothing is sent."""
+    db.session.add(NotificationPreference(contact_id=firm["ann"].id, event="task_assigned", email=False))
+    db.session.commit()
+    task = tasks.create_task(firm["entity"], "Prefs", firm["accountant"])
+    tasks.assign(task, firm["accountant"])
+    for share in list(firm["mari"].shares):
+        db.session.delete(share)
+    db.session.commit()
+    _deliver_all()
+    assert smtp.messages == []
+    reasons = sorted(n.last_error for n in _emails(NotificationState.cancelled))
+    assert reasons == ["e-mail turned off by the recipient", "entity no longer shared"]
+
+
+def test_a_client_request_notifies_the_responsible_member_admins_and_the_owner(firm, smtp):
+    """New client request: the entity's responsible member, every Admin and the firm owner."""
+    admin, owner = f.staff(R.ADMIN), f.staff(R.STAFF)
+    get_settings().owner = owner
+    db.session.commit()
+    ann = firm["ann"]
+    ann.user = f.staff(R.CLIENT, username="ann.portal")
+    db.session.commit()
+    requests.create_request(firm["entity"], ann, ann.user, "Question", "How do I…?")
+    recipients = {n.recipient_user_id for n in _emails()}
+    assert recipients == {firm["accountant"].id, admin.id, owner.id}
+    assert db.session.query(ClientRequest).count() == 1
+
+
+def test_a_real_worker_delivers_a_scheduled_notification(app, firm, smtp):
+    """The job scheduled after the commit is run by a `flask portico worker` process: one mail."""
+    task = tasks.create_task(firm["entity"], "Worker", firm["accountant"], assignees=[firm["ann"]])
+    tasks.assign(task, firm["accountant"])
+    env = dict(os.environ, FLASK_APP="run.py", PORTICO_ENV="testing", REDIS_URL=app.config["REDIS_URL"],
+               DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], MAIL_SERVER="127.0.0.1",
+               MAIL_PORT=str(smtp.port))
+    db.session.commit()
+    result = subprocess.run([sys.executable, "-m", "flask", "portico", "worker", "--burst"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    db.session.expire_all()
+    assert [m["To"] for m in smtp.messages] == ["ann@client.example"]
+    assert _emails()[0].state is NotificationState.sent
+    assert timedelta(0) <= datetime.now() - _emails()[0].sent_on < timedelta(minutes=5)
