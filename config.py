@@ -92,6 +92,8 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "portico@localhost")
+    # Seconds between retries of a failing mail delivery (then it is marked failed in /ops).
+    DELIVERY_RETRY_INTERVALS = os.environ.get("DELIVERY_RETRY_INTERVALS", "30,120,600")
 
     @classmethod
     def validate(cls, app):

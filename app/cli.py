@@ -58,6 +58,20 @@ def worker_command(burst):
     Worker(QUEUES, connection=connection).work(burst=burst, with_scheduler=True)
 
 
+@portico.command("cron")
+def cron_command():
+    """Run rq's cron scheduler with Portico's periodic jobs (outbox sweep, reminders, recurring tasks)."""
+    from rq.cron import CronScheduler
+
+    from app.jobs import CRON, QUEUES
+    from app.redis_conn import get_redis
+
+    scheduler = CronScheduler(connection=get_redis(socket_timeout=None))
+    for func, when in CRON:
+        scheduler.register(func, QUEUES[0], **when)
+    scheduler.start()
+
+
 def register(app):
     """Attach the command group to `app`."""
     app.cli.add_command(portico)

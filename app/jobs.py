@@ -55,7 +55,12 @@ def schedule_spawn(task):
         return None
 
 
-DELIVERY_RETRY = Retry(max=3, interval=[30, 120, 600])
+def _delivery_retry():
+    """rq retries of a failing delivery, with back-off (DELIVERY_RETRY_INTERVALS, seconds)."""
+    from flask import current_app
+
+    intervals = [int(s) for s in str(current_app.config.get("DELIVERY_RETRY_INTERVALS", "30,120,600")).split(",")]
+    return Retry(max=len(intervals), interval=intervals)
 
 
 def enqueue_delivery(notification_id, send_after=None):
@@ -64,7 +69,7 @@ def enqueue_delivery(notification_id, send_after=None):
     when = (send_after or datetime.now()).astimezone(timezone.utc)
     try:
         return queue().enqueue_at(when, deliver_notification, notification_id, job_id=f"notify-{notification_id}",
-                                  retry=DELIVERY_RETRY)
+                                  retry=_delivery_retry())
     except RedisError:
         log.warning("could not schedule notification %s", notification_id, exc_info=True)
         return None
@@ -76,3 +81,37 @@ def deliver_notification(notification_id):
 
     with _app_context():
         return deliver(notification_id)
+
+
+def sweep_outbox():
+    """Periodic: re-create lost delivery jobs; flag deliveries a killed worker left half-done."""
+    from app.services.delivery import sweep
+
+    with _app_context():
+        return sweep()
+
+
+def send_deadline_reminders():
+    """Daily: deadline_approaching for assigned open tasks (3 days before, on the day, weekly overdue)."""
+    from datetime import date
+
+    from app.services.tasks import emit_deadline_events
+
+    with _app_context():
+        return len(emit_deadline_events(date.today()))
+
+
+def sweep_recurring_tasks():
+    """Hourly: create next occurrences whose scheduled job was lost (idempotent)."""
+    from app.services.tasks import spawn_due_occurrences
+
+    with _app_context():
+        return spawn_due_occurrences()
+
+
+# Periodic jobs, run by rq's own CronScheduler (`flask portico cron`).
+CRON = [
+    (sweep_outbox, {"interval": 60}),
+    (send_deadline_reminders, {"cron": "0 6 * * *"}),
+    (sweep_recurring_tasks, {"cron": "15 * * * *"}),
+]

@@ -49,6 +49,7 @@ class SmtpSink:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.messages = []
+        self.on_message = None  # a test's hook, called after each message is kept
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
@@ -58,11 +59,14 @@ class SmtpSink:
         from email import policy
 
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        if self.on_message is not None:
+            self.on_message()
         return "250 OK"
 
     def clear(self):
-        """Forget what was received."""
+        """Forget what was received (and any hook)."""
         self.messages.clear()
+        self.on_message = None
 
 
 SMTP = SmtpSink()

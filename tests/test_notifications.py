@@ -175,3 +175,17 @@ def test_a_real_worker_delivers_a_scheduled_notification(app, firm, smtp):
     assert [m["To"] for m in smtp.messages] == ["ann@client.example"]
     assert _emails()[0].state is NotificationState.sent
     assert timedelta(0) <= datetime.now() - _emails()[0].sent_on < timedelta(minutes=5)
+
+
+def test_a_client_message_on_a_request_mails_the_responsible_member(firm, smtp):
+    """A contact's portal message on their request reaches the entity's responsible member by mail."""
+    ann = firm["ann"]
+    ann.user = f.staff(R.CLIENT, username="ann.client")
+    db.session.commit()
+    request = requests.create_request(firm["entity"], ann, ann.user, "Payroll", "Question")
+    _deliver_all()
+    smtp.clear()
+    messages.post(request, ann.user, "One more thing", MessageKind.portal)
+    _deliver_all()
+    assert [m["To"] for m in smtp.messages] == [firm["accountant"].email]
+    assert "New message about Payroll" in smtp.messages[0]["Subject"]

@@ -71,6 +71,8 @@ SELF_SERVICE = (
     ("can_this_form_post", "StaffResetMyPasswordView"),
     ("can_this_form_get", "UserInfoEditView"),
     ("can_this_form_post", "UserInfoEditView"),
+    ("can_list", "NotificationsView"),
+    ("can_edit", "NotificationsView"),
 )
 
 

@@ -1,11 +1,11 @@
 """Delivering outbox rows: re-check at send time, honour preferences, one mail (a digest when
 several rows of one person are due), never twice."""
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import mailer
 from app.extensions import db
@@ -23,7 +23,7 @@ OBJECTS = {"Task": Task, "Message": Message, "ClientRequest": ClientRequest}
 
 def deliver(notification_id):
     """Send the row (and the recipient's other due rows) unless they no longer apply."""
-    row = db.session.scalars(select(Notification).where(Notification.id == notification_id).with_for_update()).first()
+    row = db.session.get(Notification, notification_id)
     if row is None or row.state is not NotificationState.pending or row.channel is not Channel.email:
         return "skipped"
     if row.send_after > datetime.now():
@@ -36,9 +36,9 @@ def deliver(notification_id):
             n.state, n.last_error = NotificationState.cancelled, "no e-mail address"
         db.session.commit()
         return "cancelled"
-    for n in due:  # claim before sending: a worker killed after the SMTP hand-off must not send again
-        n.state, n.attempts, n.sent_on = NotificationState.sending, n.attempts + 1, datetime.now()
-    db.session.commit()
+    if not _claim(due):
+        db.session.rollback()
+        return "claimed elsewhere"
     try:
         subject, text, html = render(person, due)
         mailer.send(address, subject, text, html)
@@ -51,13 +51,58 @@ def deliver(notification_id):
     return "sent"
 
 
+def _claim(rows):
+    """Mark the rows as being sent, atomically (UPDATE … WHERE state = pending), and commit: a worker
+    killed after the SMTP hand-off never sends them again, and two workers never both send."""
+    ids = [n.id for n in rows]
+    claimed = db.session.execute(
+        update(Notification).where(Notification.id.in_(ids), Notification.state == NotificationState.pending)
+        .values(state=NotificationState.sending, attempts=Notification.attempts + 1, sent_on=datetime.now())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != len(ids):
+        return False
+    db.session.commit()
+    return True
+
+
+def sweep(now=None, stale_after=600):
+    """Re-create lost jobs (Redis flushed or restarted) for due pending rows, and mark rows left in
+    "sending" by a killed worker as failed for an admin to check and retry. Returns the counts."""
+    from rq.job import Job
+
+    from app import jobs
+    from app.redis_conn import get_redis
+
+    now = now or datetime.now()
+    interrupted = db.session.execute(
+        update(Notification).where(Notification.state == NotificationState.sending,
+                                   Notification.sent_on < now - timedelta(seconds=stale_after))
+        .values(state=NotificationState.failed,
+                last_error="interrupted while sending: it may have reached the recipient; check before retrying")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    due = db.session.scalars(select(Notification.id).where(
+        Notification.state == NotificationState.pending, Notification.channel == Channel.email,
+        Notification.send_after <= now).order_by(Notification.id).limit(1000)).all()
+    connection, requeued = get_redis(), 0
+    for notification_id in due:
+        job = Job.fetch(f"notify-{notification_id}", connection=connection) \
+            if Job.exists(f"notify-{notification_id}", connection=connection) else None
+        if job is None or job.get_status(refresh=True) in ("finished", "failed", "stopped", "canceled"):
+            jobs.enqueue_delivery(notification_id, now)
+            requeued += 1
+    return {"requeued": requeued, "interrupted": interrupted}
+
+
 def _due_rows(row):
     owner = (Notification.recipient_contact_id == row.recipient_contact_id if row.recipient_contact_id
              else Notification.recipient_user_id == row.recipient_user_id)
     return db.session.scalars(select(Notification).where(
         owner, Notification.channel == Channel.email, Notification.state == NotificationState.pending,
         Notification.send_after <= datetime.now(),
-    ).order_by(Notification.id).with_for_update()).all()
+    ).order_by(Notification.id)).all()
 
 
 def _failed(rows, exc):
@@ -135,7 +180,7 @@ def render(person, rows):
 
 def _item(row, base, to_contact):
     obj = db.session.get(OBJECTS[row.object_type], row.object_id)
-    task = obj.task if isinstance(obj, Message) else obj
+    task = (obj.task or obj.request) if isinstance(obj, Message) else obj
     name = getattr(task, "title", None) or getattr(task, "subject", "")
     titles = {
         events.TASK_ASSIGNED: _("New task: %(name)s", name=name),

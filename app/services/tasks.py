@@ -1,10 +1,10 @@
 """Tasks: create, assign to the portal, withdraw, complete (staff or client), reopen, checklists,
 and recurring series whose next occurrence a scheduled job creates (idempotently)."""
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import jobs
@@ -122,17 +122,32 @@ def attach(task, document, user):
 
 
 def emit_deadline_events(today, days_before=(3, 0)):
-    """Emit deadline_approaching for open, assigned tasks due `days_before` days from `today`
-    (the notification issue's daily job calls this; its outbox keys make a re-run harmless)."""
+    """Emit deadline_approaching for open, assigned tasks due `days_before` days from `today`, and
+    weekly while overdue (the daily cron job calls this; outbox keys make a re-run harmless)."""
     due = [today + timedelta(days=n) for n in days_before]
-    found = db.session.scalars(select(Task).where(
-        Task.deadline.in_(due), Task.staff_status == StaffStatus.open, Task.portal_state == PortalState.assigned,
+    candidates = db.session.scalars(select(Task).where(
+        Task.deadline <= max(due), Task.staff_status == StaffStatus.open, Task.portal_state == PortalState.assigned,
     )).all()
+    found = [t for t in candidates if t.deadline in due or (t.deadline < today and (today - t.deadline).days % 7 == 0)]
     for task in found:
         events.emit(events.DEADLINE_APPROACHING, task.entity, task, days_left=(task.deadline - today).days,
                     recipients=list(task.assignees))
     db.session.commit()
     return found
+
+
+def spawn_due_occurrences(today=None):
+    """Create the next occurrence of every series whose latest occurrence's deadline has passed."""
+    today = today or date.today()
+    latest = db.session.execute(
+        select(Task.series_id, func.max(Task.occurrence)).where(Task.series_id.is_not(None)).group_by(Task.series_id)
+    ).all()
+    created = 0
+    for series_id, occurrence in latest:
+        task = _occurrence(series_id, occurrence)
+        if task is not None and task.deadline is not None and task.deadline <= today and spawn_next(task.id):
+            created += 1
+    return created
 
 
 def create_series(entity, title, rule, start, user, **fields):

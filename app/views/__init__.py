@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _l
 
 from app.views.activity import ActivityEventView
+from app.views.bells import NotificationsView
 from app.views.contacts import ContactEmailView, ContactGroupView, ContactView
 from app.views.document_browser import DocumentBrowserView
 from app.views.documents import DocumentFilesView, DocumentView
@@ -26,6 +27,7 @@ def register_views(appbuilder):
     appbuilder.add_view(TaskView, "Tasks", label=_l("Tasks"), icon="fa-check-square-o", **clients)
     appbuilder.add_view_no_menu(FileRequestView)
     appbuilder.add_view_no_menu(TaskSeriesView)
+    appbuilder.add_view_no_menu(NotificationsView)
     appbuilder.add_view(ClientRequestView, "Client requests", label=_l("Client requests"), icon="fa-inbox", **clients)
     appbuilder.add_view(ActivityEventView, "Activity", label=_l("Activity"), icon="fa-history", **clients)
     appbuilder.add_link("Staff", href="/users/list/", label=_l("Staff"), icon="fa-id-badge", **people)

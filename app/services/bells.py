@@ -1,0 +1,158 @@
+"""The staff notification bell: unread counts, the in-app list, read marks and e-mail preferences.
+
+In-app rows are written by app.services.notifications with state "sent" and read_at NULL; only
+rows addressed to a staff user (recipient_user_id) appear here. Client accounts receive theirs
+through their contact (recipient_contact_id), so a user-id count for them is 0 by construction.
+"""
+from datetime import datetime
+
+from flask import has_request_context
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.models import ClientRequest, Message, Notification, NotificationPreference, Task
+from app.models.notifications import Channel
+from app.services import events
+
+OBJECTS = {"Task": Task, "Message": Message, "ClientRequest": ClientRequest}
+
+
+def _user_id(user):
+    """The id of a signed-in user, or None for anonymous and missing users."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return getattr(user, "id", None)
+
+
+def _mine(user_id):
+    return (Notification.recipient_user_id == user_id, Notification.channel == Channel.in_app)
+
+
+def unread_count(user):
+    """How many in-app notifications of `user` are unread (one query; 0 for anonymous users)."""
+    uid = _user_id(user)
+    if uid is None:
+        return 0
+    return db.session.scalar(select(func.count(Notification.id)).where(
+        *_mine(uid), Notification.read_at.is_(None))) or 0
+
+
+def unread_count_for_current_user():
+    """The bell's number for the signed-in user (a Jinja global); 0 for anonymous and client accounts."""
+    if not has_request_context():
+        return 0
+    return unread_count(current_user)
+
+
+def latest(user, limit=20):
+    """The user's newest in-app notifications, newest first."""
+    uid = _user_id(user)
+    if uid is None:
+        return []
+    return db.session.scalars(select(Notification).where(*_mine(uid))
+                              .order_by(Notification.created_on.desc(), Notification.id.desc())
+                              .limit(limit)).all()
+
+
+def mark_read(user, notification_id):
+    """Mark one of the user's own in-app rows read; the row, or None when it is not theirs."""
+    uid = _user_id(user)
+    if uid is None:
+        return None
+    row = db.session.scalar(select(Notification).where(Notification.id == notification_id, *_mine(uid)))
+    if row is None:
+        return None
+    if row.read_at is None:
+        row.read_at = datetime.now()
+        db.session.commit()
+    return row
+
+
+def mark_all_read(user):
+    """Mark every unread in-app row of the user read; how many were marked."""
+    uid = _user_id(user)
+    if uid is None:
+        return 0
+    marked = db.session.execute(update(Notification).where(*_mine(uid), Notification.read_at.is_(None))
+                                .values(read_at=datetime.now())).rowcount
+    db.session.commit()
+    return marked
+
+
+def load_objects(rows):
+    """{(object_type, id): object} for the rows: one query per object type, whatever the number of rows."""
+    ids = {}
+    for row in rows:
+        if row.object_type in OBJECTS:
+            ids.setdefault(row.object_type, set()).add(row.object_id)
+    found = {}
+    for object_type, wanted in ids.items():
+        model = OBJECTS[object_type]
+        query = select(model).where(model.id.in_(sorted(wanted)))
+        if model is Message:
+            query = query.options(joinedload(Message.task), joinedload(Message.request))
+        for obj in db.session.scalars(query).unique():
+            found[(object_type, obj.id)] = obj
+    return found
+
+
+def _titles(name):
+    # The same msgids as app.services.delivery._item, so one translation serves mail and bell.
+    return {
+        events.TASK_ASSIGNED: _("New task: %(name)s", name=name),
+        events.TASK_WITHDRAWN: _("Task withdrawn: %(name)s", name=name),
+        events.MESSAGE_POSTED: _("New message about %(name)s", name=name),
+        events.CLIENT_COMPLETED: _("Client marked done: %(name)s", name=name),
+        events.REQUEST_CREATED: _("New client request: %(name)s", name=name),
+        events.FILE_REQUEST_CREATED: _("Files requested: %(name)s", name=name),
+        events.DEADLINE_APPROACHING: _("Deadline coming up: %(name)s", name=name),
+    }
+
+
+def describe(row, objects=None):
+    """(title, staff URL) of one row; the URL is None when the object no longer exists.
+
+    Pass `objects` from load_objects() when describing a list (otherwise the row's object is loaded).
+    """
+    if objects is None:
+        objects = load_objects([row])
+    obj = objects.get((row.object_type, row.object_id))
+    thread = (obj.task or obj.request) if isinstance(obj, Message) else obj
+    if thread is None:
+        return _("This item no longer exists"), None
+    if isinstance(thread, ClientRequest):
+        name, url = thread.subject, f"/clientrequestview/show/{thread.id}"
+    else:
+        name, url = thread.title, f"/taskview/show/{thread.id}"
+    return _titles(name).get(row.event, name), url
+
+
+def describe_all(rows):
+    """[(row, title, url)] for a list of rows, in a fixed number of queries."""
+    objects = load_objects(rows)
+    return [(row, *describe(row, objects)) for row in rows]
+
+
+def preferences(user):
+    """{event: wants e-mail} for every event; True where the user has not said otherwise."""
+    stored = dict(db.session.execute(select(NotificationPreference.event, NotificationPreference.email).where(
+        NotificationPreference.user_id == user.id)).all())
+    return {event: stored.get(event, True) is not False for event in events.EVENTS}
+
+
+def set_preferences(user, choices):
+    """Store {event: bool} as the user's e-mail preferences (unknown events are ignored); committed."""
+    existing = {p.event: p for p in db.session.scalars(select(NotificationPreference).where(
+        NotificationPreference.user_id == user.id))}
+    for event in events.EVENTS:
+        if event not in choices:
+            continue
+        wanted = bool(choices[event])
+        if event in existing:
+            existing[event].email = wanted
+        else:
+            db.session.add(NotificationPreference(user_id=user.id, event=event, email=wanted))
+    db.session.commit()

@@ -1,0 +1,86 @@
+"""The staff notification list behind the navbar bell, and the e-mail preferences page."""
+from flask import abort, flash, redirect, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+
+from app.services import bells, events
+from app.views.base import parse_pk
+
+EVENT_LABELS = {
+    events.TASK_ASSIGNED: _l("A task is assigned"),
+    events.TASK_WITHDRAWN: _l("A task is withdrawn"),
+    events.MESSAGE_POSTED: _l("A portal message is posted"),
+    events.CLIENT_COMPLETED: _l("A client completes a task"),
+    events.REQUEST_CREATED: _l("A client creates a request"),
+    events.FILE_REQUEST_CREATED: _l("Files are requested"),
+    events.DEADLINE_APPROACHING: _l("A deadline is coming up"),
+}
+
+
+class PreferencesForm(FlaskForm):
+    """One "send me an e-mail" checkbox per event (fields are added below, one per event)."""
+
+
+for _event in events.EVENTS:
+    setattr(PreferencesForm, _event, BooleanField(EVENT_LABELS[_event]))
+del _event
+
+
+class ReadAllForm(FlaskForm):
+    """Only the CSRF token: "mark all as read"."""
+
+
+class NotificationsView(BaseView):
+    """The signed-in staff user's own notifications; nobody sees anyone else's."""
+
+    route_base = "/notifications"
+    default_view = "list"
+    base_permissions = ["can_list", "can_edit"]
+    method_permission_name = {"list": "list", "open": "list", "read_all": "edit", "preferences": "edit"}
+
+    @expose("/")
+    @has_access
+    def list(self):
+        """The latest notifications, unread ones in bold."""
+        items = bells.describe_all(bells.latest(current_user))
+        return self.render_template("portico/bells/list.html", items=items, form=ReadAllForm(),
+                                    title=_("Notifications"))
+
+    @expose("/open/<pk>")
+    @has_access
+    def open(self, pk):
+        """Mark the notification read and go to what it is about (someone else's: 404)."""
+        row = bells.mark_read(current_user, parse_pk(pk))
+        if row is None:
+            abort(404)
+        _title, url = bells.describe(row)
+        if url is None:
+            flash(_("This item no longer exists"), "warning")
+            return redirect(url_for("NotificationsView.list"))
+        return redirect(url)
+
+    @expose("/read-all", methods=["POST"])
+    @has_access
+    def read_all(self):
+        """Mark every notification of the user read."""
+        if ReadAllForm().validate_on_submit():
+            bells.mark_all_read(current_user)
+            flash(_("All notifications are marked as read."), "success")
+        return redirect(url_for("NotificationsView.list"))
+
+    @expose("/preferences", methods=["GET", "POST"])
+    @has_access
+    def preferences(self):
+        """Which events the user also wants by e-mail."""
+        form = PreferencesForm(data=bells.preferences(current_user))
+        if form.validate_on_submit():
+            bells.set_preferences(current_user, {event: form[event].data for event in events.EVENTS})
+            flash(_("Your notification preferences are saved."), "success")
+            return redirect(url_for("NotificationsView.preferences"))
+        return self.render_template("portico/bells/preferences.html", form=form, event_names=events.EVENTS,
+                                    title=_("Notification preferences"))
