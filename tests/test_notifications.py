@@ -189,3 +189,26 @@ def test_a_client_message_on_a_request_mails_the_responsible_member(firm, smtp):
     _deliver_all()
     assert [m["To"] for m in smtp.messages] == [firm["accountant"].email]
     assert "New message about Payroll" in smtp.messages[0]["Subject"]
+
+
+def test_completion_file_request_and_deadline_triggers_reach_the_right_people(firm, smtp):
+    """Client done → the responsible member; file request → its recipients only; deadline → assignees."""
+    from datetime import date
+
+    from app.services import file_requests
+
+    ann = firm["ann"]
+    ann.user = f.staff(R.CLIENT, username="ann.done")
+    db.session.commit()
+    task = tasks.create_task(firm["entity"], "Finish", firm["accountant"], deadline=date.today())
+    tasks.assign(task, firm["accountant"])
+    db.session.query(Notification).delete()
+    tasks.client_complete(task, ann, ann.user)
+    assert {n.recipient_user_id for n in _emails()} == {firm["accountant"].id}
+    db.session.query(Notification).delete()
+    request = file_requests.create(firm["entity"], firm["accountant"], [firm["mari"]], "Statements")
+    assert {n.recipient_contact_id for n in _emails()} == {firm["mari"].id}
+    db.session.query(Notification).delete()
+    tasks.emit_deadline_events(date.today())  # "Finish" is due today, still open for the firm
+    assert {n.recipient_contact_id for n in _emails()} == {ann.id, firm["mari"].id}
+    assert request.kind.name == "file_request"
