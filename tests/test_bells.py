@@ -204,3 +204,31 @@ def test_list_page_query_count_does_not_grow(app, client, login, desk, count_que
         page = client.get("/notifications/")
     assert page.get_data(as_text=True).count('href="/notifications/open/') == 20
     assert few() == many()
+
+
+def test_a_contacts_bell_counts_and_reads_its_own_rows(app):
+    """The same bell functions serve a client account: its contact's in-app rows, nobody else's."""
+    from datetime import datetime
+
+    from app.extensions import db
+    from app.models import Notification
+    from app.models.notifications import Channel, NotificationState
+    from app.security import roles as R
+    from app.services import bells, tasks
+    from tests import factories as f
+
+    with app.app_context():
+        entity = f.entity("Bell Co")
+        ann, bob = f.contact(first="Ann", with_user=True), f.contact(first="Bob", with_user=True)
+        f.share(entity, R.ENTITY_ACCESS, contact=ann)
+        task = tasks.create_task(entity, "Bell task", None, assignees=[ann])
+        for person in (ann, ann, bob):
+            db.session.add(Notification(recipient_contact_id=person.id, event="task_assigned", object_type="Task",
+                                        object_id=task.id, channel=Channel.in_app, state=NotificationState.sent,
+                                        send_after=datetime.now(), entity_id=entity.id,
+                                        idempotency_key=f"bell-{person.id}-{db.session.query(Notification).count()}"))
+        db.session.commit()
+        assert bells.unread_count(ann.user) == 2 and bells.unread_count(bob.user) == 1
+        first = bells.latest(ann.user)[0]
+        assert bells.mark_read(bob.user, first.id) is None
+        assert bells.mark_read(ann.user, first.id) is not None and bells.unread_count(ann.user) == 1

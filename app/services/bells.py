@@ -1,8 +1,8 @@
 """The staff notification bell: unread counts, the in-app list, read marks and e-mail preferences.
 
-In-app rows are written by app.services.notifications with state "sent" and read_at NULL; only
-rows addressed to a staff user (recipient_user_id) appear here. Client accounts receive theirs
-through their contact (recipient_contact_id), so a user-id count for them is 0 by construction.
+In-app rows are written by app.services.notifications with state "sent" and read_at NULL. A staff
+user's rows are addressed to the user, a client's to their contact; these functions serve both
+(the portal's bell uses them with the client's account).
 """
 from datetime import datetime
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from app.extensions import db
 from app.models import ClientRequest, Message, Notification, NotificationPreference, Task
 from app.models.notifications import Channel
+from app.security import access
 from app.services import events
 
 OBJECTS = {"Task": Task, "Message": Message, "ClientRequest": ClientRequest}
@@ -27,21 +28,29 @@ def _user_id(user):
     return getattr(user, "id", None)
 
 
-def _mine(user_id):
-    return (Notification.recipient_user_id == user_id, Notification.channel == Channel.in_app)
+def _mine(user):
+    """The clause of the in-app rows addressed to `user`: a staff user's own, or (for a client
+    account) its contact's — the same bell serves the staff navbar and the portal."""
+    uid = _user_id(user)
+    if uid is None:
+        return None
+    contact_id = access.contact_id_of(user)
+    owner = (Notification.recipient_contact_id == contact_id if contact_id is not None
+             else Notification.recipient_user_id == uid)
+    return (owner, Notification.channel == Channel.in_app)
 
 
 def unread_count(user):
     """How many in-app notifications of `user` are unread (one query; 0 for anonymous users)."""
-    uid = _user_id(user)
-    if uid is None:
+    mine = _mine(user)
+    if mine is None:
         return 0
     return db.session.scalar(select(func.count(Notification.id)).where(
-        *_mine(uid), Notification.read_at.is_(None))) or 0
+        *mine, Notification.read_at.is_(None))) or 0
 
 
 def unread_count_for_current_user():
-    """The bell's number for the signed-in user (a Jinja global); 0 for anonymous and client accounts."""
+    """The bell's number for the signed-in user (a Jinja global); 0 for anonymous visitors."""
     if not has_request_context():
         return 0
     return unread_count(current_user)
@@ -49,20 +58,20 @@ def unread_count_for_current_user():
 
 def latest(user, limit=20):
     """The user's newest in-app notifications, newest first."""
-    uid = _user_id(user)
-    if uid is None:
+    mine = _mine(user)
+    if mine is None:
         return []
-    return db.session.scalars(select(Notification).where(*_mine(uid))
+    return db.session.scalars(select(Notification).where(*mine)
                               .order_by(Notification.created_on.desc(), Notification.id.desc())
                               .limit(limit)).all()
 
 
 def mark_read(user, notification_id):
     """Mark one of the user's own in-app rows read; the row, or None when it is not theirs."""
-    uid = _user_id(user)
-    if uid is None:
+    mine = _mine(user)
+    if mine is None:
         return None
-    row = db.session.scalar(select(Notification).where(Notification.id == notification_id, *_mine(uid)))
+    row = db.session.scalar(select(Notification).where(Notification.id == notification_id, *mine))
     if row is None:
         return None
     if row.read_at is None:
@@ -73,10 +82,10 @@ def mark_read(user, notification_id):
 
 def mark_all_read(user):
     """Mark every unread in-app row of the user read; how many were marked."""
-    uid = _user_id(user)
-    if uid is None:
+    mine = _mine(user)
+    if mine is None:
         return 0
-    marked = db.session.execute(update(Notification).where(*_mine(uid), Notification.read_at.is_(None))
+    marked = db.session.execute(update(Notification).where(*mine, Notification.read_at.is_(None))
                                 .values(read_at=datetime.now())).rowcount
     db.session.commit()
     return marked
