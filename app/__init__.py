@@ -53,6 +53,9 @@ def create_app(config_class=None):
     cli.register(app)
     web.register(app)
     markdown.register(app)
+    from app.ops import init_ops
+
+    init_ops(app)
     logging.getLogger("flask_appbuilder").setLevel(app.config.get("FAB_LOG_LEVEL", logging.WARNING))
     return app
 

@@ -4,6 +4,7 @@ from datetime import datetime, time, timezone
 
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.registry import FailedJobRegistry
 
 from app.redis_conn import get_redis
 
@@ -68,8 +69,10 @@ def enqueue_delivery(notification_id, send_after=None):
     a lost job is re-created by the outbox sweep, so Redis trouble is logged, not raised."""
     when = (send_after or datetime.now()).astimezone(timezone.utc)
     try:
-        return queue().enqueue_at(when, deliver_notification, notification_id, job_id=f"notify-{notification_id}",
-                                  retry=_delivery_retry())
+        q = queue()
+        FailedJobRegistry(queue=q).remove(f"notify-{notification_id}")  # a retry replaces the failed job
+        return q.enqueue_at(when, deliver_notification, notification_id, job_id=f"notify-{notification_id}",
+                            retry=_delivery_retry())
     except RedisError:
         log.warning("could not schedule notification %s", notification_id, exc_info=True)
         return None

@@ -12,13 +12,14 @@ PUBLIC = {
     "static", "appbuilder.static", "portico.health", "AuthDBView.login", "AuthDBView.logout",
     "LocaleView.index", "UtilView.back", "HomeView.index",
     "PorticoSecurityApi.login", "PorticoSecurityApi.refresh",  # credentials / JWT checked inside
+    "ops.static",
 }
 # FAB's single-row ".action" routes refuse by redirecting back with an "Access denied" flash.
 # API routes answer 401 instead of redirecting to the login page.
 API = {"MenuApi.get_menu_data"}
 # Screens only an Admin reaches (FAB's own security screens).
 ADMIN_ONLY_PREFIXES = ("PermissionModelView", "PermissionViewModelView", "RoleModelView", "UserGroupModelView",
-                       "ViewMenuModelView", "UserStatsChartView", "FirmSettingsView")
+                       "ViewMenuModelView", "UserStatsChartView", "FirmSettingsView", "ops.", "ops_")
 SAMPLE_ARGS = {"pk": "1", "name": "muldelete", "filename": "x.txt", "group_by": "x", "locale": "et"}
 
 
