@@ -344,3 +344,30 @@ def test_actions_work_in_a_browser_under_the_csp(app):
     finally:
         server.shutdown()
     assert problems == []
+
+
+def test_development_mail_is_listed_for_admins_only(app, client, login, tmp_path):
+    """Without MAIL_SERVER mails land in instance/mail; /ops/mail lists and shows them, to Admins only."""
+    from app import mailer
+    from app.security import roles as R
+    from tests import factories as f
+
+    with app.app_context():
+        admin, staff = f.staff(R.ADMIN).id, f.staff(R.STAFF).id
+        server = app.config["MAIL_SERVER"]
+        app.config["MAIL_SERVER"] = ""
+        try:
+            with app.test_request_context():
+                mailer.send("dev@client.example", "Dev subject", "Plain body", "<p>HTML body</p>")
+        finally:
+            app.config["MAIL_SERVER"] = server
+    login(client, staff)
+    assert client.get("/ops/mail/").status_code == 403
+    login(client, admin)
+    listing = client.get("/ops/mail/").get_data(as_text=True)
+    assert "Dev subject" in listing and "dev@client.example" in listing
+    import re
+
+    name = re.search(r'href="/ops/mail/([^"/]+\.eml)"', listing).group(1)
+    assert client.get("/ops/mail/..%2F..%2Fconfig.py").status_code == 404
+    assert "Plain body" in client.get(f"/ops/mail/{name}").get_data(as_text=True)
