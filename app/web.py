@@ -3,7 +3,7 @@ import secrets
 import time
 from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, g, jsonify, render_template, request, session
+from flask import Blueprint, abort, current_app, g, jsonify, render_template, request, send_file, session
 from flask_login import current_user, logout_user
 from sqlalchemy import text
 
@@ -22,6 +22,20 @@ def health():
     healthy = all(v == "ok" for v in status.values())
     status["status"] = "ok" if healthy else "unavailable"
     return jsonify(status), 200 if healthy else 503
+
+
+@bp.route("/firm-logo")
+def firm_logo():
+    """The firm's logo (public: it appears in mails and on the sign-in page)."""
+    from app.services.firm import logo
+
+    found = logo()
+    if found is None:
+        abort(404)
+    response = send_file(found[0], mimetype=found[1], max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 def _check(probe):

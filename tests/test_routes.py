@@ -12,7 +12,7 @@ PUBLIC = {
     "static", "appbuilder.static", "portico.health", "AuthDBView.login", "AuthDBView.logout",
     "LocaleView.index", "UtilView.back", "HomeView.index",
     "PorticoSecurityApi.login", "PorticoSecurityApi.refresh",  # credentials / JWT checked inside
-    "ops.static",
+    "ops.static", "portico.firm_logo",
 }
 # FAB's single-row ".action" routes refuse by redirecting back with an "Access denied" flash.
 # API routes answer 401 instead of redirecting to the login page.

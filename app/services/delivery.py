@@ -172,8 +172,8 @@ def render(person, rows):
         items = [_item(n, base, isinstance(person, Contact)) for n in rows]
         subject = items[0]["title"] if len(items) == 1 else _("%(n)d updates from %(firm)s", n=len(items),
                                                                firm=firm.firm_name)
-        context = dict(firm=firm, person=person, items=items, settings_url=f"{base}/portal/settings"
-                       if isinstance(person, Contact) else f"{base}/users/userinfo/")
+        settings_url = f"{base}/portal/settings" if isinstance(person, Contact) else f"{base}/notifications/preferences"
+        context = dict(firm=firm, person=person, items=items, logo_url=f"{base}/firm-logo", settings_url=settings_url)
         return (f"{firm.firm_name}: {subject}", render_template("email/notification.txt", **context),
                 render_template("email/notification.html", **context))
 

@@ -1,13 +1,17 @@
 """The firm's settings screen: one row, edited in place."""
-from flask import redirect, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from wtforms import BooleanField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, URL
 
 from app.models import FirmSettings
+from app.security import access
 from app.security import roles as R
+from app.services.filetypes import UploadRefused
 from app.services import firm as firm_service
 from app.views.base import SafeInterface, ScopedModelView, in_scope
 
@@ -17,6 +21,7 @@ class FirmSettingsView(ScopedModelView):
 
     datamodel = SafeInterface(FirmSettings)
     base_permissions = ["can_list", "can_edit", "can_show"]
+    method_permission_name = {"logo": "edit"}
     edit_title = _l("Firm settings")
     show_title = _l("Firm settings")
     label_columns = {
@@ -51,6 +56,25 @@ class FirmSettingsView(ScopedModelView):
     }
     edit_form_query_rel_fields = {"owner": in_scope(R.VIEW)}
     edit_form_extra_fields = {"detailed_notifications": BooleanField(_l("Detailed notifications"))}
+
+    show_template = "portico/firm_show.html"
+
+    @expose("/logo", methods=["POST"])
+    @has_access
+    def logo(self):
+        """Upload the firm's logo (shown in mails and, later, the portal)."""
+        if not access.can(current_user, R.EDIT, firm_service.get_settings()):
+            abort(403)
+        storage = request.files.get("logo")
+        if not storage or not storage.filename:
+            flash(_("Choose an image file."), "danger")
+        else:
+            try:
+                firm_service.set_logo(storage)
+                flash(_("The logo was saved."), "success")
+            except UploadRefused as exc:
+                flash(str(exc), "danger")
+        return redirect(url_for(f"{self.endpoint}.show", pk=1))
 
     @expose("/list/")
     @has_access
