@@ -94,6 +94,8 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "portico@localhost")
     # Seconds between retries of a failing mail delivery (then it is marked failed in /ops).
     DELIVERY_RETRY_INTERVALS = os.environ.get("DELIVERY_RETRY_INTERVALS", "30,120,600")
+    # Days before a deadline on which assignees are reminded (0 = on the day); weekly once overdue.
+    REMINDER_DAYS_BEFORE = os.environ.get("REMINDER_DAYS_BEFORE", "3,0")
 
     @classmethod
     def validate(cls, app):

@@ -101,7 +101,10 @@ def send_deadline_reminders():
     from app.services.tasks import emit_deadline_events
 
     with _app_context():
-        return len(emit_deadline_events(date.today()))
+        from flask import current_app
+
+        days = tuple(int(d) for d in str(current_app.config.get("REMINDER_DAYS_BEFORE", "3,0")).split(",") if d.strip())
+        return len(emit_deadline_events(date.today(), days_before=days))
 
 
 def sweep_recurring_tasks():

@@ -1,5 +1,6 @@
 """Delivery under faults, with a real Redis, real worker processes and a real SMTP sink."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -85,7 +86,7 @@ def test_redis_flushed_with_pending_rows_the_sweep_delivers_each_once(app, smtp,
     assert _state(app, assigned) is NotificationState.sent
 
 
-def test_smtp_down_retries_then_fails_and_a_retry_delivers_once(app, smtp, assigned):
+def test_smtp_down_retries_then_fails_and_a_retry_from_ops_delivers_once(app, client, login, smtp, assigned):
     """With SMTP refusing connections: retried, then failed with the error kept; retried later: one mail."""
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -105,8 +106,12 @@ def test_smtp_down_retries_then_fails_and_a_retry_delivers_once(app, smtp, assig
         row = db.session.get(Notification, assigned)
         assert (row.state, row.attempts) == (NotificationState.failed, 4), (row.state, row.attempts, err[-1500:])
         assert "Connection refused" in row.last_error or "Errno" in row.last_error
-        row.state, row.send_after = NotificationState.pending, datetime.now()
-        db.session.commit()
-        enqueue_delivery(assigned)
+        admin = f.staff(R.ADMIN).id
+    login(client, admin)
+    page = client.get("/ops/outbox/").get_data(as_text=True)
+    assert "ann@client.example" in page or "Ann" in page
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    client.post("/ops/outbox/action/", data={"csrf_token": token, "action": "retry", "rowid": [assigned]})
+    assert _state(app, assigned) is NotificationState.pending
     assert _run_worker(app, smtp.port)[0] == 0
     assert len(smtp.messages) == 1 and _state(app, assigned) is NotificationState.sent

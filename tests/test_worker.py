@@ -52,3 +52,28 @@ def test_a_real_worker_creates_the_next_occurrence_when_it_falls_due(app):
         occurrences = db.session.query(Task).filter_by(series_id=series_id).order_by(Task.occurrence).all()
         assert [t.occurrence for t in occurrences] == [1, 2]
         assert occurrences[1].deadline == occurrences[0].deadline + timedelta(weeks=1)
+
+
+def test_reminder_days_come_from_the_configuration(app):
+    """The daily reminder job uses REMINDER_DAYS_BEFORE (here: 5 days before only)."""
+    from datetime import date, timedelta
+
+    from app.extensions import db
+    from app.jobs import send_deadline_reminders
+    from app.models.tasks import PortalState
+    from app.services import tasks
+    from tests import factories as f
+
+    with app.app_context():
+        entity = f.entity("Remind Co")
+        for days in (5, 3, 0):
+            task = tasks.create_task(entity, f"In {days}", None, deadline=date.today() + timedelta(days=days),
+                                     assignees=[])
+            task.portal_state = PortalState.assigned
+        db.session.commit()
+        app.config["REMINDER_DAYS_BEFORE"] = "5"
+        try:
+            assert send_deadline_reminders() == 1
+        finally:
+            app.config["REMINDER_DAYS_BEFORE"] = "3,0"
+        assert send_deadline_reminders() == 2

@@ -198,3 +198,4 @@ def _item(row, base, to_contact):
     extra = getattr(task, "additional_message", None) if row.event == events.FILE_REQUEST_CREATED else None
     return {"title": titles.get(row.event, name), "url": url, "body": body, "extra": extra,
             "deadline": getattr(task, "deadline", None)}
+
