@@ -1,7 +1,6 @@
 """Firm settings: the logo (upload, serving, in mails)."""
 import io
 
-from app.extensions import db
 from app.security import roles as R
 from app.services.firm import get_settings
 from tests import documents_helpers as h

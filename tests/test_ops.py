@@ -295,7 +295,7 @@ def test_actions_work_in_a_browser_under_the_csp(app):
     """In Chromium, with Portico's CSP: the per-row Cancel form and the "With selected" Retry work, no CSP errors."""
     pytest.importorskip("playwright")
     if not os.path.exists(CHROMIUM):
-        pytest.skip("no Chromium at " + CHROMIUM)
+        pytest.skip(reason="no Chromium at " + CHROMIUM)
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
 

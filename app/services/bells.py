@@ -13,12 +13,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import ClientRequest, Message, Notification, NotificationPreference, Task
+from app.models import ClientRequest, Message, Notification, NotificationPreference
 from app.models.notifications import Channel
 from app.security import access
 from app.services import events
+from app.services.notifications import event_title, object_models
 
-OBJECTS = {"Task": Task, "Message": Message, "ClientRequest": ClientRequest}
+OBJECTS = object_models()
 
 
 def _user_id(user):
@@ -108,19 +109,6 @@ def load_objects(rows):
     return found
 
 
-def _titles(name):
-    # The same msgids as app.services.delivery._item, so one translation serves mail and bell.
-    return {
-        events.TASK_ASSIGNED: _("New task: %(name)s", name=name),
-        events.TASK_WITHDRAWN: _("Task withdrawn: %(name)s", name=name),
-        events.MESSAGE_POSTED: _("New message about %(name)s", name=name),
-        events.CLIENT_COMPLETED: _("Client marked done: %(name)s", name=name),
-        events.REQUEST_CREATED: _("New client request: %(name)s", name=name),
-        events.FILE_REQUEST_CREATED: _("Files requested: %(name)s", name=name),
-        events.DEADLINE_APPROACHING: _("Deadline coming up: %(name)s", name=name),
-    }
-
-
 def describe(row, objects=None):
     """(title, staff URL) of one row; the URL is None when the object no longer exists.
 
@@ -136,7 +124,7 @@ def describe(row, objects=None):
         name, url = thread.subject, f"/clientrequestview/show/{thread.id}"
     else:
         name, url = thread.title, f"/taskview/show/{thread.id}"
-    return _titles(name).get(row.event, name), url
+    return event_title(row.event, name), url
 
 
 def describe_all(rows):

@@ -16,9 +16,10 @@ from app.security import access
 from app.security import roles as R
 from app.services import events
 from app.services.firm import get_settings
+from app.services.notifications import event_title, object_models
 
 MAX_ATTEMPTS = 4
-OBJECTS = {"Task": Task, "Message": Message, "ClientRequest": ClientRequest}
+OBJECTS = object_models()
 
 
 def deliver(notification_id):
@@ -182,20 +183,11 @@ def _item(row, base, to_contact):
     obj = db.session.get(OBJECTS[row.object_type], row.object_id)
     task = (obj.task or obj.request) if isinstance(obj, Message) else obj
     name = getattr(task, "title", None) or getattr(task, "subject", "")
-    titles = {
-        events.TASK_ASSIGNED: _("New task: %(name)s", name=name),
-        events.TASK_WITHDRAWN: _("Task withdrawn: %(name)s", name=name),
-        events.MESSAGE_POSTED: _("New message about %(name)s", name=name),
-        events.CLIENT_COMPLETED: _("Client marked done: %(name)s", name=name),
-        events.REQUEST_CREATED: _("New client request: %(name)s", name=name),
-        events.FILE_REQUEST_CREATED: _("Files requested: %(name)s", name=name),
-        events.DEADLINE_APPROACHING: _("Deadline coming up: %(name)s", name=name),
-    }
     kind = "requests" if isinstance(task, ClientRequest) else "tasks"
     url = f"{base}/portal/{kind}/{task.id}" if to_contact else (
         f"{base}/clientrequestview/show/{task.id}" if kind == "requests" else f"{base}/taskview/show/{task.id}")
     body = obj.body if isinstance(obj, Message) and obj.kind is not MessageKind.internal else ""
     extra = getattr(task, "additional_message", None) if row.event == events.FILE_REQUEST_CREATED else None
-    return {"title": titles.get(row.event, name), "url": url, "body": body, "extra": extra,
+    return {"title": event_title(row.event, name), "url": url, "body": body, "extra": extra,
             "deadline": getattr(task, "deadline", None)}
 

@@ -2,7 +2,6 @@
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Message, MessageKind, Task

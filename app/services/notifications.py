@@ -2,6 +2,7 @@
 commit each e-mail row gets an rq job at its send_after (job id = "notify-<id>")."""
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,27 @@ from app.services import events
 from app.services.firm import get_settings
 
 PENDING_KEY = "portico_new_notifications"
+
+
+def object_models():
+    """The models a notification can be about, by their object_type."""
+    from app.models import ClientRequest, Message
+
+    return {"Task": Task, "Message": Message, "ClientRequest": ClientRequest}
+
+
+def event_title(event_name, name):
+    """A notification's title in the current language (mails, digests and the bell share it)."""
+    titles = {
+        events.TASK_ASSIGNED: _("New task: %(name)s", name=name),
+        events.TASK_WITHDRAWN: _("Task withdrawn: %(name)s", name=name),
+        events.MESSAGE_POSTED: _("New message about %(name)s", name=name),
+        events.CLIENT_COMPLETED: _("Client marked done: %(name)s", name=name),
+        events.REQUEST_CREATED: _("New client request: %(name)s", name=name),
+        events.FILE_REQUEST_CREATED: _("Files requested: %(name)s", name=name),
+        events.DEADLINE_APPROACHING: _("Deadline coming up: %(name)s", name=name),
+    }
+    return titles.get(event_name, name)
 
 
 def _person_key(person):
