@@ -1,6 +1,6 @@
 """Background jobs run by rq workers; each takes ids, reloads, and is safe to run twice."""
 import logging
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from redis.exceptions import RedisError
 from rq import Queue, Retry
@@ -67,7 +67,7 @@ def _delivery_retry():
 def enqueue_delivery(notification_id, send_after=None):
     """Schedule the delivery of one outbox row at its send_after (after the commit that wrote it);
     a lost job is re-created by the outbox sweep, so Redis trouble is logged, not raised."""
-    when = (send_after or datetime.now()).astimezone(timezone.utc)
+    when = ((send_after or datetime.now()) + timedelta(seconds=1)).astimezone(timezone.utc)  # rq rounds down
     try:
         q = queue()
         FailedJobRegistry(queue=q).remove(f"notify-{notification_id}")  # a retry replaces the failed job

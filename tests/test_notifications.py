@@ -212,3 +212,15 @@ def test_completion_file_request_and_deadline_triggers_reach_the_right_people(fi
     tasks.emit_deadline_events(date.today())  # "Finish" is due today, still open for the firm
     assert {n.recipient_contact_id for n in _emails()} == {ann.id, firm["mari"].id}
     assert request.kind.name == "file_request"
+
+
+def test_a_job_starting_a_moment_early_still_delivers(firm, smtp):
+    """rq's scheduler works in whole seconds: a delivery started just before send_after still sends."""
+    get_settings().notification_delay = 1
+    db.session.commit()
+    task = tasks.create_task(firm["entity"], "Early", firm["accountant"], assignees=[firm["ann"]])
+    tasks.assign(task, firm["accountant"])
+    row = _emails()[0]
+    assert row.send_after > datetime.now()
+    assert delivery.deliver(row.id) == "sent"
+    assert len(smtp.messages) == 1

@@ -19,6 +19,7 @@ from app.services.firm import get_settings
 from app.services.notifications import event_title, object_models
 
 MAX_ATTEMPTS = 4
+EARLY = timedelta(seconds=2)  # rq's scheduler works in whole seconds: a job may start a moment early
 OBJECTS = object_models()
 
 
@@ -27,8 +28,8 @@ def deliver(notification_id):
     row = db.session.get(Notification, notification_id)
     if row is None or row.state is not NotificationState.pending or row.channel is not Channel.email:
         return "skipped"
-    if row.send_after > datetime.now():
-        return "not due"
+    if row.send_after > datetime.now() + EARLY:
+        return "not due"  # the outbox sweep picks it up when it is
     due = [n for n in _due_rows(row) if not _cancel_if_stale(n)]
     person = row.recipient_contact or row.recipient_user
     address = person.primary_email if isinstance(person, Contact) else person.email
@@ -102,7 +103,7 @@ def _due_rows(row):
              else Notification.recipient_user_id == row.recipient_user_id)
     return db.session.scalars(select(Notification).where(
         owner, Notification.channel == Channel.email, Notification.state == NotificationState.pending,
-        Notification.send_after <= datetime.now(),
+        Notification.send_after <= datetime.now() + EARLY,
     ).order_by(Notification.id)).all()
 
 
