@@ -7,7 +7,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -17,6 +16,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import relationship
+
+from app.models.types import enum_column_type
 
 
 class Direction(enum.Enum):
@@ -50,10 +51,6 @@ STATUS_LABELS = {
     DocumentStatus.signed: _l("Signed"),
 }
 VISIBILITY_LABELS = {Visibility.staff_only: _l("Staff only"), Visibility.portal: _l("Shared to the portal")}
-
-
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=20)
 
 
 class Folder(Model):
@@ -90,9 +87,9 @@ class Document(Model):
     mime = Column(String(100), nullable=False)
     size = Column(BigInteger, nullable=False)
     sha256 = Column(String(64), nullable=False)
-    direction = Column(_enum(Direction, "document_direction"), nullable=False, default=Direction.from_firm)
-    status = Column(_enum(DocumentStatus, "document_status"), nullable=False, default=DocumentStatus.received)
-    visibility = Column(_enum(Visibility, "document_visibility"), nullable=False, default=Visibility.staff_only)
+    direction = Column(enum_column_type(Direction, "document_direction"), nullable=False, default=Direction.from_firm)
+    status = Column(enum_column_type(DocumentStatus, "document_status"), nullable=False, default=DocumentStatus.received)
+    visibility = Column(enum_column_type(Visibility, "document_visibility"), nullable=False, default=Visibility.staff_only)
     note = Column(Text)
     version_count = Column(Integer, nullable=False, default=1)
     created_on = Column(DateTime, nullable=False, default=func.now())

@@ -7,7 +7,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -17,6 +16,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import relationship
+
+from app.models.types import enum_column_type
 
 
 class Channel(enum.Enum):
@@ -34,10 +35,6 @@ class NotificationState(enum.Enum):
     cancelled = "cancelled"
     sent = "sent"
     failed = "failed"
-
-
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=20)
 
 
 class Notification(Model):
@@ -62,9 +59,9 @@ class Notification(Model):
     entity = relationship("Entity")
     object_type = Column(String(30), nullable=False)
     object_id = Column(Integer, nullable=False)
-    channel = Column(_enum(Channel, "notification_channel"), nullable=False)
+    channel = Column(enum_column_type(Channel, "notification_channel"), nullable=False)
     send_after = Column(DateTime, nullable=False)
-    state = Column(_enum(NotificationState, "notification_state"), nullable=False, default=NotificationState.pending)
+    state = Column(enum_column_type(NotificationState, "notification_state"), nullable=False, default=NotificationState.pending)
     attempts = Column(Integer, nullable=False, default=0)
     last_error = Column(Text)
     sent_on = Column(DateTime)

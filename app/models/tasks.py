@@ -11,7 +11,6 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -22,6 +21,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import relationship
+
+from app.models.types import enum_column_type
 
 from app.services.recurrence import Frequency
 
@@ -65,10 +66,6 @@ PORTAL_STATE_LABELS = {
 CLIENT_STATUS_LABELS = {ClientStatus.pending: _l("Pending"), ClientStatus.done: _l("Done by the client")}
 
 
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=20)
-
-
 task_assignees = Table(
     "task_assignee",
     Model.metadata,
@@ -95,7 +92,7 @@ class TaskSeries(Model):
     title = Column(String(200), nullable=False)
     description = Column(Text)
     start = Column(Date, nullable=False)
-    frequency = Column(_enum(Frequency, "task_frequency"), nullable=False)
+    frequency = Column(enum_column_type(Frequency, "task_frequency"), nullable=False)
     interval = Column(Integer, nullable=False, default=1)
     until = Column(Date)
     count = Column(Integer)
@@ -117,18 +114,18 @@ class Task(Model):
     id = Column(Integer, primary_key=True)
     entity_id = Column(Integer, ForeignKey("entity.id", ondelete="CASCADE"), nullable=False)
     entity = relationship("Entity")
-    kind = Column(_enum(TaskKind, "task_kind"), nullable=False, default=TaskKind.task)
+    kind = Column(enum_column_type(TaskKind, "task_kind"), nullable=False, default=TaskKind.task)
     title = Column(String(200), nullable=False)
     description = Column(Text)
     deadline = Column(Date, index=True)
     responsible_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     responsible = relationship("User", foreign_keys=[responsible_id])
-    staff_status = Column(_enum(StaffStatus, "task_staff_status"), nullable=False, default=StaffStatus.open)
+    staff_status = Column(enum_column_type(StaffStatus, "task_staff_status"), nullable=False, default=StaffStatus.open)
     staff_done_on = Column(DateTime)
-    portal_state = Column(_enum(PortalState, "task_portal_state"), nullable=False, default=PortalState.not_assigned)
+    portal_state = Column(enum_column_type(PortalState, "task_portal_state"), nullable=False, default=PortalState.not_assigned)
     assigned_on = Column(DateTime)
     withdrawn_on = Column(DateTime)
-    client_status = Column(_enum(ClientStatus, "task_client_status"), nullable=False, default=ClientStatus.pending)
+    client_status = Column(enum_column_type(ClientStatus, "task_client_status"), nullable=False, default=ClientStatus.pending)
     client_done_on = Column(DateTime)
     client_done_by_id = Column(Integer, ForeignKey("contact.id", ondelete="SET NULL"))
     client_done_by = relationship("Contact", foreign_keys=[client_done_by_id])

@@ -125,7 +125,8 @@ def _cancel_if_stale(row):
 
 
 def _why_not(row):
-    obj = db.session.get(OBJECTS.get(row.object_type, Task), row.object_id) if row.object_type in OBJECTS else None
+    model = OBJECTS.get(row.object_type)
+    obj = db.session.get(model, row.object_id) if model is not None else None
     if obj is None:
         return "object deleted"
     if not wants_email(row):
@@ -137,10 +138,8 @@ def _why_not(row):
 
 
 def _contact_reason(contact, obj, event):
-    entity = obj.task.entity if isinstance(obj, Message) and obj.task else getattr(obj, "entity", None)
-    if isinstance(obj, Message) and obj.request is not None:
-        entity = obj.request.entity
-    if entity is None or R.VIEW not in access.contact_actions(contact, entity):
+    thread = (obj.task or obj.request) if isinstance(obj, Message) else obj
+    if thread is None or R.VIEW not in access.contact_actions(contact, thread.entity):
         return "entity no longer shared"
     if isinstance(obj, Message):
         if obj.deleted_on is not None or obj.kind is MessageKind.internal:

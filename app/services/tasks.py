@@ -150,9 +150,19 @@ def spawn_due_occurrences(today=None):
     return created
 
 
+def check_rule(rule):
+    """Refuse an invalid repeat rule with a message for the user (the rule's own is for developers)."""
+    try:
+        rule.validate()
+    except ValueError:
+        raise TaskError(_("This repeat rule is not valid: monthly, quarterly and yearly repeat every 1; "
+                          "every N days, weeks or months needs N from 1 to 366; the number of occurrences "
+                          "must be at least 1."))
+
+
 def create_series(entity, title, rule, start, user, **fields):
     """A recurring series and its first occurrence (deadline = start)."""
-    rule.validate()
+    check_rule(rule)
     series = TaskSeries(entity_id=entity.id, title=title, description=fields.get("description"), start=start,
                         frequency=rule.frequency, interval=rule.interval, until=rule.until, count=rule.count)
     db.session.add(series)
@@ -203,5 +213,5 @@ def edit_series(series, **changes):
     for field in ("title", "description", "frequency", "interval", "until", "count"):
         if field in changes:
             setattr(series, field, changes[field])
-    series_rule(series).validate()
+    check_rule(series_rule(series))
     db.session.commit()

@@ -190,4 +190,4 @@ class TaskSeriesView(ScopedModelView):
 
     def pre_update(self, item):
         """The changed rule must still be a valid rule."""
-        task_service.series_rule(item).validate()
+        task_service.check_rule(task_service.series_rule(item))
