@@ -68,6 +68,10 @@ class Config:
     AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minutes")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
 
+    # Portal PINs: a slow KDF (werkzeug's scrypt, n=32768).
+    PIN_HASH_METHOD = os.environ.get("PIN_HASH_METHOD", "scrypt:32768:8:1")
+    PIN_FAKE_HASH = None  # set in create_app with the same method (timing of unknown addresses)
+
     # Sessions
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -115,6 +119,7 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret-key-not-for-production"
     SQLALCHEMY_DATABASE_URI = _database_url("portico-test.db")
     FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    PIN_HASH_METHOD = "pbkdf2:sha256:1000"
     RATELIMIT_ENABLED = False
     STORAGE_DIR = os.environ.get("STORAGE_DIR", os.path.join(BASE_DIR, "instance", "test-storage"))
 

@@ -52,6 +52,9 @@ def create_app(config_class=None):
     notifications.register()
     cli.register(app)
     web.register(app)
+    from app.views import portal
+
+    portal.register(app)
     markdown.register(app)
     from app.ops import init_ops
 
@@ -72,6 +75,8 @@ def _derived_settings(app):
         app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"] = generate_password_hash(
             "not-a-real-password", method=app.config["FAB_PASSWORD_HASH_METHOD"]
         )
+    if not app.config.get("PIN_FAKE_HASH"):
+        app.config["PIN_FAKE_HASH"] = generate_password_hash("not-a-pin", method=app.config["PIN_HASH_METHOD"])
     if app.config["RATELIMIT_ENABLED"] and not app.config.get("RATELIMIT_STORAGE_URI"):
         from app.redis_conn import redis_url
 

@@ -86,6 +86,22 @@ def deliver_notification(notification_id):
         return deliver(notification_id)
 
 
+def send_access_code(code_id):
+    """Mail one access code (its plain code waits in Redis for ten minutes); a re-run sends nothing."""
+    from app.services.portal_mail import send_code
+
+    with _app_context():
+        return send_code(code_id)
+
+
+def send_invitation(contact_id):
+    """Mail a contact their portal invitation."""
+    from app.services.portal_mail import send_invitation as send
+
+    with _app_context():
+        return send(contact_id)
+
+
 def sweep_outbox():
     """Periodic: re-create lost delivery jobs; flag deliveries a killed worker left half-done."""
     from app.services.delivery import sweep

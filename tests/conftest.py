@@ -164,6 +164,28 @@ def login(app):
     return _login
 
 
+@pytest.fixture
+def portal_login(app):
+    """portal_login(client, contact_or_id): a portal session for a contact, as a full sign-in leaves it."""
+    import time
+
+    from app.extensions import db
+    from app.models import Contact
+    from app.services import portal_auth
+
+    def _login(test_client, contact):
+        with app.test_request_context():
+            row = db.session.get(Contact, getattr(contact, "id", contact))
+            user_id, token = row.user_id, portal_auth.register_session(row.id)
+        with test_client.session_transaction() as session:
+            session.clear()
+            session.update({"_user_id": str(user_id), "_fresh": True, "portal_session": token,
+                            "_started": int(time.time())})
+        return test_client
+
+    return _login
+
+
 def csrf_token(test_client, path):
     """The CSRF token of the form served at `path`."""
     body = test_client.get(path).get_data(as_text=True)

@@ -5,11 +5,13 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import Contact, ContactGroup, Entity, EntityShare
+from app.models.contacts import PortalState
 from app.models.entities import EntityKind
 from app.security import roles as R
 
 _seq = itertools.count(1)
 PASSWORD = "correct horse battery"
+PIN = "246810"
 
 
 def role(name):
@@ -47,8 +49,21 @@ def contact(first="Casey", last=None, email=None, with_user=False):
         item.user = current_app.appbuilder.sm.add_user(
             f"portal{n}", first, item.last_name, item.primary_email, role(R.CLIENT), password=PASSWORD
         )
+        item.portal_state = PortalState.active
     db.session.add(item)
     db.session.commit()
+    return item
+
+
+def portal_contact(entity_obj=None, role_name=R.ENTITY_COLLABORATOR, pin=PIN, **kwargs):
+    """An active portal contact with a PIN, sharing `entity_obj` with `role_name` (if given)."""
+    from app.services import portal_auth
+
+    item = contact(with_user=True, **kwargs)
+    portal_auth.set_pin(item, pin)
+    db.session.commit()
+    if entity_obj is not None:
+        share(entity_obj, role_name, contact=item)
     return item
 
 

@@ -56,7 +56,6 @@ def _post(client, path, data):
         ({"last_name": "x" * 101}, "Field cannot be longer than 100 characters."),
         ({"username": "has spaces"}, "Use letters, digits and . _ @ + - only."),
         ({"phone": "call me maybe"}, "Enter a phone number"),
-        ({"portal_state": "superuser"}, "Not a valid choice"),
     ],
 )
 def test_bad_contact_input_is_a_form_error(app, client, login, admins, overrides, message):
@@ -67,6 +66,15 @@ def test_bad_contact_input_is_a_form_error(app, client, login, admins, overrides
     assert response.status_code == 200
     assert message in response.get_data(as_text=True)
     assert _counts(app) == before
+
+
+def test_the_contact_form_cannot_set_the_portal_state(app, client, login, admins):
+    """Portal access changes only through Invite/Disable: a posted portal_state is ignored."""
+    login(client, admins.staff_admin)
+    _post(client, "/contactview/add", _contact_form(portal_state="active"))
+    with app.app_context():
+        contact = db.session.query(Contact).filter_by(username="ada.lovelace").one()
+        assert contact.portal_state.name == "not_invited"
 
 
 def test_duplicate_contact_username_is_a_form_error(app, client, login, admins):

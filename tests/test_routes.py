@@ -5,6 +5,7 @@ import pytest
 from werkzeug.routing import Rule
 
 from app.security import roles as R
+from app.views.portal import PUBLIC as PORTAL_PUBLIC
 from tests import factories as f
 
 # Routes anyone may call. Everything else needs a signed-in user with a screen permission.
@@ -13,7 +14,9 @@ PUBLIC = {
     "LocaleView.index", "UtilView.back", "HomeView.index",
     "PorticoSecurityApi.login", "PorticoSecurityApi.refresh",  # credentials / JWT checked inside
     "ops.static", "portico.firm_logo",
-}
+} | PORTAL_PUBLIC
+# Portal pages: only a contact signed in through the portal (anyone else goes to its sign-in).
+PORTAL = "portal."
 # FAB's single-row ".action" routes refuse by redirecting back with an "Access denied" flash.
 # API routes answer 401 instead of redirecting to the login page.
 API = {"MenuApi.get_menu_data"}
@@ -40,7 +43,7 @@ def test_every_route_is_classified(app):
     known_prefixes = ("ActivityEventView", "ContactEmailView", "ContactGroupView", "ContactView", "EntityShareView",
                       "EntityView", "StaffUserView", "StaffResetPasswordView", "StaffResetMyPasswordView",
                       "UserInfoEditView", "DocumentView", "DocumentFilesView",
-                      "DocumentBrowserView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView", "NotificationsView") + ADMIN_ONLY_PREFIXES
+                      "DocumentBrowserView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView", "NotificationsView", PORTAL) + ADMIN_ONLY_PREFIXES
     unknown = [r.endpoint for r in app.url_map.iter_rules()
                if r.endpoint not in PUBLIC | API and not r.endpoint.startswith(known_prefixes)]
     assert unknown == []
@@ -57,6 +60,9 @@ def test_anonymous_visitors_reach_only_public_routes(app, client):
             assert response.status_code == 401, rule.endpoint
         elif method == "POST":
             assert response.status_code in (302, 400), rule.endpoint  # CSRF refuses before anything runs
+        elif rule.endpoint.startswith(PORTAL):
+            assert response.status_code == 302, rule.endpoint
+            assert response.headers["Location"].endswith("/portal/sign-in"), rule.endpoint
         elif rule.endpoint.endswith(".download") and not rule.endpoint.startswith("DocumentFilesView"):
             assert response.status_code == 404, rule.endpoint  # FAB's generic download is switched off
         elif rule.endpoint.endswith(".action"):
@@ -79,10 +85,24 @@ def test_non_admins_get_no_data_from_any_admin_only_route(app, client, login, wh
         endpoint = rule.endpoint
         if endpoint in PUBLIC | API:
             continue
-        if who != "client" and not endpoint.startswith(ADMIN_ONLY_PREFIXES):
+        if endpoint.startswith(PORTAL) or who != "client" and not endpoint.startswith(ADMIN_ONLY_PREFIXES):
             continue
         method = "GET" if "GET" in rule.methods else "POST"
         data = {"csrf_token": token.group(1)} if token else {}
         response = client.open(_url(rule), method=method, data=data)
         refused = (400, 403, 404, 405) + ((302,) if endpoint.endswith(".action") else ())
         assert response.status_code in refused, (endpoint, response.status_code)
+
+
+@pytest.mark.parametrize("who", ["client", R.STAFF, R.ADMIN])
+def test_portal_pages_need_a_portal_session(app, client, login, who):
+    """A FAB session alone (staff, or a client account without a portal sign-in) reaches no portal page."""
+    with app.app_context():
+        user = f.contact(with_user=True).user.id if who == "client" else f.staff(who).id
+    login(client, user)
+    for rule in _rules(app):
+        if not rule.endpoint.startswith(PORTAL) or rule.endpoint in PUBLIC or "GET" not in rule.methods:
+            continue
+        response = client.get(_url(rule))
+        assert response.status_code == 302, rule.endpoint
+        assert response.headers["Location"].endswith("/portal/sign-in"), rule.endpoint

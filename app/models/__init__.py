@@ -6,10 +6,14 @@ from app.models.entities import Entity, EntityShare
 from app.models.firm import FirmSettings
 from app.models.messages import Message, MessageKind
 from app.models.notifications import Notification, NotificationPreference
+from app.models.portal import AccessCode, CodePurpose, TrustedDevice
 from app.models.requests import ClientRequest, RequestStatus
 from app.models.tasks import ChecklistItem, FileRequestAnswer, Task, TaskSeries
 
 __all__ = [
+    "AccessCode",
+    "CodePurpose",
+    "TrustedDevice",
     "ActivityEvent",
     "ChecklistItem",
     "ClientRequest",

@@ -66,6 +66,9 @@ class Contact(Model):
     user = relationship("User")
     notes = Column(Text)
     created_on = Column(DateTime, nullable=False, default=func.now())
+    # The portal PIN (slow KDF hash); set at sign-up, changed in the portal's security settings.
+    pin_hash = Column(String(255))
+    pin_changed_on = Column(DateTime)
 
     emails = relationship(
         "ContactEmail",

@@ -106,7 +106,7 @@ SCREEN_PERMISSIONS = {
     + _screens(
         StaffUserView=READ + ("can_add", "can_edit", "can_delete", "resetpasswords"),
         StaffResetPasswordView=("can_this_form_get", "can_this_form_post"),
-        ContactView=WRITE,
+        ContactView=WRITE + ("can_invite",),
         ContactEmailView=WRITE,
         ContactGroupView=READ,
         EntityView=READ,

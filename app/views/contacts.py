@@ -1,15 +1,21 @@
 """Back-office screens for contacts, their e-mail addresses and contact groups."""
-from flask import current_app
+from flask import abort, current_app, flash, redirect, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.actions import action as fab_action
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, SelectField, StringField
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
+from flask_login import current_user
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 from app.models import Contact, ContactEmail, ContactGroup
 from app.models.contacts import PORTAL_STATE_LABELS, PortalState
 from app.security import roles as R
 from app.services import contacts as contact_service
+from app.services import invitations
 from app.views.base import BulkDeleteMixin, EnumSelectField, SafeInterface, ScopedModelView, in_scope
 from app.views.entities import EntityShareView
 
@@ -89,9 +95,10 @@ class ContactView(BulkDeleteMixin, ScopedModelView):
         (_l("Portal"), {"fields": ["portal_state_label", "notify_by_email", "groups", "notes"]}),
     ]
     # Group membership grants entity access, so it is edited in Contact groups (Entities Admin).
+    # The portal state changes only through Invite / Disable (they mail, end sessions, keep a trail).
     add_columns = [
         "first_name", "last_name", "username", "primary_email", "phone", "language",
-        "notify_by_email", "portal_state", "notes",
+        "notify_by_email", "notes",
     ]
     edit_columns = add_columns
     search_columns = ["first_name", "last_name", "username", "phone", "portal_state", "groups"]
@@ -113,13 +120,58 @@ class ContactView(BulkDeleteMixin, ScopedModelView):
         ),
         "language": LanguageField(_l("Language"), default="en"),
         "notify_by_email": BooleanField(_l("E-mail notifications"), default=True),
-        "portal_state": EnumSelectField(
-            _l("Portal"), PortalState, PORTAL_STATE_LABELS, widget=Select2Widget(), default=PortalState.not_invited
-        ),
     }
     edit_form_extra_fields = add_form_extra_fields
     search_form_query_rel_fields = {"groups": in_scope(R.VIEW)}
     related_views = [ContactEmailView, EntityShareView]
+    show_template = "portico/contacts/show.html"
+    method_permission_name = {"portal_access": "invite", "invite_selected": "invite", "disable_selected": "invite"}
+    action_rights = dict(ScopedModelView.action_rights, invite_selected=invitations.INVITE,
+                         disable_selected=invitations.INVITE)
+
+    @expose("/<pk>/portal/<string:name>", methods=["POST"])
+    @has_access
+    def portal_access(self, pk, name):
+        """Invite (or re-invite) one contact to the portal, or disable their access."""
+        contact = self._item_or_404(pk)
+        if name not in ("invite", "disable"):
+            abort(404)
+        self._require(invitations.INVITE, contact)
+        self._change_access(name, [contact])
+        return redirect(url_for(".show", pk=contact.id))
+
+    @fab_action("invite_selected", _l("Invite to portal"), _l("Send portal invitations to the selected contacts?"),
+                "fa-envelope", single=False)
+    def invite_selected(self, items):
+        """Invite every selected contact (each is re-checked first)."""
+        self._change_access("invite", items)
+        return redirect(self.get_redirect())
+
+    @fab_action("disable_selected", _l("Disable portal access"), _l("End portal access of the selected contacts?"),
+                "fa-ban", single=False)
+    def disable_selected(self, items):
+        """Disable the portal access of every selected contact."""
+        self._change_access("disable", items)
+        return redirect(self.get_redirect())
+
+    def _change_access(self, name, contacts):
+        change = invitations.invite if name == "invite" else invitations.disable
+        done = 0
+        for contact in contacts:
+            try:
+                change(contact, current_user)
+                done += 1
+            except invitations.InvitationError as exc:
+                flash(str(exc), "warning")
+        if done:
+            flash(_("Invitation sent to %(n)d contacts.", n=done) if name == "invite"
+                  else _("Portal access disabled for %(n)d contacts.", n=done), "success")
+
+    def _get_show_widget(self, pk, item, **kwargs):
+        widgets = super()._get_show_widget(pk, item, **kwargs)
+        widgets["contact"] = item
+        widgets["can_invite"] = invitations.can_invite(current_user, item)
+        return widgets
 
 
 class ContactGroupView(BulkDeleteMixin, ScopedModelView):

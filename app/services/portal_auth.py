@@ -1,0 +1,207 @@
+"""Portal accounts: PINs, trusted browsers and server-side sessions of contacts.
+
+A contact signs in with e-mail → PIN (only on a browser not trusted yet) → access code. PIN
+failures are counted per address in Redis, for unknown addresses too, so lock-outs tell nothing.
+"""
+import hashlib
+import secrets
+import time
+from datetime import datetime, timedelta
+
+from flask import current_app, request, session
+from flask_login import login_user, logout_user
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models import Contact, ContactEmail, TrustedDevice
+from app.models.contacts import PortalState
+from app.redis_conn import get_redis
+from app.services import throttle
+
+PIN_FREE_FAILURES = 5
+PIN_MAX_LOCK = 3600
+PIN_HOURLY_CAP = ("100 per hour",)
+DEVICE_COOKIE = "portico_device"
+DEVICE_LIFETIME = timedelta(days=90)
+_PIN_KEY = "portico:pin-failures:{}"
+_SESSION_KEY = "portico:portal-session:{}"
+_CONTACT_SESSIONS = "portico:portal-sessions:{}"
+_WEAK_PINS = {"123456", "654321", "123123", "112233", "121212"}
+
+
+def _now():
+    return datetime.now()
+
+
+def find_contact(email, *states):
+    """The contact whose primary address is `email`, in one of `states`, or None."""
+    email = (email or "").strip().lower()
+    if not email:
+        return None
+    contact = db.session.scalar(
+        select(Contact).join(ContactEmail, ContactEmail.contact_id == Contact.id)
+        .where(ContactEmail.email == email, ContactEmail.is_primary.is_(True))
+    )
+    return contact if contact is not None and contact.portal_state in states else None
+
+
+def pin_problem(pin, confirm=None):
+    """Why a new PIN is refused (a message for the user), or None."""
+    from flask_babel import gettext as _
+
+    pin = pin or ""
+    if len(pin) != 6 or not pin.isdigit():
+        return _("The PIN must be exactly 6 digits.")
+    if len(set(pin)) == 1 or pin in _WEAK_PINS or pin in "0123456789" or pin in "9876543210":
+        return _("This PIN is too easy to guess. Choose another.")
+    if confirm is not None and pin != confirm:
+        return _("The two PINs are not the same.")
+    return None
+
+
+def set_pin(contact, pin):
+    """Store a new PIN (slow KDF hash)."""
+    contact.pin_hash = generate_password_hash(pin, method=current_app.config["PIN_HASH_METHOD"])
+    contact.pin_changed_on = _now()
+
+
+def pin_lock_seconds(email):
+    """Seconds until PINs may be tried again for `email` (0 when not locked)."""
+    address = throttle.key_of(email)
+    if not throttle.allowed(PIN_HOURLY_CAP, "pin", address):
+        return PIN_MAX_LOCK
+    locked_until = get_redis().hget(_PIN_KEY.format(address), "until")
+    return max(0, int(float(locked_until or 0) - time.time()))
+
+
+def check_pin(email, contact, pin):
+    """Whether `pin` is the contact's PIN; counts failures (unknown addresses too) and locks longer
+    after each failure past PIN_FREE_FAILURES. Always runs one slow hash check."""
+    stored = contact.pin_hash if contact is not None and contact.pin_hash else None
+    right = check_password_hash(stored or current_app.config["PIN_FAKE_HASH"], pin or "") and stored is not None
+    address = throttle.key_of(email)
+    key = _PIN_KEY.format(address)
+    redis = get_redis()
+    if right:
+        redis.delete(key)
+        return True
+    throttle.hit(PIN_HOURLY_CAP, "pin", address)
+    failures = redis.hincrby(key, "count", 1)
+    if failures >= PIN_FREE_FAILURES:
+        lock = min(60 * 2 ** (failures - PIN_FREE_FAILURES), PIN_MAX_LOCK)
+        redis.hset(key, "until", time.time() + lock)
+    redis.expire(key, 24 * 3600)
+    return False
+
+
+def _serializer():
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="portico-device")
+
+
+def _digest(value):
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def device_key():
+    """This browser's device key from its signed cookie, or None."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        return _serializer().loads(raw)
+    except BadSignature:
+        return None
+
+
+def is_trusted(contact, key):
+    """Whether this browser (device key) is trusted for `contact` and not expired."""
+    if contact is None or not key:
+        return False
+    return db.session.scalar(select(TrustedDevice.id).where(
+        TrustedDevice.contact_id == contact.id, TrustedDevice.key_hash == _digest(key),
+        TrustedDevice.expires_on > _now())) is not None
+
+
+def trust_this_browser(contact, response):
+    """Remember this browser for `contact` (a row and a signed cookie) after a full sign-in."""
+    key = device_key() or secrets.token_urlsafe(32)
+    digest = _digest(key)
+    row = db.session.scalar(select(TrustedDevice).where(TrustedDevice.contact_id == contact.id,
+                                                        TrustedDevice.key_hash == digest))
+    now = _now()
+    if row is None:
+        row = TrustedDevice(contact_id=contact.id, key_hash=digest, created_on=now,
+                            label=(request.user_agent.string or "")[:200])
+        db.session.add(row)
+    row.last_used_on, row.expires_on = now, now + DEVICE_LIFETIME
+    db.session.commit()
+    response.set_cookie(DEVICE_COOKIE, _serializer().dumps(key), max_age=int(DEVICE_LIFETIME.total_seconds()),
+                        httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+
+
+def forget_devices(contact, device_id=None):
+    """Revoke one trusted browser of `contact`, or all of them."""
+    query = delete(TrustedDevice).where(TrustedDevice.contact_id == contact.id)
+    if device_id is not None:
+        query = query.where(TrustedDevice.id == device_id)
+    db.session.execute(query)
+    db.session.commit()
+
+
+def start_session(contact):
+    """Sign the contact in: a fresh session (nothing kept from before), a server-side token."""
+    session.clear()
+    login_user(contact.user, force=True)
+    session["portal_session"] = register_session(contact.id)
+    session["_started"] = int(time.time())
+    session["locale"] = contact.language
+
+
+def register_session(contact_id):
+    """A new server-side session token for `contact_id` (the cookie carries it, Redis vouches for it)."""
+    token = secrets.token_urlsafe(32)
+    redis = get_redis()
+    digest = _digest(token)
+    redis.set(_SESSION_KEY.format(digest), f"{contact_id}:{int(time.time())}",
+              ex=current_app.config["PERMANENT_SESSION_LIFETIME"])
+    redis.sadd(_CONTACT_SESSIONS.format(contact_id), digest)
+    redis.expire(_CONTACT_SESSIONS.format(contact_id), current_app.config["SESSION_ABSOLUTE_LIFETIME"])
+    return token
+
+
+def session_contact_id():
+    """The contact id this session's server-side token belongs to (refreshing its idle timer), or None."""
+    token = session.get("portal_session")
+    if not token:
+        return None
+    redis = get_redis()
+    key = _SESSION_KEY.format(_digest(token))
+    value = redis.get(key)
+    if not value:
+        return None
+    contact_id, started = (int(v) for v in value.decode().split(":"))
+    if time.time() - started > current_app.config["SESSION_ABSOLUTE_LIFETIME"]:
+        redis.delete(key)
+        return None
+    redis.expire(key, current_app.config["PERMANENT_SESSION_LIFETIME"])
+    return contact_id
+
+
+def end_session():
+    """Sign out: the server-side token is gone, so a copied cookie no longer works."""
+    token = session.get("portal_session")
+    if token:
+        get_redis().delete(_SESSION_KEY.format(_digest(token)))
+    logout_user()
+    session.clear()
+
+
+def end_all_sessions(contact_id):
+    """End every portal session of a contact (disabled, PIN or e-mail changed elsewhere)."""
+    redis = get_redis()
+    members = redis.smembers(_CONTACT_SESSIONS.format(contact_id))
+    if members:
+        redis.delete(*[_SESSION_KEY.format(m.decode()) for m in members])
+    redis.delete(_CONTACT_SESSIONS.format(contact_id))

@@ -1,0 +1,123 @@
+"""The client portal under /portal: custom pages for contacts, decided by app.security.access.
+
+Every page but the sign-in and sign-up steps needs a contact signed in through the portal with a
+live server-side session; staff accounts are not portal users. Each page module adds its routes
+to `bp`; `register(app)` wires the blueprint.
+"""
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Contact, Entity
+from app.models.contacts import PortalState
+from app.security import access
+from app.security import roles as R
+from app.services import bells as bell_service
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+# Endpoints reachable without a portal session (the sign-in and sign-up steps).
+PUBLIC = {"portal.sign_in", "portal.sign_in_pin", "portal.sign_in_code", "portal.resend_code", "portal.sign_up",
+          "portal.sign_up_verify", "portal.sign_up_pin", "portal.language", "portal.sign_out"}
+
+
+def signed_in_contact():
+    """The contact of this request's portal session, or None (staff, anonymous, ended or disabled)."""
+    from app.services import portal_auth
+
+    if not current_user.is_authenticated or not current_user.is_active:
+        return None
+    contact_id = portal_auth.session_contact_id()
+    if contact_id is None:
+        return None
+    contact = db.session.get(Contact, contact_id)
+    if contact is None or contact.user_id != current_user.id or contact.portal_state is not PortalState.active:
+        return None
+    return contact
+
+
+@bp.before_request
+def _guard():
+    """Deny by default: a portal page needs a signed-in contact; the entity list is loaded once."""
+    if request.endpoint in PUBLIC:
+        return None
+    contact = signed_in_contact()
+    if contact is None:
+        target = request.full_path if request.method == "GET" else url_for("portal.home")
+        session["portal_next"] = target.rstrip("?")
+        return redirect(url_for("portal.sign_in"))
+    g.contact = contact
+    g.entities = db.session.scalars(access.visible(current_user, Entity).order_by(Entity.name, Entity.id)).all()
+    wanted = session.get("portal_entity")
+    g.entity = next((e for e in g.entities if e.id == wanted), g.entities[0] if g.entities else None)
+    g.unread = bell_service.unread_count(current_user)
+    return None
+
+
+@bp.after_request
+def _no_store(response):
+    """Portal pages are private: never cached by the browser or on the way."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def use_entity(entity_id):
+    """Make `entity_id` the current entity (it must be one of the contact's)."""
+    entity = next((e for e in g.entities if e.id == entity_id), None)
+    if entity is None:
+        abort(404)
+    g.entity = entity
+    session["portal_entity"] = entity.id
+    return entity
+
+
+def may_contribute(entity=None):
+    """Whether the signed-in contact may create files and requests in the (current) entity."""
+    entity = entity or g.entity
+    return entity is not None and access.can(current_user, R.CONTRIBUTE, entity)
+
+
+def load_or_404(model, object_id):
+    """One row of `model` the contact may see, or 404 (never a hint that it exists elsewhere)."""
+    row = db.session.scalar(access.visible(current_user, model).where(model.id == object_id))
+    if row is None:
+        abort(404)
+    return row
+
+
+def safe_next(default="portal.home"):
+    """Where to go after signing in: a path inside the portal saved earlier, else `default`."""
+    target = session.pop("portal_next", None) or ""
+    if target.startswith("/portal/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for(default)
+
+
+@bp.context_processor
+def _context():
+    from flask_babel import get_locale
+
+    from app.services.firm import get_settings
+
+    return {"firm": get_settings(), "portal_languages": current_app.config["LANGUAGES"],
+            "locale": str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])}
+
+
+def register(app):
+    """Import the page modules (they add routes to `bp`) and attach the blueprint."""
+    from app.views.portal import auth, bells, documents, home, requests, settings, tasks  # noqa: F401
+
+    app.register_blueprint(bp)
+
+
+def _error_page(error):
+    """403/404 raised by a portal page, in the portal's layout."""
+    from flask_babel import gettext as _
+
+    title = _("Not allowed") if error.code == 403 else _("Not found")
+    return render_template("portal/error.html", title=title, code=error.code), error.code
+
+
+bp.register_error_handler(403, _error_page)
+bp.register_error_handler(404, _error_page)
