@@ -86,6 +86,63 @@ def test_redis_flushed_with_pending_rows_the_sweep_delivers_each_once(app, smtp,
     assert _state(app, assigned) is NotificationState.sent
 
 
+def _redis_server(port, workdir):
+    """A private redis-server on 127.0.0.1:`port` without persistence (a restart starts empty)."""
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(workdir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    probe = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.2)
+    for _ in range(100):
+        try:
+            probe.ping()
+            return process
+        except redis.RedisError:
+            process.poll()
+            threading.Event().wait(0.05)
+    process.kill()
+    pytest.fail("redis-server did not start")
+
+
+def test_redis_restarted_with_pending_rows_the_sweep_delivers_each_once(app, smtp, tmp_path, monkeypatch):
+    """A Redis server restarted empty while a mail is pending: the sweep re-creates the job, one mail arrives."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("no redis-server binary")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = _redis_server(port, tmp_path)
+    monkeypatch.setitem(app.config, "REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    try:
+        with app.app_context():
+            get_settings().notification_delay = 0
+            db.session.commit()
+            accountant = f.staff(R.STAFF)
+            entity = f.entity("Restart Co", responsible=accountant)
+            f.share(entity, R.ENTITY_COLLABORATOR, contact=f.contact(first="Ray", email="ray@client.example"))
+            tasks.assign(tasks.create_task(entity, "Payroll", accountant), accountant)
+            row_id = db.session.query(Notification).filter_by(channel=Channel.email).one().id
+            assert get_redis().exists(f"rq:job:notify-{row_id}")
+        server.terminate()
+        server.wait(timeout=30)
+        server = _redis_server(port, tmp_path)
+        with app.app_context():
+            assert not get_redis().exists(f"rq:job:notify-{row_id}")
+            assert delivery.sweep()["requeued"] == 1
+        assert _run_worker(app, smtp.port)[0] == 0
+        with app.app_context():
+            assert delivery.sweep()["requeued"] == 0
+        assert _run_worker(app, smtp.port)[0] == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert [m["To"] for m in smtp.messages] == ["ray@client.example"]
+    assert _state(app, row_id) is NotificationState.sent
+
+
 def test_smtp_down_retries_then_fails_and_a_retry_from_ops_delivers_once(app, client, login, smtp, assigned):
     """With SMTP refusing connections: retried, then failed with the error kept; retried later: one mail."""
     with socket.socket() as probe:  # a port nobody listens on
