@@ -4,11 +4,13 @@ from app.models.documents import Document, DocumentVersion, Folder
 from app.models.contacts import Contact, ContactEmail, ContactGroup, contact_group_members
 from app.models.entities import Entity, EntityShare
 from app.models.firm import FirmSettings
+from app.models.k1 import K1Recipient, K1Status
 from app.models.messages import Message, MessageKind
 from app.models.notifications import Notification, NotificationPreference
 from app.models.portal import AccessCode, CodePurpose, TrustedDevice
 from app.models.requests import ClientRequest, RequestStatus
 from app.models.tasks import ChecklistItem, FileRequestAnswer, Task, TaskSeries
+from app.models.vouchers import TaxVoucher, VoucherStatus
 
 __all__ = [
     "AccessCode",
@@ -27,6 +29,8 @@ __all__ = [
     "EntityShare",
     "FirmSettings",
     "FileRequestAnswer",
+    "K1Recipient",
+    "K1Status",
     "Folder",
     "Message",
     "MessageKind",
@@ -35,4 +39,6 @@ __all__ = [
     "RequestStatus",
     "Task",
     "TaskSeries",
+    "TaxVoucher",
+    "VoucherStatus",
 ]

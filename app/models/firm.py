@@ -5,6 +5,7 @@ from sqlalchemy.orm import relationship
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_NOTIFICATION_DELAY = 300
+DEFAULT_PAYMENT_HOSTS = "irs.gov\neftps.gov\nemta.ee"
 
 
 class FirmSettings(Model):
@@ -15,6 +16,7 @@ class FirmSettings(Model):
         CheckConstraint("id = 1", name="ck_firm_settings_single_row"),
         CheckConstraint("notification_delay >= 0", name="ck_firm_settings_delay"),
         CheckConstraint("max_upload_bytes > 0", name="ck_firm_settings_max_upload"),
+        CheckConstraint("k1_link_days > 0", name="ck_firm_settings_k1_link_days"),
     )
 
     id = Column(Integer, primary_key=True, default=1)
@@ -28,6 +30,10 @@ class FirmSettings(Model):
     notification_delay = Column(Integer, nullable=False, default=DEFAULT_NOTIFICATION_DELAY)
     max_upload_bytes = Column(Integer, nullable=False, default=DEFAULT_MAX_UPLOAD_BYTES)
     detailed_notifications = Column(Boolean, nullable=False, default=False)
+    # Hosts the portal's "Pay" may send clients to (one per line; a host also allows its subdomains).
+    payment_hosts = Column(Text, nullable=False, default=DEFAULT_PAYMENT_HOSTS, server_default=DEFAULT_PAYMENT_HOSTS)
+    # Days a K-1 guest link stays valid.
+    k1_link_days = Column(Integer, nullable=False, default=30, server_default="30")
     owner_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     owner = relationship("User")
 

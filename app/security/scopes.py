@@ -14,9 +14,11 @@ from app.models import (
     Entity,
     EntityShare,
     Folder,
+    K1Recipient,
     Message,
     Task,
     TaskSeries,
+    TaxVoucher,
 )
 from app.models.documents import Visibility
 from app.models.messages import CLIENT_VISIBLE
@@ -71,6 +73,8 @@ ENTITY_SCOPED = {
     TaskSeries: lambda ids, contact: false() if contact else _within(TaskSeries.entity_id, ids),
     ClientRequest: _request_clause,
     Message: _message_clause,
+    TaxVoucher: lambda ids, contact: _within(TaxVoucher.entity_id, ids),
+    K1Recipient: lambda ids, contact: _within(K1Recipient.entity_id, ids),
     Folder: lambda ids, contact: and_(
         _within(Folder.entity_id, ids),
         Folder.id.in_(select(Document.folder_id).where(_document_clause(ids, contact))) if contact else true(),

@@ -13,6 +13,7 @@ from app.services.entities import find_share
 from app.services.firm import get_settings
 
 DEMO_PASSWORD = "portico-demo-2026"
+DEMO_PIN = "135790"  # the portal PIN of the demo contacts that already have an account
 
 STAFF = [
     ("admin", "Anne", "Admin", R.ADMIN),
@@ -99,8 +100,11 @@ def seed_demo():
         seed_work(entity, entity.responsible)
     lines = [f"Staff logins (password: {DEMO_PASSWORD}):"]
     lines += [f"  {username:<18} {role}" for username, _, _, role in STAFF]
-    lines.append("Portal contacts (sign-in by e-mail code, once the portal is enabled):")
-    lines += [f"  {c.primary_email:<34} {c.full_name}" for c in contacts]
+    active = [c for c in contacts if c.portal_state is PortalState.active]
+    lines.append(f"Portal /portal/ — contacts with an account (PIN {DEMO_PIN}, then the code from the mail):")
+    lines += [f"  {c.primary_email:<34} {c.full_name}" for c in active]
+    lines.append("Other contacts: invite them in People > Contacts, then sign up at /portal/sign-up; mails (codes")
+    lines.append("included) land in instance/mail/ and in /ops/mail/ while MAIL_SERVER is unset.")
     return lines
 
 

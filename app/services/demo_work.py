@@ -47,10 +47,14 @@ def seed_work(entity, accountant):
 
 
 def demo_contact_account(contact, sm):
-    """A portal (Client) account for a demo contact, so the demo can show client actions."""
+    """A portal (Client) account with the demo PIN for a demo contact, so the demo can show client actions."""
+    from app.services.demo import DEMO_PIN
+    from app.services.portal_auth import set_pin
+
     if contact.user is None:
         contact.user = sm.add_user(contact.username, contact.first_name, contact.last_name,
                                    contact.primary_email, sm.find_role(R.CLIENT))
         contact.portal_state = PortalState.active
+        set_pin(contact, DEMO_PIN)
         db.session.commit()
     return contact.user
