@@ -55,6 +55,9 @@ def create_app(config_class=None):
     from app.views import portal
 
     portal.register(app)
+    from app.views import guest_k1
+
+    guest_k1.register(app)
     markdown.register(app)
     from app.ops import init_ops
 

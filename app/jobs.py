@@ -102,6 +102,24 @@ def send_invitation(contact_id):
         return send(contact_id)
 
 
+def send_k1_link(recipient_id):
+    """Mail a partner the guest link to their K-1 (the link's token waits in Redis, never in job args)."""
+    from app.services.k1 import send_link
+
+    with _app_context():
+        return send_link(recipient_id)
+
+
+def send_voucher_reminders():
+    """Daily: remind contacts of tax vouchers falling due (through the notification outbox)."""
+    from datetime import date
+
+    from app.services.vouchers import remind
+
+    with _app_context():
+        return remind(date.today())
+
+
 def sweep_outbox():
     """Periodic: re-create lost delivery jobs; flag deliveries a killed worker left half-done."""
     from app.services.delivery import sweep
@@ -136,4 +154,5 @@ CRON = [
     (sweep_outbox, {"interval": 60}),
     (send_deadline_reminders, {"cron": "0 6 * * *"}),
     (sweep_recurring_tasks, {"cron": "15 * * * *"}),
+    (send_voucher_reminders, {"cron": "5 6 * * *"}),
 ]

@@ -5,6 +5,7 @@ import pytest
 from werkzeug.routing import Rule
 
 from app.security import roles as R
+from app.views.guest_k1 import PUBLIC as K1_PUBLIC
 from app.views.portal import PUBLIC as PORTAL_PUBLIC
 from tests import factories as f
 
@@ -14,7 +15,7 @@ PUBLIC = {
     "LocaleView.index", "UtilView.back", "HomeView.index",
     "PorticoSecurityApi.login", "PorticoSecurityApi.refresh",  # credentials / JWT checked inside
     "ops.static", "portico.firm_logo",
-} | PORTAL_PUBLIC
+} | PORTAL_PUBLIC | K1_PUBLIC
 # Portal pages: only a contact signed in through the portal (anyone else goes to its sign-in).
 PORTAL = "portal."
 # FAB's single-row ".action" routes refuse by redirecting back with an "Access denied" flash.
@@ -43,7 +44,7 @@ def test_every_route_is_classified(app):
     known_prefixes = ("ActivityEventView", "ContactEmailView", "ContactGroupView", "ContactView", "EntityShareView",
                       "EntityView", "StaffUserView", "StaffResetPasswordView", "StaffResetMyPasswordView",
                       "UserInfoEditView", "DocumentView", "DocumentFilesView",
-                      "DocumentBrowserView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView", "NotificationsView", PORTAL) + ADMIN_ONLY_PREFIXES
+                      "DocumentBrowserView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView", "NotificationsView", "TaxVoucherView", "K1RecipientView", PORTAL) + ADMIN_ONLY_PREFIXES
     unknown = [r.endpoint for r in app.url_map.iter_rules()
                if r.endpoint not in PUBLIC | API and not r.endpoint.startswith(known_prefixes)]
     assert unknown == []

@@ -95,6 +95,12 @@ TASKS_WORK = dict(TaskView=READ + ("can_edit", "can_delete", "can_work"), FileRe
                   TaskSeriesView=("can_show", "can_edit"))
 
 
+VOUCHERS_READ = dict(TaxVoucherView=READ)
+VOUCHERS_WORK = dict(TaxVoucherView=WRITE + ("can_import_csv",))
+K1_READ = dict(K1RecipientView=READ)
+K1_WORK = dict(K1RecipientView=WRITE)
+
+
 def _screens(**views):
     """Expand {view: permissions} into (permission, view) pairs."""
     return tuple((perm, view) for view, perms in views.items() for perm in perms)
@@ -115,6 +121,8 @@ SCREEN_PERMISSIONS = {
         **DOCUMENTS_READ,
         **REQUESTS_READ,
         **TASKS_READ,
+        **VOUCHERS_READ,
+        **K1_READ,
     ),
     ENTITIES_ADMIN: SELF_SERVICE
     + _screens(
@@ -127,6 +135,8 @@ SCREEN_PERMISSIONS = {
         **DOCUMENTS_WORK,
         **REQUESTS_WORK,
         **TASKS_WORK,
+        **VOUCHERS_WORK,
+        **K1_WORK,
     ),
     STAFF: SELF_SERVICE
     + _screens(
@@ -139,6 +149,8 @@ SCREEN_PERMISSIONS = {
         **DOCUMENTS_WORK,
         **REQUESTS_WORK,
         **TASKS_WORK,
+        **VOUCHERS_WORK,
+        **K1_WORK,
     ),
     CLIENT: (),
     OWNER: (),
@@ -148,9 +160,9 @@ SCREEN_PERMISSIONS = {
 }
 
 MENU_PERMISSIONS = {
-    STAFF_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "People", "Staff", "Contacts", "Contact groups",
+    STAFF_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "People", "Staff", "Contacts", "Contact groups",
                   "Activity"),
-    ENTITIES_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "People", "Contacts", "Contact groups",
+    ENTITIES_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "People", "Contacts", "Contact groups",
                      "Activity"),
-    STAFF: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "People", "Contacts", "Contact groups", "Activity"),
+    STAFF: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "People", "Contacts", "Contact groups", "Activity"),
 }

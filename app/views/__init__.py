@@ -9,7 +9,9 @@ from app.views.documents import DocumentFilesView, DocumentView
 from app.views.entities import EntityShareView, EntityView
 from app.views.file_requests import FileRequestView
 from app.views.requests import ClientRequestView
+from app.views.k1 import K1RecipientView
 from app.views.tasks import TaskSeriesView, TaskView
+from app.views.vouchers import TaxVoucherView
 from app.views.firm import FirmSettingsView
 
 
@@ -28,6 +30,8 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(FileRequestView)
     appbuilder.add_view_no_menu(TaskSeriesView)
     appbuilder.add_view_no_menu(NotificationsView)
+    appbuilder.add_view(TaxVoucherView, "Tax vouchers", label=_l("Tax vouchers"), icon="fa-money", **clients)
+    appbuilder.add_view(K1RecipientView, "K-1 partners", label=_l("K-1 partners"), icon="fa-id-card-o", **clients)
     appbuilder.add_view(ClientRequestView, "Client requests", label=_l("Client requests"), icon="fa-inbox", **clients)
     appbuilder.add_view(ActivityEventView, "Activity", label=_l("Activity"), icon="fa-history", **clients)
     appbuilder.add_link("Staff", href="/users/list/", label=_l("Staff"), icon="fa-id-badge", **people)

@@ -51,7 +51,23 @@ def _guard():
     wanted = session.get("portal_entity")
     g.entity = next((e for e in g.entities if e.id == wanted), g.entities[0] if g.entities else None)
     g.unread = bell_service.unread_count(current_user)
+    g.sections = _sections(g.entity)
     return None
+
+
+def _sections(entity):
+    """Which optional sections the entity has: tax payments (vouchers) and K-1s (partners)."""
+    from sqlalchemy import exists
+
+    from app.models import K1Recipient, TaxVoucher
+
+    if entity is None:
+        return {"payments": False, "k1": False}
+    row = db.session.execute(select(
+        exists().where(TaxVoucher.entity_id == entity.id),
+        exists().where(K1Recipient.entity_id == entity.id),
+    )).one()
+    return {"payments": bool(row[0]), "k1": bool(row[1])}
 
 
 @bp.after_request
@@ -106,7 +122,7 @@ def _context():
 
 def register(app):
     """Import the page modules (they add routes to `bp`) and attach the blueprint."""
-    from app.views.portal import auth, bells, documents, home, requests, settings, tasks  # noqa: F401
+    from app.views.portal import auth, bells, documents, home, k1, payments, requests, settings, tasks  # noqa: F401
 
     app.register_blueprint(bp)
 
