@@ -119,6 +119,8 @@ def _too_large(error):
                 size=human_size(get_settings().max_upload_bytes))
     if request.accept_mimetypes.best == "application/json":
         return jsonify({"errors": [message]}), 413
+    if request.blueprint == "portal":
+        return render_template("portal/error.html", code=413, title=_("File too large"), message=message), 413
     appbuilder = current_app.appbuilder
     return render_template("portico/error.html", code=413, message=message, appbuilder=appbuilder,
                            base_template=appbuilder.base_template), 413

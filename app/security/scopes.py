@@ -4,6 +4,7 @@ Each clause takes `ids` (a select of the entity ids in scope, or None for every 
 contact id of the user (None for staff). Used only by app.security.access.
 """
 from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy.orm import aliased
 
 from app.models import (
     ActivityEvent,
@@ -60,6 +61,15 @@ def _message_clause(ids, contact):
     return and_(thread, Message.kind.in_(CLIENT_VISIBLE), Message.deleted_on.is_(None))
 
 
+def _folder_clause(ids, contact):
+    """Contacts see the folders holding a shared document, and their ancestors (the path to it)."""
+    tree = select(Document.folder_id.label("id")).where(
+        _document_clause(ids, contact), Document.folder_id.is_not(None)).cte("contact_folders", recursive=True)
+    parent = aliased(Folder)
+    tree = tree.union(select(parent.parent_id).join(tree, parent.id == tree.c.id).where(parent.parent_id.is_not(None)))
+    return Folder.id.in_(select(tree.c.id))
+
+
 ENTITY_SCOPED = {
     Entity: lambda ids, contact: _within(Entity.id, ids),
     EntityShare: lambda ids, contact: _within(EntityShare.entity_id, ids),
@@ -75,9 +85,6 @@ ENTITY_SCOPED = {
     Message: _message_clause,
     TaxVoucher: lambda ids, contact: _within(TaxVoucher.entity_id, ids),
     K1Recipient: lambda ids, contact: _within(K1Recipient.entity_id, ids),
-    Folder: lambda ids, contact: and_(
-        _within(Folder.entity_id, ids),
-        Folder.id.in_(select(Document.folder_id).where(_document_clause(ids, contact))) if contact else true(),
-    ),
+    Folder: lambda ids, contact: and_(_within(Folder.entity_id, ids), _folder_clause(ids, contact) if contact else true()),
 }
 

@@ -65,11 +65,13 @@ def post_with_files(thread, user, body, kind, files):
             uploaded.append(documents.upload(thread.entity, storage, user, direction=direction,
                                              visibility=visibility, same_name_versions=False))
         return post(thread, user, body, kind, attachments=uploaded)
-    except (UploadRefused, documents.DocumentError, MessageError) as exc:
+    except BaseException as exc:  # refused, too large (413) or failed: none of the files stays
         db.session.rollback()
         for doc in uploaded:
             documents.delete_document(doc)
-        raise MessageError(str(exc)) from exc
+        if isinstance(exc, (UploadRefused, documents.DocumentError, MessageError)):
+            raise MessageError(str(exc)) from exc
+        raise
 
 
 def delete(message, user):

@@ -20,10 +20,17 @@ def create_request(entity, contact, user, subject, body, files=()):
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject or not body:
         raise RequestError(_("Write a subject and a message."))
-    request = ClientRequest(entity=entity, contact=contact, subject=subject[:200], body=body)
-    for storage in files:
-        request.attachments.append(documents.upload(entity, storage, user, direction=Direction.from_client,
-                                                    visibility=Visibility.portal, same_name_versions=False))
+    uploaded = []
+    try:  # each upload commits its document: a refused or too large file takes the earlier ones along
+        for storage in files:
+            uploaded.append(documents.upload(entity, storage, user, direction=Direction.from_client,
+                                             visibility=Visibility.portal, same_name_versions=False))
+    except BaseException:
+        db.session.rollback()
+        for doc in uploaded:
+            documents.delete_document(doc)
+        raise
+    request = ClientRequest(entity=entity, contact=contact, subject=subject[:200], body=body, attachments=uploaded)
     db.session.add(request)
     db.session.flush()
     events.emit(events.REQUEST_CREATED, entity, request, actor=user)

@@ -73,7 +73,7 @@ def _sections(entity):
 @bp.after_request
 def _no_store(response):
     """Portal pages are private: never cached by the browser or on the way."""
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = "private, no-store"
     response.headers["Pragma"] = "no-cache"
     return response
 
