@@ -18,6 +18,7 @@ VERB_LABELS = {
     "document.deleted": _l("Document deleted"),
     "document.downloaded": _l("Document downloaded"),
     "document.viewed": _l("Document viewed"),
+    "task.opened": _l("Client opened a task"),
     "folder.created": _l("Folder created"),
     "folder.deleted": _l("Folder deleted"),
     "work.task_assigned": _l("Task assigned to the client"),
