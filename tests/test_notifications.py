@@ -214,6 +214,20 @@ def test_completion_file_request_and_deadline_triggers_reach_the_right_people(fi
     assert request.kind.name == "file_request"
 
 
+def test_the_daily_deadline_job_run_twice_writes_each_reminder_once(firm, smtp):
+    """A second run of the reminders on the same day adds no rows (and does not fail on the outbox keys)."""
+    from datetime import date
+
+    task = tasks.create_task(firm["entity"], "Due today", firm["accountant"], deadline=date.today())
+    tasks.assign(task, firm["accountant"])
+    db.session.query(Notification).delete()
+    db.session.commit()
+    tasks.emit_deadline_events(date.today())
+    first = db.session.query(Notification).count()
+    tasks.emit_deadline_events(date.today())
+    assert first > 0 and db.session.query(Notification).count() == first
+
+
 def test_a_job_starting_a_moment_early_still_delivers(firm, smtp):
     """rq's scheduler works in whole seconds: a delivery started just before send_after still sends."""
     get_settings().notification_delay = 1

@@ -28,6 +28,9 @@ VERB_LABELS = {
     "work.request_created": _l("Client request created"),
     "work.file_request_created": _l("File request sent"),
     "work.deadline_approaching": _l("Deadline approaching"),
+    "work.voucher_due": _l("Tax payment reminder sent"),
+    "voucher.paid": _l("Tax voucher marked paid"),
+    "voucher.imported": _l("Tax vouchers imported"),
 }
 
 

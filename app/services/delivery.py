@@ -3,13 +3,14 @@ several rows of one person are due), never twice."""
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from app import mailer
 from app.extensions import db
-from app.models import ClientRequest, Contact, Message, MessageKind, Notification, NotificationPreference, Task
+from app.models import (ClientRequest, Contact, Message, MessageKind, Notification, NotificationPreference, Task,
+                        TaxVoucher)
 from app.models.notifications import Channel, NotificationState
 from app.models.tasks import PortalState
 from app.security import access
@@ -17,6 +18,7 @@ from app.security import roles as R
 from app.services import events
 from app.services.firm import get_settings
 from app.services.notifications import event_title, object_models
+from app.services.vouchers import still_due
 
 MAX_ATTEMPTS = 4
 EARLY = timedelta(seconds=2)  # rq's scheduler works in whole seconds: a job may start a moment early
@@ -150,6 +152,8 @@ def _contact_reason(contact, obj, event):
             return "task no longer assigned"
     if isinstance(obj, ClientRequest) and obj.contact_id != contact.id:
         return "not the requester"
+    if isinstance(obj, TaxVoucher) and not still_due(obj):
+        return "paid"
     return None
 
 
@@ -181,6 +185,10 @@ def render(person, rows):
 
 def _item(row, base, to_contact):
     obj = db.session.get(OBJECTS[row.object_type], row.object_id)
+    if isinstance(obj, TaxVoucher):  # only the date and a link: amounts stay behind the portal sign-in
+        url = f"{base}/portal/payments/{obj.due_date.isoformat()}?entity={obj.entity_id}"
+        return {"title": event_title(row.event, format_date(obj.due_date, "medium")), "url": url, "body": "",
+                "extra": None, "deadline": obj.due_date}
     task = (obj.task or obj.request) if isinstance(obj, Message) else obj
     name = getattr(task, "title", None) or getattr(task, "subject", "")
     kind = "requests" if isinstance(task, ClientRequest) else "tasks"

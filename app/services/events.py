@@ -16,15 +16,19 @@ CLIENT_COMPLETED = "client_completed"
 REQUEST_CREATED = "request_created"
 FILE_REQUEST_CREATED = "file_request_created"
 DEADLINE_APPROACHING = "deadline_approaching"
+VOUCHER_DUE = "voucher_due"
 EVENTS = (TASK_ASSIGNED, TASK_WITHDRAWN, MESSAGE_POSTED, CLIENT_COMPLETED, REQUEST_CREATED,
           FILE_REQUEST_CREATED, DEADLINE_APPROACHING)
+# Events only clients receive: not on the staff preferences page (which lists EVENTS).
+CLIENT_ONLY_EVENTS = (VOUCHER_DUE,)
+KNOWN = EVENTS + CLIENT_ONLY_EVENTS
 
 _handlers = defaultdict(list)
 
 
 def subscribe(name, handler):
     """Call `handler(**payload)` for every future `emit(name, ...)`."""
-    if name not in EVENTS:
+    if name not in KNOWN:
         raise ValueError(f"unknown event {name}")
     _handlers[name].append(handler)
 
@@ -41,7 +45,7 @@ def unsubscribe(name, handler):
 
 def emit(name, entity, obj, actor=None, **details):
     """Record the event in the activity log (uncommitted) and tell every subscriber."""
-    if name not in EVENTS:
+    if name not in KNOWN:
         raise ValueError(f"unknown event {name}")
     summary = details.get("summary") or str(obj)
     activity.record(f"work.{name}", entity, obj, summary=summary, actor=actor, commit=False)

@@ -19,9 +19,9 @@ PENDING_KEY = "portico_new_notifications"
 
 def object_models():
     """The models a notification can be about, by their object_type."""
-    from app.models import ClientRequest, Message
+    from app.models import ClientRequest, Message, TaxVoucher
 
-    return {"Task": Task, "Message": Message, "ClientRequest": ClientRequest}
+    return {"Task": Task, "Message": Message, "ClientRequest": ClientRequest, "TaxVoucher": TaxVoucher}
 
 
 def event_title(event_name, name):
@@ -34,6 +34,7 @@ def event_title(event_name, name):
         events.REQUEST_CREATED: _("New client request: %(name)s", name=name),
         events.FILE_REQUEST_CREATED: _("Files requested: %(name)s", name=name),
         events.DEADLINE_APPROACHING: _("Deadline coming up: %(name)s", name=name),
+        events.VOUCHER_DUE: _("Tax payments due on %(name)s", name=name),
     }
     return titles.get(event_name, name)
 
@@ -46,14 +47,20 @@ def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=
     """Add in-app and e-mail rows for each person (skipping the actor); uncommitted."""
     now = datetime.now()
     send_after = now + timedelta(seconds=get_settings().notification_delay if delay else 0)
-    seen = set()
+    prefix = f"{event_name}:{type(obj).__name__}:{obj.id}:"
+    # A re-run (a daily job run twice) finds its rows already written: never a second row or mail.
+    seen = set(db.session.scalars(select(Notification.idempotency_key).where(
+        Notification.idempotency_key.like(prefix.replace("%", r"\%").replace("_", r"\_") + "%", escape="\\"))))
     for person in people:
-        key = _person_key(person)
-        if person is None or key in seen or (actor is not None and getattr(person, "id", None) == actor.id
-                                             and not isinstance(person, Contact)):
+        if person is None or (actor is not None and getattr(person, "id", None) == actor.id
+                              and not isinstance(person, Contact)):
             continue
-        seen.add(key)
+        key = _person_key(person)
         for channel in Channel:
+            idempotency_key = f"{prefix}{key}:{channel.name}:{discriminator}"[:200]
+            if idempotency_key in seen:
+                continue
+            seen.add(idempotency_key)
             db.session.add(Notification(
                 recipient_contact_id=person.id if isinstance(person, Contact) else None,
                 recipient_user_id=None if isinstance(person, Contact) else person.id,
@@ -62,7 +69,7 @@ def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=
                 send_after=now if channel is Channel.in_app else send_after,
                 state=NotificationState.sent if channel is Channel.in_app else NotificationState.pending,
                 sent_on=now if channel is Channel.in_app else None,
-                idempotency_key=f"{event_name}:{type(obj).__name__}:{obj.id}:{key}:{channel.name}:{discriminator}"[:200],
+                idempotency_key=idempotency_key,
             ))
 
 
@@ -138,6 +145,12 @@ def _on_deadline_approaching(entity, obj, actor=None, recipients=(), days_left=0
                discriminator=f"{obj.deadline.isoformat()}:{days_left}", delay=False)
 
 
+def _on_voucher_due(entity, obj, actor=None, recipients=(), days_left=0, **_):
+    """One reminder per contact and due date (obj is the date's first voucher); keyed by date and day."""
+    notify(events.VOUCHER_DUE, recipients, obj, entity, actor,
+           discriminator=f"{obj.due_date.isoformat()}:{days_left}", delay=False)
+
+
 HANDLERS = {
     events.TASK_ASSIGNED: _on_task_assigned,
     events.TASK_WITHDRAWN: _on_task_withdrawn,
@@ -146,6 +159,7 @@ HANDLERS = {
     events.REQUEST_CREATED: _on_request_created,
     events.FILE_REQUEST_CREATED: _on_file_request_created,
     events.DEADLINE_APPROACHING: _on_deadline_approaching,
+    events.VOUCHER_DUE: _on_voucher_due,
 }
 
 

@@ -5,15 +5,30 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import BooleanField
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, URL
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget
+from wtforms import BooleanField, TextAreaField
+from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from app.models import FirmSettings
 from app.security import access
 from app.security import roles as R
 from app.services.filetypes import UploadRefused
 from app.services import firm as firm_service
+from app.services import vouchers
 from app.views.base import SafeInterface, ScopedModelView, in_scope
+
+
+def _host_lines(text):
+    """One trimmed, lower-case host per line, blank lines dropped (the column is NOT NULL: never None)."""
+    return "\n".join(vouchers.normalize_host(line) for line in (text or "").splitlines()
+                     if line.strip())
+
+
+def _hosts_valid(form, field):
+    """Each line must be a bare host name: no scheme, path, port, user or wildcard."""
+    bad = vouchers.parse_hosts(field.data)[1]
+    if bad:
+        raise ValidationError(_("Not a bare host name (like irs.gov): %(lines)s", lines=", ".join(bad[:5])))
 
 
 class FirmSettingsView(ScopedModelView):
@@ -35,16 +50,20 @@ class FirmSettingsView(ScopedModelView):
         "max_upload_bytes": _l("Largest upload (bytes)"),
         "detailed_notifications": _l("Detailed notifications"),
         "owner": _l("Firm owner"),
+        "payment_hosts": _l("Payment hosts"),
     }
     edit_columns = [
         "firm_name", "contact_person", "contact_phone", "contact_email", "address",
         "portal_base_url", "notification_delay", "max_upload_bytes", "detailed_notifications", "owner",
+        "payment_hosts",
     ]
     show_columns = edit_columns
     description_columns = {
         "notification_delay": _l("Mails about assigned tasks wait this long, so a quick withdrawal sends nothing."),
         "detailed_notifications": _l("Adds the additional message of a file request to its mail."),
         "portal_base_url": _l("The address clients use, e.g. https://portal.example.com"),
+        "payment_hosts": _l("Where the portal's Pay may send clients: one host name per line (e.g. irs.gov); "
+                            "a host also allows its subdomains (www.irs.gov)."),
     }
     validators_columns = {
         "firm_name": [DataRequired(), Length(max=200)],
@@ -55,7 +74,11 @@ class FirmSettingsView(ScopedModelView):
         "max_upload_bytes": [NumberRange(min=1024, max=100 * 1024 * 1024)],
     }
     edit_form_query_rel_fields = {"owner": in_scope(R.VIEW)}
-    edit_form_extra_fields = {"detailed_notifications": BooleanField(_l("Detailed notifications"))}
+    edit_form_extra_fields = {
+        "detailed_notifications": BooleanField(_l("Detailed notifications")),
+        "payment_hosts": TextAreaField(_l("Payment hosts"), widget=BS3TextAreaFieldWidget(),
+                                      filters=[_host_lines], validators=[Optional(), Length(max=4000), _hosts_valid]),
+    }
 
     show_template = "portico/firm_show.html"
 
