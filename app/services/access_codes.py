@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
+from rq import Retry
 from sqlalchemy import select, update
 
 from app.extensions import db
@@ -84,20 +85,21 @@ def _queue_mail(code_id, code):
     try:
         redis = get_redis()
         redis.set(_MAIL_KEY.format(code_id), code, ex=int(CODE_LIFETIME.total_seconds()))
-        queue().enqueue(send_access_code, code_id, description="send access code")
+        queue().enqueue(send_access_code, code_id, description="send access code",
+                        retry=Retry(max=3, interval=[5, 20, 60]))  # SMTP hiccups: the code lives 10 min
     except RedisError:
         log.error("could not queue an access code mail", exc_info=True)
 
 
-def take_for_mail(code_id):
-    """The plain code of `code_id` for its mail (once: the key is removed), or None."""
-    redis = get_redis()
-    key = _MAIL_KEY.format(code_id)
-    pipe = redis.pipeline()
-    pipe.get(key)
-    pipe.delete(key)
-    value = pipe.execute()[0]
+def code_for_mail(code_id):
+    """The plain code of `code_id` for its mail, or None once mailed or expired."""
+    value = get_redis().get(_MAIL_KEY.format(code_id))
     return value.decode() if value else None
+
+
+def mailed(code_id):
+    """Forget the plain code once its mail is out (a retried job then sends nothing)."""
+    get_redis().delete(_MAIL_KEY.format(code_id))
 
 
 def verify(purpose, email, code, subject_id=0):
@@ -112,12 +114,16 @@ def verify(purpose, email, code, subject_id=0):
         ).order_by(AccessCode.id.desc()).limit(1)
     )
     candidate = _hash((code or "").strip())
-    if row is None or row.expires_on <= now or row.attempts >= MAX_ATTEMPTS:
+    if row is None or row.expires_on <= now:
         return None
-    if not hmac.compare_digest(row.code_hash, candidate):
-        db.session.execute(update(AccessCode).where(AccessCode.id == row.id)
-                           .values(attempts=AccessCode.attempts + 1))
-        db.session.commit()
+    # Every try is counted before the comparison, in one UPDATE that only finds the row while tries
+    # are left: parallel guesses cannot share the last try (a row read a moment ago may be stale).
+    counted = db.session.execute(
+        update(AccessCode).where(AccessCode.id == row.id, AccessCode.attempts < MAX_ATTEMPTS)
+        .values(attempts=AccessCode.attempts + 1)
+    ).rowcount
+    db.session.commit()
+    if counted != 1 or not hmac.compare_digest(row.code_hash, candidate):
         return None
     # Single use even when two requests race: only one UPDATE finds the code unused.
     claimed = db.session.execute(

@@ -30,15 +30,23 @@ def invite(contact, user):
         raise InvitationError(_("%(name)s has no e-mail address.", name=contact.full_name))
     if contact.portal_state is PortalState.active:
         raise InvitationError(_("%(name)s already uses the portal.", name=contact.full_name))
-    if contact.user is not None:  # disabled before: the account comes back as it was
-        contact.user.active = True
-        contact.portal_state = PortalState.active
-        verb = "contact.enabled"
-    else:
-        contact.portal_state = PortalState.invited
-        verb = "contact.invited"
-    activity.record(verb, None, contact, summary=contact.full_name, actor=user)
-    _queue_invitation(contact.id)
+    enable = contact.user is not None  # disabled before: the account comes back as it was
+    previous = (contact.portal_state, contact.user.active if enable else None)
+    _set_access(contact, PortalState.active if enable else PortalState.invited, True if enable else None)
+    try:  # after the commit: the job re-reads the contact
+        _queue_invitation(contact.id)
+    except InvitationError:
+        _set_access(contact, *previous)  # no state change without its mail
+        raise
+    activity.record("contact.enabled" if enable else "contact.invited", None, contact,
+                    summary=contact.full_name, actor=user)
+
+
+def _set_access(contact, state, account_active=None):
+    contact.portal_state = state
+    if account_active is not None:
+        contact.user.active = account_active
+    db.session.commit()
 
 
 def disable(contact, user):

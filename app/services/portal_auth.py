@@ -16,7 +16,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models import Contact, ContactEmail, TrustedDevice
-from app.models.contacts import PortalState
 from app.redis_conn import get_redis
 from app.services import throttle
 
@@ -52,7 +51,7 @@ def pin_problem(pin, confirm=None):
     from flask_babel import gettext as _
 
     pin = pin or ""
-    if len(pin) != 6 or not pin.isdigit():
+    if len(pin) != 6 or not (pin.isascii() and pin.isdigit()):  # "٤" or "²" are digits to Python
         return _("The PIN must be exactly 6 digits.")
     if len(set(pin)) == 1 or pin in _WEAK_PINS or pin in "0123456789" or pin in "9876543210":
         return _("This PIN is too easy to guess. Choose another.")
@@ -117,19 +116,22 @@ def device_key():
 
 def is_trusted(contact, key):
     """Whether this browser (device key) is trusted for `contact` and not expired."""
-    if contact is None or not key:
+    if not key:
         return False
-    return db.session.scalar(select(TrustedDevice.id).where(
-        TrustedDevice.contact_id == contact.id, TrustedDevice.key_hash == _digest(key),
-        TrustedDevice.expires_on > _now())) is not None
+    # The same query for an unknown address (contact None), so the answer takes as long.
+    found = db.session.scalar(select(TrustedDevice.id).where(
+        TrustedDevice.contact_id == getattr(contact, "id", 0), TrustedDevice.key_hash == _digest(key),
+        TrustedDevice.expires_on > _now()))
+    return contact is not None and found is not None
 
 
 def trust_this_browser(contact, response):
     """Remember this browser for `contact` (a row and a signed cookie) after a full sign-in."""
-    key = device_key() or secrets.token_urlsafe(32)
+    # A fresh key at every full sign-in: a key planted in this browser by someone else never
+    # becomes trusted for this contact.
+    key = secrets.token_urlsafe(32)
     digest = _digest(key)
-    row = db.session.scalar(select(TrustedDevice).where(TrustedDevice.contact_id == contact.id,
-                                                        TrustedDevice.key_hash == digest))
+    row = None
     now = _now()
     if row is None:
         row = TrustedDevice(contact_id=contact.id, key_hash=digest, created_on=now,

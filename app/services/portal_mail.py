@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from app import mailer
 from app.extensions import db
 from app.models import AccessCode, CodePurpose, Contact
+from app.models.contacts import PortalState
 from app.services import access_codes
 from app.services.firm import get_settings
 
@@ -32,10 +33,12 @@ def _send(to, language, subject, paragraphs, code=None, link=None, link_label=No
 def send_invitation(contact_id):
     """Mail a contact their invitation (or the news that their access is back)."""
     contact = db.session.get(Contact, contact_id)
-    if contact is None or not contact.primary_email:
+    # Re-checked at send time: a contact disabled (or signed up) since the invitation gets nothing.
+    active = contact is not None and contact.user is not None and contact.portal_state is PortalState.active
+    invited = contact is not None and contact.user is None and contact.portal_state is PortalState.invited
+    if not (active or invited) or not contact.primary_email:
         return False
     firm = get_settings().firm_name
-    active = contact.user is not None
     link = f"{base_url()}/portal/sign-in" if active else f"{base_url()}/portal/sign-up"
     _send(contact.primary_email, contact.language,
           lambda: _("Your access to %(firm)s's portal is back", firm=firm) if active
@@ -58,8 +61,8 @@ _CODE_SUBJECTS = {
 
 
 def send_code(code_id):
-    """Mail an access code (once: the plain code is taken from Redis); False when nothing to send."""
-    code = access_codes.take_for_mail(code_id) if code_id else None
+    """Mail an access code (its plain code waits in Redis until mailed); False when nothing to send."""
+    code = access_codes.code_for_mail(code_id) if code_id else None
     row = db.session.get(AccessCode, code_id) if code is not None else None
     if row is None or row.mailed_on is not None:
         return False
@@ -70,4 +73,5 @@ def send_code(code_id):
           code=code)
     row.mailed_on = access_codes._now()
     db.session.commit()
+    access_codes.mailed(code_id)
     return True

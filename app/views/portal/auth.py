@@ -1,7 +1,10 @@
 """Portal sign-in (e-mail → PIN on a new browser → access code), sign-up for invited contacts,
 sign-out and the language switch. Unknown and known addresses get the same pages and messages."""
+import time
+
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from app.extensions import db
 from app.models import AccessCode, CodePurpose
@@ -11,6 +14,7 @@ from app.views.portal import bp, safe_next, signed_in_contact
 from app.views.portal.forms import BlankForm, CodeForm, EmailForm, NewPinForm, PinForm, SignUpForm
 
 SIGNUP_WINDOW = 1800  # seconds between a verified sign-up code and choosing the PIN
+LOGIN_WINDOW = 900  # seconds from the e-mail or PIN step to the code
 
 
 def _issue(purpose, email, contact):
@@ -23,8 +27,24 @@ def _issue(purpose, email, contact):
         return False
 
 
+def _local(target):
+    """`target` when it is a path inside the portal, else the home page: never another host, and
+    never control characters (a CR/LF in a Location header would be a 500)."""
+    inside = target == "/portal" or target.startswith(("/portal/", "/portal?"))
+    if not inside or "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return url_for("portal.home")
+    return target
+
+
+def _start_step(email, step):
+    """Remember the sign-in in progress; it ends LOGIN_WINDOW after the e-mail or PIN step, so a copy
+    of this cookie does not skip the PIN for ever."""
+    session["portal_login"] = {"email": email, "step": step, "until": int(time.time()) + LOGIN_WINDOW}
+
+
 def _login_state():
-    return session.get("portal_login") or {}
+    state = session.get("portal_login") or {}
+    return state if state.get("until", 0) > time.time() else {}
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -36,9 +56,9 @@ def sign_in():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         contact = portal_auth.find_contact(email, PortalState.active)
-        session["portal_login"] = {"email": email, "step": "pin"}
+        _start_step(email, "pin")
         if portal_auth.is_trusted(contact, portal_auth.device_key()):
-            session["portal_login"] = {"email": email, "step": "code"}
+            _start_step(email, "code")
             _issue(CodePurpose.sign_in, email, contact)
             return redirect(url_for("portal.sign_in_code"))
         return redirect(url_for("portal.sign_in_pin"))
@@ -58,7 +78,7 @@ def sign_in_pin():
         if locked:
             form.pin.errors.append(_lock_message(locked))
         elif portal_auth.check_pin(email, contact, form.pin.data):
-            session["portal_login"] = {"email": email, "step": "code"}
+            _start_step(email, "code")
             _issue(CodePurpose.sign_in, email, contact)
             return redirect(url_for("portal.sign_in_code"))
         else:
@@ -69,7 +89,8 @@ def sign_in_pin():
 
 def _lock_message(seconds):
     minutes = max(1, (seconds + 59) // 60)
-    return _("Too many wrong PINs. Try again in %(n)d minutes.", n=minutes)
+    return ngettext("Too many wrong PINs. Try again in %(num)d minute.",
+                    "Too many wrong PINs. Try again in %(num)d minutes.", minutes)
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
@@ -83,7 +104,7 @@ def sign_in_code():
         row = access_codes.verify(CodePurpose.sign_in, state["email"], form.code.data)
         contact = row.contact if row is not None else None
         if contact is not None and contact.portal_state is PortalState.active and contact.user is not None:
-            target = safe_next()
+            target = _local(safe_next())
             portal_auth.start_session(contact)
             response = redirect(target)
             portal_auth.trust_this_browser(contact, response)
@@ -182,7 +203,4 @@ def language():
         if contact is not None:
             contact.language = code
             db.session.commit()
-    target = request.form.get("next", "")
-    if not target.startswith("/portal") or target.startswith("//") or "\\" in target:
-        target = url_for("portal.home")
-    return redirect(target)
+    return redirect(_local(request.form.get("next", "")))
