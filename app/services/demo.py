@@ -8,6 +8,7 @@ from app.models.contacts import PortalState
 from app.models.entities import EntityKind, EntityStatus
 from app.security import roles as R
 from app.services.demo_documents import seed_documents
+from app.services.demo_k1 import seed_k1
 from app.services.demo_vouchers import seed_vouchers
 from app.services.demo_work import seed_work
 from app.services.entities import find_share
@@ -101,6 +102,8 @@ def seed_demo():
         seed_work(entity, entity.responsible)
     for entity in (entities[0], entities[6]):  # Robert and Linda Hayes; Bluefin Marine Supply LLC
         seed_vouchers(entity)
+    harbor = _by_name(entities, "Harbor Lane Partners LP")
+    seed_k1(harbor, harbor.responsible)
     lines = [f"Staff logins (password: {DEMO_PASSWORD}):"]
     lines += [f"  {username:<18} {role}" for username, _, _, role in STAFF]
     active = [c for c in contacts if c.portal_state is PortalState.active]
