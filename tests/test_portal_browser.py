@@ -115,12 +115,12 @@ def test_a_contact_signs_up_works_on_a_task_downloads_and_switches_language(app,
         expect(page.locator("#files-heading")).to_be_visible()
         assert "receipts.pdf" in page.content() and "notes.txt" in page.content()
         page.get_by_label("Your message").fill("Both files are up. Anything else?")
-        page.get_by_role("button", name="Send message").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Send message").click()
         assert "Both files are up" in page.content()
         _shots(page, "task")
-        page.get_by_role("button", name="Mark as done").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Mark as done").click()
 
         page.get_by_role("link", name="Documents", exact=True).click()
         page.wait_for_url("**/portal/documents")
@@ -129,8 +129,8 @@ def test_a_contact_signs_up_works_on_a_task_downloads_and_switches_language(app,
             page.locator("tr", has_text="Engagement letter").get_by_role("link", name="Download").click()
         assert download.value.suggested_filename == "Engagement letter.pdf"
 
-        page.get_by_role("button", name="Eesti").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Eesti").click()
         assert page.locator("html").get_attribute("lang") == "et"
         assert "Dokumendid" in page.content()
 
