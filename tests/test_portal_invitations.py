@@ -13,7 +13,7 @@ from app.models import ActivityEvent, Contact, TrustedDevice
 from app.models.contacts import PortalState
 from app.security import roles as R
 from tests import factories as f
-from tests.test_portal_auth import (  # noqa: F401  (fresh_limits: an autouse fixture used here too)
+from tests.portal_auth_helpers import (  # noqa: F401  (fresh_limits: an autouse fixture used here too)
     PIN_PAGE,
     SIGN_IN,
     csrf_token,

@@ -10,7 +10,7 @@ from app.security import roles as R
 from app.services.demo_documents import seed_documents
 from app.services.demo_k1 import seed_k1
 from app.services.demo_vouchers import seed_vouchers
-from app.services.demo_work import seed_work
+from app.services.demo_work import demo_contact_account, seed_work
 from app.services.entities import find_share
 from app.services.firm import get_settings
 
@@ -104,6 +104,7 @@ def seed_demo():
         seed_vouchers(entity)
     harbor = _by_name(entities, "Harbor Lane Partners LP")
     seed_k1(harbor, harbor.responsible)
+    demo_contact_account(contacts[15], sm)  # Victor Lang, the Collaborator who distributes Harbor Lane's K-1s
     lines = [f"Staff logins (password: {DEMO_PASSWORD}):"]
     lines += [f"  {username:<18} {role}" for username, _, _, role in STAFF]
     active = [c for c in contacts if c.portal_state is PortalState.active]

@@ -75,6 +75,15 @@ def pin_lock_seconds(email):
     return max(0, int(float(locked_until or 0) - time.time()))
 
 
+def lock_message(seconds):
+    """The lock-out message for `seconds` left, in whole minutes (for the user)."""
+    from flask_babel import ngettext
+
+    minutes = max(1, (seconds + 59) // 60)
+    return ngettext("Too many wrong PINs. Try again in %(num)d minute.",
+                    "Too many wrong PINs. Try again in %(num)d minutes.", minutes)
+
+
 def check_pin(email, contact, pin):
     """Whether `pin` is the contact's PIN; counts failures (unknown addresses too) and locks longer
     after each failure past PIN_FREE_FAILURES. Always runs one slow hash check."""

@@ -185,8 +185,7 @@ def change_pin(contact, current, new, confirm):
         if not locked:
             raise SettingsError(_("That is not your current PIN."), "current")
     if locked:
-        minutes = max(1, (locked + 59) // 60)
-        raise SettingsError(_("Too many wrong PINs. Try again in %(n)d minutes.", n=minutes), "current")
+        raise SettingsError(portal_auth.lock_message(locked), "current")
     problem = portal_auth.pin_problem(new, confirm)
     if problem:
         raise SettingsError(problem, "pin")

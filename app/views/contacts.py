@@ -12,11 +12,10 @@ from flask_login import current_user
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
 from app.models import Contact, ContactEmail, ContactGroup
-from app.models.contacts import PORTAL_STATE_LABELS, PortalState
 from app.security import roles as R
 from app.services import contacts as contact_service
 from app.services import invitations
-from app.views.base import BulkDeleteMixin, EnumSelectField, SafeInterface, ScopedModelView, in_scope
+from app.views.base import BulkDeleteMixin, SafeInterface, ScopedModelView, in_scope
 from app.views.entities import EntityShareView
 
 PHONE_PATTERN = r"^\+?[0-9 ()./-]{5,30}$"

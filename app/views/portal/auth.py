@@ -4,7 +4,6 @@ import time
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from app.extensions import db
 from app.models import AccessCode, CodePurpose
@@ -88,9 +87,7 @@ def sign_in_pin():
 
 
 def _lock_message(seconds):
-    minutes = max(1, (seconds + 59) // 60)
-    return ngettext("Too many wrong PINs. Try again in %(num)d minute.",
-                    "Too many wrong PINs. Try again in %(num)d minutes.", minutes)
+    return portal_auth.lock_message(seconds)
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
