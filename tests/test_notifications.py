@@ -238,3 +238,27 @@ def test_a_job_starting_a_moment_early_still_delivers(firm, smtp):
     assert row.send_after > datetime.now()
     assert delivery.deliver(row.id) == "sent"
     assert len(smtp.messages) == 1
+
+
+def test_a_client_upload_tells_the_responsible_member_and_a_staff_upload_nobody(firm, smtp):
+    """Files a contact uploads reach the responsible accountant (one mail, linked to the document); staff uploads don't."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from app.models.documents import Direction, Visibility
+    from app.services import documents
+
+    ann = firm["ann"]
+    ann.user = f.staff(R.CLIENT, username="ann.uploads")
+    db.session.commit()
+    documents.upload(firm["entity"], FileStorage(io.BytesIO(b"staff notes\n"), filename="staff.txt"),
+                     firm["accountant"], visibility=Visibility.portal)
+    assert _emails() == []
+    doc = documents.upload(firm["entity"], FileStorage(io.BytesIO(b"my receipts\n"), filename="receipts.txt"),
+                           ann.user, direction=Direction.from_client, visibility=Visibility.portal)
+    assert [(n.event, n.recipient_user_id, n.object_id) for n in _emails()] == [
+        ("client_uploaded", firm["accountant"].id, doc.id)]
+    _deliver_all()
+    body = smtp.messages[0].get_body(("plain",)).get_content()
+    assert "receipts.txt" in body and f"/documentview/show/{doc.id}" in body

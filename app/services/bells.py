@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import ClientRequest, Message, Notification, NotificationPreference, TaxVoucher
+from app.models import ClientRequest, Document, Message, Notification, NotificationPreference, TaxVoucher
 from app.models.notifications import Channel
 from app.security import access
 from app.services import events
@@ -125,6 +125,8 @@ def describe(row, objects=None):
     elif isinstance(thread, TaxVoucher):  # only contacts get these: the portal's page of that due date
         day = thread.due_date.isoformat()
         name, url = day, f"/portal/payments/{day}?entity={thread.entity_id}"
+    elif isinstance(thread, Document):  # a client's upload (staff bells only)
+        name, url = thread.name, f"/documentview/show/{thread.id}"
     else:
         name, url = thread.title, f"/taskview/show/{thread.id}"
     return event_title(row.event, name), url

@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 
 from app import mailer
 from app.extensions import db
-from app.models import (ClientRequest, Contact, Message, MessageKind, Notification, NotificationPreference, Task,
-                        TaxVoucher)
+from app.models import (ClientRequest, Contact, Document, Message, MessageKind, Notification, NotificationPreference,
+                        Task, TaxVoucher)
 from app.models.notifications import Channel, NotificationState
 from app.models.tasks import PortalState
 from app.security import access
@@ -189,6 +189,9 @@ def _item(row, base, to_contact):
         url = f"{base}/portal/payments/{obj.due_date.isoformat()}?entity={obj.entity_id}"
         return {"title": event_title(row.event, format_date(obj.due_date, "medium")), "url": url, "body": "",
                 "extra": None, "deadline": obj.due_date}
+    if isinstance(obj, Document):  # staff only: a client's upload
+        return {"title": event_title(row.event, obj.name), "url": f"{base}/documentview/show/{obj.id}", "body": "",
+                "extra": None, "deadline": None}
     task = (obj.task or obj.request) if isinstance(obj, Message) else obj
     name = getattr(task, "title", None) or getattr(task, "subject", "")
     kind = "requests" if isinstance(task, ClientRequest) else "tasks"

@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import Document, DocumentVersion, Folder
 from app.models.documents import Direction, Visibility
-from app.services import activity
+from app.security import access
+from app.services import activity, events
 from app.services.filetypes import clean_filename, detect
 from app.services.firm import get_settings
 from app.storage import backend
@@ -60,6 +61,8 @@ def _record_upload(entity, blob, kind, name, user, folder, direction, visibility
             doc = _add_version(entity, target, blob, kind, name, user, folder, direction, visibility)
             verb = "document.uploaded" if doc.version_count == 1 else "document.versioned"
             activity.record(verb, entity, doc, summary=name, actor=user, commit=False)
+            if direction is Direction.from_client and access.is_contact(user):
+                events.emit(events.CLIENT_UPLOADED, entity, doc, actor=user, record=False)
             db.session.commit()
             return doc
         except IntegrityError:

@@ -16,9 +16,10 @@ CLIENT_COMPLETED = "client_completed"
 REQUEST_CREATED = "request_created"
 FILE_REQUEST_CREATED = "file_request_created"
 DEADLINE_APPROACHING = "deadline_approaching"
+CLIENT_UPLOADED = "client_uploaded"
 VOUCHER_DUE = "voucher_due"
 EVENTS = (TASK_ASSIGNED, TASK_WITHDRAWN, MESSAGE_POSTED, CLIENT_COMPLETED, REQUEST_CREATED,
-          FILE_REQUEST_CREATED, DEADLINE_APPROACHING)
+          FILE_REQUEST_CREATED, DEADLINE_APPROACHING, CLIENT_UPLOADED)
 # Events only clients receive: not on the staff preferences page (which lists EVENTS).
 CLIENT_ONLY_EVENTS = (VOUCHER_DUE,)
 KNOWN = EVENTS + CLIENT_ONLY_EVENTS
@@ -43,11 +44,13 @@ def unsubscribe(name, handler):
     _handlers[name].remove(handler)
 
 
-def emit(name, entity, obj, actor=None, **details):
-    """Record the event in the activity log (uncommitted) and tell every subscriber."""
+def emit(name, entity, obj, actor=None, record=True, **details):
+    """Record the event in the activity log (uncommitted, unless the caller logged it already) and
+    tell every subscriber."""
     if name not in KNOWN:
         raise ValueError(f"unknown event {name}")
     summary = details.get("summary") or str(obj)
-    activity.record(f"work.{name}", entity, obj, summary=summary, actor=actor, commit=False)
+    if record:
+        activity.record(f"work.{name}", entity, obj, summary=summary, actor=actor, commit=False)
     for handler in list(_handlers[name]):
         handler(entity=entity, obj=obj, actor=actor, **details)

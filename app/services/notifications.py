@@ -19,9 +19,10 @@ PENDING_KEY = "portico_new_notifications"
 
 def object_models():
     """The models a notification can be about, by their object_type."""
-    from app.models import ClientRequest, Message, TaxVoucher
+    from app.models import ClientRequest, Document, Message, TaxVoucher
 
-    return {"Task": Task, "Message": Message, "ClientRequest": ClientRequest, "TaxVoucher": TaxVoucher}
+    return {"Task": Task, "Message": Message, "ClientRequest": ClientRequest, "TaxVoucher": TaxVoucher,
+            "Document": Document}
 
 
 def event_title(event_name, name):
@@ -35,6 +36,7 @@ def event_title(event_name, name):
         events.FILE_REQUEST_CREATED: _("Files requested: %(name)s", name=name),
         events.DEADLINE_APPROACHING: _("Deadline coming up: %(name)s", name=name),
         events.VOUCHER_DUE: _("Tax payments due on %(name)s", name=name),
+        events.CLIENT_UPLOADED: _("New file from the client: %(name)s", name=name),
     }
     return titles.get(event_name, name)
 
@@ -151,6 +153,11 @@ def _on_voucher_due(entity, obj, actor=None, recipients=(), days_left=0, **_):
            discriminator=f"{obj.due_date.isoformat()}:{days_left}", delay=False)
 
 
+def _on_client_uploaded(entity, obj, actor=None, **_):
+    """A client's upload tells the responsible member (several files in a row become one digest)."""
+    notify(events.CLIENT_UPLOADED, staff_for_entity(entity), obj, entity, actor)
+
+
 HANDLERS = {
     events.TASK_ASSIGNED: _on_task_assigned,
     events.TASK_WITHDRAWN: _on_task_withdrawn,
@@ -160,6 +167,7 @@ HANDLERS = {
     events.FILE_REQUEST_CREATED: _on_file_request_created,
     events.DEADLINE_APPROACHING: _on_deadline_approaching,
     events.VOUCHER_DUE: _on_voucher_due,
+    events.CLIENT_UPLOADED: _on_client_uploaded,
 }
 
 

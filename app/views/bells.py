@@ -19,6 +19,7 @@ EVENT_LABELS = {
     events.REQUEST_CREATED: _l("A client creates a request"),
     events.FILE_REQUEST_CREATED: _l("Files are requested"),
     events.DEADLINE_APPROACHING: _l("A deadline is coming up"),
+    events.CLIENT_UPLOADED: _l("A client uploads files"),
 }
 
 
