@@ -1,5 +1,5 @@
 """Staff screens for documents: the firm-wide list, a document's page, and file serving."""
-from flask import abort, redirect, request, send_file
+from flask import abort, redirect, request
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import Select2Widget
@@ -24,7 +24,7 @@ from app.security import roles as R
 from app.services import documents as document_service
 from app.services.filetypes import ALLOWED
 from app.views.base import BulkDeleteMixin, EnumSelectField, SafeInterface, ScopedModelView, in_scope
-from app.web import content_disposition
+from app.web import send_version
 
 
 class DocumentView(BulkDeleteMixin, ScopedModelView):
@@ -144,14 +144,5 @@ class DocumentFilesView(BaseView):
 
     def _send(self, doc, version, inline):
         document_service.record_access(doc, version, inline, current_user)
-        response = send_file(document_service.blob_path(version), mimetype=version.mime, conditional=True,
-                             etag=version.sha256, max_age=0)
-        response.headers["Content-Disposition"] = content_disposition(
-            "inline" if inline else "attachment", doc.name if version.number == doc.version_count
-            else version.original_name)
-        response.headers["Cache-Control"] = "private, no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        if inline:
-            response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; " \
-                                                          "style-src 'unsafe-inline'; object-src 'self'"
-        return response
+        name = doc.name if version.number == doc.version_count else version.original_name
+        return send_version(version, name, inline)

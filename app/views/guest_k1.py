@@ -9,7 +9,7 @@ rules; a verified code gives this session a short grant to that one partner's K-
 """
 import time
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session,
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -22,7 +22,7 @@ from app.services import k1 as k1_service
 from app.services.firm import get_settings
 from app.views.base import parse_pk
 from app.views.portal.forms import BlankForm, CodeForm
-from app.web import content_disposition
+from app.web import send_version
 
 bp = Blueprint("k1", __name__, url_prefix="/k1")
 # Every guest route checks the link and the code itself; none needs a signed-in user.
@@ -154,10 +154,7 @@ def download(recipient_id):
         abort(404)
     version = document_service.current_version(document)
     k1_service.mark_downloaded(recipient)
-    response = send_file(document_service.blob_path(version), mimetype=version.mime, max_age=0)
-    response.headers["Content-Disposition"] = content_disposition("attachment", document.name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_version(version, document.name)
 
 
 @bp.route("/language", methods=["POST"])

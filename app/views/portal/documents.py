@@ -3,7 +3,7 @@
 Only documents the access module lets the contact see (shared to the portal, in their entities)
 ever reach these pages; any other id answers 404.
 """
-from flask import abort, g, render_template, request, send_file
+from flask import abort, g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -14,10 +14,8 @@ from app.services import documents as document_service
 from app.services import portal_documents
 from app.services.filetypes import ALLOWED
 from app.views.portal import bp, load_or_404, use_entity
-from app.web import content_disposition
+from app.web import send_version
 
-# Inline views run in a sandbox: no scripts, no forms, nothing loaded from elsewhere.
-SANDBOX_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'"
 DIRECTION_LABELS = {Direction.from_firm: _l("From the firm"), Direction.from_client: _l("From you")}
 STATUS_BADGES = {DocumentStatus.awaiting_signature: "pending", DocumentStatus.signed: "done"}
 
@@ -86,13 +84,6 @@ def _row_helpers():
 
 
 def _send(doc, version, inline):
-    """The same safe headers as the staff side's DocumentFilesView._send, and an activity event."""
+    """The version with the safe download headers, and an activity event."""
     document_service.record_access(doc, version, inline, current_user)
-    response = send_file(document_service.blob_path(version), mimetype=version.mime, conditional=True,
-                         etag=version.sha256, max_age=0)
-    response.headers["Content-Disposition"] = content_disposition("inline" if inline else "attachment", doc.name)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if inline:
-        response.headers["Content-Security-Policy"] = SANDBOX_CSP
-    return response
+    return send_version(version, doc.name, inline)
