@@ -6,12 +6,21 @@ from urllib.parse import urlparse
 from flask import Flask
 from flask_appbuilder import AppBuilder
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 from werkzeug.security import generate_password_hash
 from werkzeug.utils import import_string
 
 from app.extensions import csrf, db, migrate
 
 BASE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAX_PK = 2**63 - 1
+
+
+class PkConverter(IntegerConverter):
+    """`<int:…>` in every route: at most a 64-bit id, so a bigger number is a 404, not a database overflow."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_PK, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def create_app(config_class=None):
@@ -20,6 +29,7 @@ def create_app(config_class=None):
 
     config_class = config_class or config_from_env()
     app = Flask(__name__, instance_path=os.path.join(BASE_DIR, "instance"))
+    app.url_map.converters["int"] = PkConverter  # before any route is added
     app.config.from_object(config_class)
     config_class.validate(app)
     os.makedirs(app.instance_path, exist_ok=True)

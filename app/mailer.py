@@ -1,6 +1,7 @@
 """Outgoing mail: Flask-Mail to the configured SMTP server, or (development default, no MAIL_SERVER)
 .eml files in instance/mail so `make run` shows every mail without a mail server."""
 import os
+import re
 import socket
 import time
 
@@ -28,7 +29,8 @@ def send(to, subject, text, html):
                       sender=current_app.config["MAIL_DEFAULT_SENDER"])
     if not current_app.config.get("MAIL_SERVER"):
         os.makedirs(mail_folder(), exist_ok=True)
-        name = f"{time.time():.6f}-{to.replace('@', '_at_')}.eml"
+        safe_to = re.sub(r"[^A-Za-z0-9._-]", "_", to.replace("@", "_at_"))  # a local part may hold "/"
+        name = f"{time.time():.6f}-{safe_to}.eml"
         with open(os.path.join(mail_folder(), name), "w", encoding="utf-8") as out:
             out.write(message.as_string())
         return

@@ -264,7 +264,8 @@ class AuditLogView(OpsModelView):
     }
 
     def get_export_value(self, model, name):
-        return csv_safe(super().get_export_value(model, name))
+        value = super().get_export_value(model, name)  # may be a User or Entity: its str() is what is written
+        return csv_safe(value if value is None or isinstance(value, str) else str(value))
 
     def get_export_name(self, export_type="csv"):
         return f"portico-audit-log_{time.strftime('%Y-%m-%d_%H-%M-%S')}.{export_type}"

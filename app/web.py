@@ -91,7 +91,7 @@ def _security_headers(response):
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.endpoint and request.endpoint.endswith(".login"):
         response.headers["Cache-Control"] = "no-store"
-    if request.is_secure:
+    if request.is_secure or current_app.config.get("SESSION_COOKIE_SECURE"):  # production is HTTPS only
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
 

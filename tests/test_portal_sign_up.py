@@ -88,7 +88,9 @@ def test_sign_up_of_an_address_not_invited_looks_the_same_and_does_nothing(app, 
     got = _sign_up_answers(app, app.test_client(), other.email)
     assert got == expected
     assert codes_sent(smtp, invited.email) and not [m for m in smtp.messages if m["To"] == other.email]
-    assert code_rows(app, other.email) == 0
+    with app.app_context():  # a row is written (same work, same time) but it names nobody and is never mailed
+        assert db.session.scalar(select(func.count(AccessCode.id)).where(
+            AccessCode.email == other.email, AccessCode.contact_id.is_not(None))) == 0
     client = app.test_client()
     post(client, SIGN_UP, first_name="Mari", last_name="Maasikas", email=other.email)
     forget_resend_minute(app, other.email)

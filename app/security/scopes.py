@@ -10,6 +10,7 @@ from app.models import (
     ActivityEvent,
     ChecklistItem,
     ClientRequest,
+    Contact,
     Document,
     DocumentVersion,
     Entity,
@@ -29,6 +30,14 @@ from app.models.tasks import task_assignees
 
 def _within(column, ids):
     return true() if ids is None else column.in_(ids)
+
+
+def _activity_clause(ids, contact):
+    """Staff see the entity's log; a contact only the events of its own account (never staff work)."""
+    if not contact:
+        return _within(ActivityEvent.entity_id, ids)
+    own = select(Contact.user_id).where(Contact.id == contact, Contact.user_id.is_not(None))
+    return and_(_within(ActivityEvent.entity_id, ids), ActivityEvent.actor_id.in_(own))
 
 
 def _document_clause(ids, contact):
@@ -73,7 +82,7 @@ def _folder_clause(ids, contact):
 ENTITY_SCOPED = {
     Entity: lambda ids, contact: _within(Entity.id, ids),
     EntityShare: lambda ids, contact: _within(EntityShare.entity_id, ids),
-    ActivityEvent: lambda ids, contact: _within(ActivityEvent.entity_id, ids),
+    ActivityEvent: _activity_clause,
     Document: _document_clause,
     DocumentVersion: lambda ids, contact: DocumentVersion.document_id.in_(
         select(Document.id).where(_document_clause(ids, contact))

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import (ClientRequest, Contact, Document, Message, MessageKind, Notification, NotificationPreference,
                         Task, TaxVoucher)
 from app.models.notifications import Channel, NotificationState
+from app.models.contacts import PortalState as ContactState
 from app.models.tasks import PortalState
 from app.security import access
 from app.security import roles as R
@@ -140,6 +141,8 @@ def _why_not(row):
 
 
 def _contact_reason(contact, obj, event):
+    if contact.portal_state is ContactState.disabled:
+        return "contact disabled"
     thread = (obj.task or obj.request) if isinstance(obj, Message) else obj
     if thread is None or R.VIEW not in access.contact_actions(contact, thread.entity):
         return "entity no longer shared"

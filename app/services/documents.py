@@ -15,7 +15,7 @@ from app.models import Document, DocumentVersion, Folder
 from app.models.documents import Direction, Visibility
 from app.security import access
 from app.services import activity, events
-from app.services.filetypes import clean_filename, detect
+from app.services.filetypes import UploadRefused, clean_filename, detect
 from app.services.firm import get_settings
 from app.storage import backend
 
@@ -37,6 +37,8 @@ def upload(entity, file_storage, user, folder=None, direction=Direction.from_fir
     name = clean_filename(file_storage.filename)
     blob = backend().save(file_storage.stream, get_settings().max_upload_bytes)
     try:
+        if blob.size == 0:
+            raise UploadRefused(_("The file is empty."))
         kind = detect(blob.head, backend().path(blob.key), name)
         if document is not None and document.file_type != kind.key:
             raise DocumentError(_("A new version must be the same type of file as the document (%(kind)s).",

@@ -57,8 +57,11 @@ def answer(task, contact, user, file_storage):
     if task.kind is not TaskKind.file_request or not access.can(user, R.VIEW, task) \
             or not access.can(user, R.CONTRIBUTE, task.entity):
         raise tasks.TaskError(_("You cannot answer this file request."))
+    target = task.update_document
+    if target is not None and target.visibility is not Visibility.portal:
+        target = None  # made staff-only after the request was sent: the answer becomes a new shared file
     doc = documents.upload(task.entity, file_storage, user, direction=Direction.from_client,
-                           visibility=Visibility.portal, document=task.update_document, same_name_versions=False)
+                           visibility=Visibility.portal, document=target, same_name_versions=False)
     try:
         db.session.add(FileRequestAnswer(task_id=task.id, contact_id=contact.id, document_id=doc.id))
         db.session.commit()

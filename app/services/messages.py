@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.models import Message, MessageKind, Task
+from app.models.documents import Visibility
 from app.security import access
 from app.security import roles as R
 from app.services import events
@@ -79,7 +80,25 @@ def delete(message, user):
     if not access.can(user, R.WORK, message):
         raise MessageError(_("You cannot delete this message."))
     message.deleted_on = datetime.now()
+    for doc in message.attachments:
+        if doc.visibility is Visibility.portal and not _used_elsewhere(doc, message):
+            doc.visibility = Visibility.staff_only  # the file goes with its (withdrawn) message
     db.session.commit()
+
+
+def _used_elsewhere(doc, message):
+    """Whether `doc` is also on a live message, a task or a request (then it stays shared)."""
+    from sqlalchemy import exists, select
+
+    from app.models.messages import message_attachments
+    from app.models.requests import request_attachments
+    from app.models.tasks import task_attachments
+
+    return db.session.scalar(select(
+        exists().where(message_attachments.c.document_id == doc.id, message_attachments.c.message_id != message.id,
+                       message_attachments.c.message_id.in_(select(Message.id).where(Message.deleted_on.is_(None))))
+        | exists().where(task_attachments.c.document_id == doc.id)
+        | exists().where(request_attachments.c.document_id == doc.id)))
 
 
 def thread_messages(thread, user):

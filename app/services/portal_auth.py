@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from flask import current_app, request, session
 from flask_login import login_user, logout_user
 from itsdangerous import BadSignature, URLSafeSerializer
+from redis.exceptions import LockError
 from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -86,7 +87,23 @@ def lock_message(seconds):
 
 def check_pin(email, contact, pin):
     """Whether `pin` is the contact's PIN; counts failures (unknown addresses too) and locks longer
-    after each failure past PIN_FREE_FAILURES. Always runs one slow hash check."""
+    after each failure past PIN_FREE_FAILURES. Tries for one address run one at a time, and a locked
+    address is refused inside that mutex, so parallel guesses cannot all pass a lock read before it is set."""
+    guard = get_redis().lock(_PIN_KEY.format(throttle.key_of(email)) + ":busy", timeout=30)
+    if not guard.acquire(blocking_timeout=15):
+        return False
+    try:
+        if pin_lock_seconds(email):
+            return False
+        return _check_pin(email, contact, pin)
+    finally:
+        try:
+            guard.release()
+        except LockError:  # held past its timeout: it expired on its own
+            pass
+
+
+def _check_pin(email, contact, pin):
     stored = contact.pin_hash if contact is not None and contact.pin_hash else None
     right = check_password_hash(stored or current_app.config["PIN_FAKE_HASH"], pin or "") and stored is not None
     address = throttle.key_of(email)

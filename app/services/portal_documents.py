@@ -4,7 +4,7 @@ paginated list — always through `access.visible`, so a contact only ever meets
 Every function runs a fixed number of queries whatever the number of documents or folders.
 """
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from sqlalchemy import func, select
 
@@ -142,7 +142,7 @@ def page_of_documents(user, entity_id, listing, folder_ids=None):
     if listing.date_from:
         where.append(Document.created_on >= datetime.combine(listing.date_from, time.min))
     if listing.date_to:
-        where.append(Document.created_on < datetime.combine(listing.date_to + timedelta(days=1), time.min))
+        where.append(Document.created_on <= datetime.combine(listing.date_to, time.max))
     if listing.status:
         where.append(Document.status == listing.status)
     if listing.file_type:

@@ -45,6 +45,13 @@ def allowed(rules, *identifiers):
     return all(limiter.test(parse(rule), *identifiers) for rule in rules)
 
 
+def acquire(rules, *identifiers):
+    """Count one use against every rule, atomically per rule; False when one of them was already full
+    (two requests at the same moment cannot both take the last place)."""
+    limiter = _limiter()
+    return all([limiter.hit(parse(rule), *identifiers) for rule in rules])
+
+
 def hit(rules, *identifiers):
     """Count one use against every rule."""
     limiter = _limiter()

@@ -153,7 +153,10 @@ def _date(raw):
     try:
         if not DATE_RE.match(raw or ""):
             raise ValueError(raw)
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
+        if not MIN_YEAR <= value.year <= MAX_YEAR + 1:  # the season's dates, not year 1 or 9999
+            raise ValueError(raw)
+        return value
     except ValueError:
         raise VoucherError(_("a date like 2026-09-15 (YYYY-MM-DD)"))
 

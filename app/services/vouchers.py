@@ -149,7 +149,7 @@ def check_paid_on(paid_on, due_date, today=None):
         raise VoucherError(_("Enter the date it was paid."), "paid_on")
     if paid_on > today:
         raise VoucherError(_("The payment date cannot be in the future."), "paid_on")
-    if due_date is not None and paid_on < due_date - PAID_ON_WINDOW:
+    if due_date is not None and paid_on < due_date - min(PAID_ON_WINDOW, due_date - date.min):  # no overflow
         raise VoucherError(_("The payment date is more than a year before the due date."), "paid_on")
     return paid_on
 

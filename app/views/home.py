@@ -3,6 +3,8 @@ from flask import redirect, url_for
 from flask_appbuilder import IndexView, expose
 from flask_login import current_user
 
+from app.security import access
+
 from app.services import home as home_service
 
 
@@ -17,5 +19,7 @@ class HomeView(IndexView):
         """Anonymous visitors go to the login; staff see their overview."""
         if not current_user.is_authenticated:
             return redirect(url_for(f"{self.appbuilder.sm.auth_view.endpoint}.login"))
+        if access.is_contact(current_user):  # a client's account: its pages are the portal's
+            return redirect(url_for("portal.home"))
         return self.render_template(self.index_template, appbuilder=self.appbuilder,
                                     overview=home_service.overview(current_user))
