@@ -46,10 +46,11 @@ def allowed(rules, *identifiers):
 
 
 def acquire(rules, *identifiers):
-    """Count one use against every rule, atomically per rule; False when one of them was already full
-    (two requests at the same moment cannot both take the last place)."""
+    """Count one use against each rule in order (tightest first), atomically per rule, stopping at the
+    first that is full: two requests at the same moment cannot both take the last place, and a
+    refused request uses up no place of the looser rules."""
     limiter = _limiter()
-    return all([limiter.hit(parse(rule), *identifiers) for rule in rules])
+    return all(limiter.hit(parse(rule), *identifiers) for rule in rules)
 
 
 def hit(rules, *identifiers):
