@@ -110,7 +110,7 @@ def test_redis_restarted_with_pending_rows_the_sweep_delivers_each_once(app, smt
     import shutil
 
     if shutil.which("redis-server") is None:
-        pytest.skip("no redis-server binary")
+        pytest.skip(reason="no redis-server binary")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
