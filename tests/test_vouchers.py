@@ -14,6 +14,7 @@ from app.models.notifications import Channel, NotificationState
 from app.models.vouchers import VoucherStatus
 from app.security import roles as R
 from app.services import delivery, events
+from app.services import payment_hosts
 from app.services import vouchers as service
 from app.services.firm import get_settings
 from tests import factories as f
@@ -33,7 +34,7 @@ GOOD_CSV = ("\ufefftax_year,authority,form_period,amount,due_date,payment_url\n"
 ])
 def test_payment_links_on_allowed_hosts_pass(url):
     """https on an allowed host or one of its subdomains (any case, a trailing dot, port 443) is followed."""
-    assert service.payment_target(url, HOSTS) == url
+    assert payment_hosts.payment_target(url, HOSTS) == url
 
 
 @pytest.mark.parametrize("url", [
@@ -46,7 +47,7 @@ def test_payment_links_on_allowed_hosts_pass(url):
 ])
 def test_payment_links_elsewhere_are_refused(url):
     """Schemes other than https, other hosts, look-alikes, user parts, odd ports and escapes: refused."""
-    assert service.payment_target(url, HOSTS) is None
+    assert payment_hosts.payment_target(url, HOSTS) is None
 
 
 @pytest.mark.parametrize("raw,value", [("1234.50", "1234.50"), ("1,234.50", "1234.50"), ("1234", "1234.00"),
@@ -68,7 +69,7 @@ def test_bad_amounts_are_refused(raw, ctx):
 
 def test_host_lists_accept_only_bare_host_names():
     """Lines are trimmed and lower-cased; schemes, paths, wildcards, single labels and IPs are bad lines."""
-    hosts, bad = service.parse_hosts(" IRS.GOV. \n\nwww.eftps.gov\nhttps://x.example\nirs.gov/pay\n*.irs.gov\ngov\n"
+    hosts, bad = payment_hosts.parse_hosts(" IRS.GOV. \n\nwww.eftps.gov\nhttps://x.example\nirs.gov/pay\n*.irs.gov\ngov\n"
                                      "1.2.3.4\nirs.gov\n")
     assert hosts == ["irs.gov", "www.eftps.gov"]
     assert bad == ["https://x.example", "irs.gov/pay", "*.irs.gov", "gov", "1.2.3.4"]
@@ -407,7 +408,7 @@ def test_a_reminder_paid_before_its_mail_leaves_sends_nothing(season, smtp):
 def test_the_firm_edits_its_payment_hosts_as_bare_host_names(app, client, login, desk):
     """A URL or a wildcard in the list is a form error; good lines are saved trimmed and lower-cased."""
     with app.app_context():
-        assert service.allowed_hosts() == HOSTS  # the defaults
+        assert payment_hosts.allowed_hosts() == HOSTS  # the defaults
     login(client, desk.admin)
     token = csrf_token(client, "/firmsettingsview/edit/1")
     form = {"csrf_token": token, "firm_name": "Ledger", "notification_delay": "300", "max_upload_bytes": "10485760"}
@@ -419,7 +420,7 @@ def test_the_firm_edits_its_payment_hosts_as_bare_host_names(app, client, login,
                        ).status_code == 302
     with app.app_context():
         assert get_settings().payment_hosts == "irs.gov\npay.example.com"
-        assert service.allowed_hosts() == ["irs.gov", "pay.example.com"]
+        assert payment_hosts.allowed_hosts() == ["irs.gov", "pay.example.com"]
 
 
 def test_demo_vouchers_follow_the_rules_and_seed_once(ctx):

@@ -14,19 +14,19 @@ from app.security import access
 from app.security import roles as R
 from app.services.filetypes import UploadRefused
 from app.services import firm as firm_service
-from app.services import vouchers
+from app.services import payment_hosts
 from app.views.base import SafeInterface, ScopedModelView, in_scope
 
 
 def _host_lines(text):
     """One trimmed, lower-case host per line, blank lines dropped (the column is NOT NULL: never None)."""
-    return "\n".join(vouchers.normalize_host(line) for line in (text or "").splitlines()
+    return "\n".join(payment_hosts.normalize_host(line) for line in (text or "").splitlines()
                      if line.strip())
 
 
 def _hosts_valid(form, field):
     """Each line must be a bare host name: no scheme, path, port, user or wildcard."""
-    bad = vouchers.parse_hosts(field.data)[1]
+    bad = payment_hosts.parse_hosts(field.data)[1]
     if bad:
         raise ValidationError(_("Not a bare host name (like irs.gov): %(lines)s", lines=", ".join(bad[:5])))
 

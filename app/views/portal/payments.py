@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from app.models import TaxVoucher
 from app.models.vouchers import VoucherStatus
+from app.services import payment_hosts
 from app.services import vouchers as service
 from app.views.portal import bp, load_or_404, use_entity
 
@@ -94,8 +95,8 @@ def payment_summary(day):
     vouchers = service.vouchers_due(current_user, entity, due_date)
     if not vouchers:
         abort(404)
-    hosts = service.allowed_hosts()
-    payable = {v.id for v in vouchers if v.payment_url and service.payment_target(v.payment_url, hosts)}
+    hosts = payment_hosts.allowed_hosts()
+    payable = {v.id for v in vouchers if v.payment_url and payment_hosts.payment_target(v.payment_url, hosts)}
     return render_template(
         "portal/payments/summary.html", vouchers=vouchers, due_date=due_date, payable=payable, money=money,
         total=service.total(vouchers), unpaid_total=service.total(vouchers, VoucherStatus.unpaid),
@@ -114,7 +115,7 @@ def payment_pay(voucher_id):
     """Before leaving for the authority's payment page: where it goes. A link off the firm's allow-list
     is never followed: the page says so instead (no redirect, no link)."""
     voucher = _voucher(voucher_id)
-    target = service.payment_target(voucher.payment_url) if voucher.payment_url else None
+    target = payment_hosts.payment_target(voucher.payment_url) if voucher.payment_url else None
     host = urlsplit(target).hostname if target else None
     return render_template("portal/payments/pay.html", voucher=voucher, target=target, host=host, money=money,
                            title=_("Pay %(form)s", form=voucher.form_period))
