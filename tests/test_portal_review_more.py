@@ -3,37 +3,23 @@ formulas, contacts' notes, oversized ids and dates, empty uploads and year-1 vou
 import csv
 import io
 from datetime import date
-from types import SimpleNamespace
 
-import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Document, Task, TaxVoucher
 from app.models.contacts import PortalState
 from app.security import roles as R
-from app.services import tasks, vouchers
+from app.services import vouchers
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.documents_helpers import PDF
 from tests.portal_auth_helpers import fresh_limits, run_jobs  # noqa: F401  (fresh_limits: autouse)
+from tests.test_portal_review import world  # noqa: F401  (the shared fixture)
 
 JSON = {"Accept": "application/json"}
 BIG = str(2**64)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-@pytest.fixture
-def world(app):
-    """An entity with a responsible accountant, two portal contacts and a task assigned to Cora."""
-    with app.app_context():
-        acc = f.staff(R.STAFF)
-        alpha = f.entity("Alpha Co", responsible=acc)
-        cora = f.portal_contact(alpha, R.ENTITY_COLLABORATOR, first="Cora")
-        rhea = f.portal_contact(alpha, R.ENTITY_ACCESS, first="Rhea")
-        task = tasks.create_task(alpha, "Year-end papers", acc, assignees=[cora])
-        tasks.assign(task, acc)
-        return SimpleNamespace(acc=acc.id, a=alpha.id, cora=cora.id, rhea=rhea.id, task=task.id)
 
 
 # 7 --------------------------------------------------------------------------------------------------
