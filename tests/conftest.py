@@ -171,7 +171,7 @@ def portal_login(app):
 
     from app.extensions import db
     from app.models import Contact
-    from app.services import portal_auth
+    from app.services.portal import auth as portal_auth
 
     def _login(test_client, contact):
         with app.test_request_context():

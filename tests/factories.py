@@ -57,7 +57,7 @@ def contact(first="Casey", last=None, email=None, with_user=False):
 
 def portal_contact(entity_obj=None, role_name=R.ENTITY_COLLABORATOR, pin=PIN, **kwargs):
     """An active portal contact with a PIN, sharing `entity_obj` with `role_name` (if given)."""
-    from app.services import portal_auth
+    from app.services.portal import auth as portal_auth
 
     item = contact(with_user=True, **kwargs)
     portal_auth.set_pin(item, pin)

@@ -15,7 +15,7 @@ from app.models.documents import Visibility
 from app.models.entities import EntityKind
 from app.security import roles as R
 from app.services import access_codes, documents, throttle
-from app.services.demo_documents import pdf_bytes
+from app.demo.documents import pdf_bytes
 from tests import browser
 from tests import factories as f
 

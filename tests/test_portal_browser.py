@@ -12,7 +12,7 @@ from app.models.documents import Visibility
 from app.models.tasks import ClientStatus
 from app.security import roles as R
 from app.services import access_codes, documents, tasks, throttle
-from app.services.demo_documents import pdf_bytes
+from app.demo.documents import pdf_bytes
 from app.services.firm import get_settings
 from tests import browser
 from tests import factories as f

@@ -15,7 +15,8 @@ from app.models.documents import Visibility
 from app.models.notifications import Channel, NotificationState
 from app.security import access
 from app.security import roles as R
-from app.services import documents, file_requests, messages, portal_auth, tasks, throttle
+from app.services import documents, file_requests, messages, tasks, throttle
+from app.services.portal import auth as portal_auth
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.documents_helpers import PDF

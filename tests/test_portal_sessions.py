@@ -10,7 +10,7 @@ from app.models import Contact
 from app.models.contacts import PortalState
 from app.redis_conn import get_redis
 from app.security import roles as R
-from app.services import portal_auth
+from app.services.portal import auth as portal_auth
 from tests import factories as f
 from tests.portal_auth_helpers import (  # noqa: F401  (fresh_limits: an autouse fixture, used here too)
     CODE_PAGE,

@@ -13,7 +13,9 @@ from app.models import AccessCode, Contact, ContactEmail, Entity, Notification, 
 from app.models.contacts import PortalState
 from app.models.notifications import Channel, NotificationState
 from app.security import roles as R
-from app.services import access_codes, delivery, events, portal_auth, portal_mail, tasks
+from app.services import access_codes, delivery, events, tasks
+from app.services.portal import auth as portal_auth
+from app.services.portal import mail as portal_mail
 from app.services.firm import get_settings
 from tests import factories as f
 from tests.conftest import csrf_token

@@ -9,7 +9,8 @@ from itsdangerous import URLSafeSerializer
 from app.extensions import db
 from app.models import Contact
 from app.models.contacts import PortalState
-from app.services import portal_auth, throttle
+from app.services import throttle
+from app.services.portal import auth as portal_auth
 from tests import factories as f
 from tests.portal_auth_helpers import (  # noqa: F401  (fresh_limits: an autouse fixture, used here too)
     CODE_PAGE,

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.services.recurrence import Frequency, Rule, describe, next_deadline, occurrences
+from app.models.tasks import Frequency
+
+from app.services.recurrence import Rule, describe, next_deadline, occurrences
 
 F = Frequency
 MONTH_BASED = [F.monthly, F.quarterly, F.yearly, F.every_n_months]

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.extensions import db
-from app.services.demo import seed_demo
+from app.demo import seed_demo
 from app.services.setup import init_roles
 from config import ProductionConfig, _database_url
 from tests.conftest import PorticoTestConfig

@@ -13,7 +13,8 @@ from app.models.tasks import ClientStatus, PortalState, StaffStatus, TaskKind
 from app.security import access
 from app.security import roles as R
 from app.services import events, file_requests, messages, requests, tasks
-from app.services.recurrence import Frequency, Rule
+from app.models.tasks import Frequency
+from app.services.recurrence import Rule
 from tests import factories as f
 
 

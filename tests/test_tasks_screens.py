@@ -200,7 +200,8 @@ def test_attach_a_document_of_the_same_entity_only(app, client, login, desk):
 def test_task_page_shows_series_and_outstanding_recipients_and_assignees_can_be_edited(app, client, login, desk):
     """The page lists the series' occurrences and who still has to answer; a foreign assignee is refused."""
     from app.services import file_requests
-    from app.services.recurrence import Frequency, Rule
+    from app.models.tasks import Frequency
+    from app.services.recurrence import Rule
 
     with app.app_context():
         accountant = app.appbuilder.sm.get_user_by_id(desk.accountant)
@@ -247,7 +248,8 @@ def test_message_attachments_follow_the_kind_and_a_refused_file_keeps_nothing(ap
 
 def test_editing_the_series_screen_changes_future_occurrences_only(app, client, login, desk):
     """The series form renames future occurrences; a foreign series is 404; a bad rule is refused."""
-    from app.services.recurrence import Frequency, Rule
+    from app.models.tasks import Frequency
+    from app.services.recurrence import Rule
 
     with app.app_context():
         accountant = app.appbuilder.sm.get_user_by_id(desk.accountant)

@@ -425,7 +425,7 @@ def test_the_firm_edits_its_payment_hosts_as_bare_host_names(app, client, login,
 
 def test_demo_vouchers_follow_the_rules_and_seed_once(ctx):
     """The demo season passes the voucher rules (links on the default hosts) and a second run adds nothing."""
-    from app.services.demo_vouchers import SEASON, seed_vouchers
+    from app.demo.vouchers import SEASON, seed_vouchers
 
     accountant = f.staff(R.STAFF)
     entity = f.entity("Demo Co", responsible=accountant)

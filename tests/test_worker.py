@@ -35,7 +35,8 @@ def test_a_real_worker_creates_the_next_occurrence_when_it_falls_due(app):
     from app.models import Task
     from app.security import roles as R
     from app.services import tasks
-    from app.services.recurrence import Frequency, Rule
+    from app.models.tasks import Frequency
+    from app.services.recurrence import Rule
     from tests import factories as f
 
     with app.app_context():

@@ -24,7 +24,17 @@ from sqlalchemy.orm import relationship
 
 from app.models.types import enum_column_type
 
-from app.services.recurrence import Frequency
+
+class Frequency(enum.Enum):
+    """How often a task recurs (stored by name in the database)."""
+
+    once = "once"
+    monthly = "monthly"
+    quarterly = "quarterly"
+    yearly = "yearly"
+    every_n_days = "every_n_days"
+    every_n_weeks = "every_n_weeks"
+    every_n_months = "every_n_months"
 
 
 class TaskKind(enum.Enum):

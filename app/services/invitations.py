@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models.contacts import PortalState
 from app.security import access
-from app.services import activity, portal_auth
+from app.services import activity
+from app.services.portal import auth as portal_auth
 
 log = logging.getLogger(__name__)
 INVITE = "invite"

@@ -174,7 +174,7 @@ def send_link(recipient_id):
 
 
 def _mail_link(recipient, token):
-    from app.services import portal_mail
+    from app.services.portal import mail as portal_mail
 
     firm = get_settings().firm_name
     entity = recipient.entity.name

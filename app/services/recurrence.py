@@ -4,7 +4,6 @@ Month-based series keep their anchor day and fall back to the last day of shorte
 anchored on the 31st gives 28/29 February, 30 April, then the 31st again (plain rrule would skip the
 short months instead).
 """
-import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
@@ -13,21 +12,9 @@ from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from app.models.tasks import Frequency
+
 MAX_INTERVAL = 366
-
-
-class Frequency(enum.Enum):
-    """How often a task recurs (stored by name in the database)."""
-
-    once = "once"
-    monthly = "monthly"
-    quarterly = "quarterly"
-    yearly = "yearly"
-    every_n_days = "every_n_days"
-    every_n_weeks = "every_n_weeks"
-    every_n_months = "every_n_months"
-
-
 # Only these take an interval; the fixed ones would be ambiguous ("quarterly, interval 2").
 _WITH_INTERVAL = {Frequency.every_n_days, Frequency.every_n_weeks, Frequency.every_n_months}
 # Months between deadlines for the month-based frequencies (every_n_months uses the interval).

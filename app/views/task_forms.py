@@ -11,7 +11,8 @@ from app.models import Entity
 from app.security import access
 from app.security import roles as R
 from app.services import tasks as task_service
-from app.services.recurrence import Frequency, Rule
+from app.models.tasks import Frequency
+from app.services.recurrence import Rule
 
 FREQUENCY_LABELS = {
     Frequency.once: _l("One time"),

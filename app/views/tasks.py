@@ -18,7 +18,8 @@ from app.security import roles as R
 from app.services import file_requests as file_request_service
 from app.services import messages as message_service
 from app.services import tasks as task_service
-from app.services.recurrence import Frequency, describe
+from app.models.tasks import Frequency
+from app.services.recurrence import describe
 from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_scope, parse_pk
 from app.views.task_forms import FREQUENCY_LABELS, NewTaskForm, new_task_from_form
 

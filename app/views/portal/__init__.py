@@ -23,7 +23,7 @@ PUBLIC = {"portal.sign_in", "portal.sign_in_pin", "portal.sign_in_code", "portal
 
 def signed_in_contact():
     """The contact of this request's portal session, or None (staff, anonymous, ended or disabled)."""
-    from app.services import portal_auth
+    from app.services.portal import auth as portal_auth
 
     if not current_user.is_authenticated or not current_user.is_active:
         return None

@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 from app.extensions import db
 from app.models import AccessCode, CodePurpose
 from app.models.contacts import PortalState
-from app.services import access_codes, invitations, portal_auth
+from app.services import access_codes, invitations
+from app.services.portal import auth as portal_auth
 from app.views.portal import bp, safe_next, signed_in_contact
 from app.views.portal.forms import BlankForm, CodeForm, EmailForm, NewPinForm, PinForm, SignUpForm
 

@@ -11,7 +11,7 @@ from flask_login import current_user
 from app.models import Document
 from app.models.documents import STATUS_LABELS, Direction, DocumentStatus
 from app.services import documents as document_service
-from app.services import portal_documents
+from app.services.portal import documents as portal_documents
 from app.services.filetypes import ALLOWED
 from app.views.portal import bp, load_or_404, use_entity
 from app.web import send_version

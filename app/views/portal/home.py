@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from app.services import portal_home
+from app.services.portal import home as portal_home
 from app.views.portal import bp, may_contribute, use_entity
 from app.views.portal.forms import BlankForm
 from app.views.portal.tasks import chosen_files, refuse, save_files, upload_answer, upload_settings

@@ -18,7 +18,7 @@ from app.models import ClientRequest, Contact, MessageKind, RequestStatus, Task
 from app.models.documents import human_size
 from app.security import access
 from app.services import messages as message_service
-from app.services import portal_documents
+from app.services.portal import documents as portal_documents
 from app.services import requests as request_service
 from app.services.documents import DocumentError
 from app.services.filetypes import UploadRefused

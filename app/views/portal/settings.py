@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from app.models import CodePurpose
 from app.services import access_codes
-from app.services import portal_settings as service
+from app.services.portal import settings as service
 from app.views.portal import bp
 from app.views.portal.forms import BlankForm, ChangePinForm, CodeForm
 from app.views.portal.settings_forms import NewEmailForm, PreferencesForm, ProfileForm

@@ -4,7 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from app.services import events, portal_settings
+from app.services import events
+from app.services.portal import settings as portal_settings
 from app.views.contacts import PHONE_PATTERN, language_choices
 from app.views.portal.forms import EMAIL
 

@@ -16,7 +16,8 @@ from wtforms.validators import DataRequired, Length
 
 from app.models import ChecklistItem, Task
 from app.models.documents import human_size
-from app.services import documents, messages, portal_tasks, tasks
+from app.services import documents, messages, tasks
+from app.services.portal import tasks as portal_tasks
 from app.services.filetypes import ALLOWED, UploadRefused
 from app.services.firm import get_settings
 from app.storage import TooLarge

@@ -10,7 +10,8 @@ from app.models import Document, MessageKind, Task
 from app.models.contacts import PortalState
 from app.security import roles as R
 from app.services import file_requests, messages, requests, tasks
-from app.services.recurrence import Frequency, Rule
+from app.models.tasks import Frequency
+from app.services.recurrence import Rule
 from app.services.tasks import TaskError
 
 
@@ -48,8 +49,8 @@ def seed_work(entity, accountant):
 
 def demo_contact_account(contact, sm):
     """A portal (Client) account with the demo PIN for a demo contact, so the demo can show client actions."""
-    from app.services.demo import DEMO_PIN
-    from app.services.portal_auth import set_pin
+    from app.demo import DEMO_PIN
+    from app.services.portal.auth import set_pin
 
     if contact.user is None:
         contact.user = sm.add_user(contact.username, contact.first_name, contact.last_name,

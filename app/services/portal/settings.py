@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import CodePurpose, ContactEmail, NotificationPreference, TrustedDevice
-from app.services import access_codes, events, portal_auth
+from app.services import access_codes, events
+from app.services.portal import auth as portal_auth
 from app.services.contacts import email_taken
 
 # Events that can reach a contact (client completions and new requests only go to staff).

@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import Folder, K1Recipient
 from app.models.documents import Direction, Visibility
 from app.services import documents as document_service
-from app.services.demo_documents import pdf_bytes
+from app.demo.documents import pdf_bytes
 
 TAX_YEAR = 2025
 FOLDER = f"K-1s {TAX_YEAR}"

@@ -12,7 +12,7 @@ from app.models.tasks import ClientStatus
 from app.security import access
 from app.security import roles as R
 from app.services import documents
-from app.services.portal_tasks import check_size
+from app.services.portal.tasks import check_size
 
 # What "Recent activity" shows of the contact's own doings (never payments, K-1s or staff work).
 TASK_OPENED = "task.opened"

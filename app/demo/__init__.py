@@ -7,10 +7,10 @@ from app.models import Contact, ContactGroup, Entity, EntityShare
 from app.models.contacts import PortalState
 from app.models.entities import EntityKind, EntityStatus
 from app.security import roles as R
-from app.services.demo_documents import seed_documents
-from app.services.demo_k1 import seed_k1
-from app.services.demo_vouchers import seed_vouchers
-from app.services.demo_work import demo_contact_account, seed_work
+from app.demo.documents import seed_documents
+from app.demo.k1 import seed_k1
+from app.demo.vouchers import seed_vouchers
+from app.demo.work import demo_contact_account, seed_work
 from app.services.entities import find_share
 from app.services.firm import get_settings
 

@@ -1,0 +1,1 @@
+"""Services behind the client portal: sign-in, home, tasks, documents, settings and its mails."""
