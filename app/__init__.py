@@ -11,9 +11,9 @@ from werkzeug.security import generate_password_hash
 from werkzeug.utils import import_string
 
 from app.extensions import csrf, db, migrate
+from app.security.guard import MAX_PK
 
 BASE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MAX_PK = 2**63 - 1
 
 
 class PkConverter(IntegerConverter):

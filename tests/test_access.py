@@ -162,3 +162,39 @@ def test_only_admins_change_admin_accounts(ctx):
     assert not access.can(staff_admin, R.EDIT, admin)
     assert access.can(f.staff(R.ADMIN), R.EDIT, admin)
     assert not access.can(accountant, R.EDIT, staff_admin)
+
+
+def test_guard_answers_404_outside_scope_and_403_without_the_right(app, ctx):
+    """One policy for every page: unknown, malformed or foreign ids are 404; a known row without the right is 403."""
+    from werkzeug.exceptions import Forbidden, NotFound
+
+    from app.security import guard
+
+    own, foreign = f.entity("Own Co"), f.entity("Foreign Co")
+    viewer = f.staff()
+    f.share(own, R.VIEWER, user=viewer)
+    with app.test_request_context():
+        assert guard.load(viewer, Entity, own.id) is own
+        assert guard.load(viewer, Entity, str(own.id), R.WORK) is own
+        for bad in (foreign.id, "²", "1e3", str(2**63), "-1", ""):
+            with pytest.raises(NotFound):
+                guard.load(viewer, Entity, bad)
+        with pytest.raises(Forbidden):
+            guard.load(viewer, Entity, own.id, R.DELETE)
+
+
+def test_contact_usability_is_decided_in_one_place(ctx):
+    """A contact uses the portal only when active with an enabled account; only a disabled one is never mailed."""
+    from app.models.contacts import PortalState
+
+    active = f.contact(with_user=True)
+    assert access.may_use_portal(active) and access.may_be_mailed(active)
+    active.user.active = False
+    assert not access.may_use_portal(active)
+    invited = f.contact()
+    invited.portal_state = PortalState.invited
+    assert not access.may_use_portal(invited) and access.may_be_mailed(invited)
+    disabled = f.contact(with_user=True)
+    disabled.portal_state = PortalState.disabled
+    assert not access.may_use_portal(disabled) and not access.may_be_mailed(disabled)
+    assert not access.may_use_portal(None) and not access.may_be_mailed(None)

@@ -20,7 +20,7 @@ from sqlalchemy import false, select, true, union
 
 from app.extensions import db
 from app.models import Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings
-from app.models.contacts import contact_group_members
+from app.models.contacts import PortalState, contact_group_members
 from app.security import roles as R
 from app.security.scopes import ENTITY_SCOPED
 
@@ -90,6 +90,17 @@ def contact_id_of(user):
         ("contact", uid),
         lambda: db.session.scalar(select(Contact.id).where(Contact.user_id == uid)),
     )
+
+
+def may_use_portal(contact):
+    """Whether a contact may sign in and act in the portal: active, with an enabled account."""
+    return (contact is not None and contact.portal_state is PortalState.active
+            and contact.user is not None and bool(contact.user.active))
+
+
+def may_be_mailed(contact):
+    """Whether the firm may write to a contact at all (a disabled contact hears nothing more)."""
+    return contact is not None and contact.portal_state is not PortalState.disabled
 
 
 def is_contact(user):

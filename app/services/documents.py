@@ -259,9 +259,10 @@ def sweep_storage(older_than=3600):
 
 
 
-def folder_tree(entity_id):
-    """The entity's folders as nested (folder, children) pairs, sorted by name (one query)."""
-    folders = db.session.scalars(select(Folder).where(Folder.entity_id == entity_id).order_by(Folder.name)).all()
+def folder_tree(user, entity_id):
+    """The entity's folders `user` may see as nested (folder, children) pairs, sorted by name (one query)."""
+    folders = db.session.scalars(access.visible(user, Folder).where(Folder.entity_id == entity_id)
+                                 .order_by(Folder.name)).all()
     children = {}
     for folder in folders:
         children.setdefault(folder.parent_id, []).append(folder)
@@ -272,9 +273,10 @@ def folder_tree(entity_id):
     return build(None), {f.id: f for f in folders}
 
 
-def documents_in(entity_id, folder_id, page, per_page=50):
-    """One page of the documents directly in a folder (None = top level), newest first, and the total."""
-    where = [Document.entity_id == entity_id,
+def documents_in(user, entity_id, folder_id, page, per_page=50):
+    """One page of the documents `user` may see directly in a folder (None = top level), newest first,
+    and the total."""
+    where = [access.scope(user, Document), Document.entity_id == entity_id,
              Document.folder_id.is_(None) if folder_id is None else Document.folder_id == folder_id]
     total = db.session.scalar(select(func.count(Document.id)).where(*where))
     page = min(max(page, 1), max((total + per_page - 1) // per_page, 1))  # past the end: the last page

@@ -17,7 +17,6 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Notification, TaxVoucher
-from app.models.contacts import PortalState
 from app.models.notifications import Channel
 from app.models.vouchers import VoucherStatus
 from app.security import access
@@ -260,7 +259,7 @@ def _remind_one(voucher, days_left):
         Notification.object_id == voucher.id, Notification.channel == Channel.in_app,
         Notification.idempotency_key.endswith(":" + discriminator, autoescape=True))))
     recipients = [c for c, _role in contacts_with_access(voucher.entity)
-                  if c.portal_state is not PortalState.disabled and c.id not in told]
+                  if access.may_be_mailed(c) and c.id not in told]
     if not recipients:
         return 0
     events.emit(events.VOUCHER_DUE, voucher.entity, voucher, recipients=recipients, days_left=days_left,

@@ -16,6 +16,7 @@ from wtforms.validators import ValidationError
 
 from app.security import access
 from app.security import roles as R
+from app.security.guard import parse_pk, require  # noqa: F401  (parse_pk: imported from here by the screens)
 
 log = logging.getLogger(__name__)
 
@@ -80,17 +81,6 @@ class SafeInterface(SQLAInterface):
         return self._safe(super().delete, item)
 
 
-MAX_PK = 2**63 - 1
-
-
-def parse_pk(raw):
-    """A primary key from a URL or form: a plain ASCII integer in the 64-bit range, else 404."""
-    raw = str(raw)
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_PK:
-        abort(404)
-    return int(raw)
-
-
 class SafeArgsMixin:
     """Malformed ids, filter numbers, sort columns and page sizes answer 404/400, never 500."""
 
@@ -153,8 +143,7 @@ class ScopedModelView(SafeArgsMixin, ModelView):
         return self._checked_items(request.form.get("action", ""), [pk])[0]
 
     def _require(self, right, item):
-        if not access.can(current_user, right, item):
-            abort(403)
+        require(current_user, right, item)
 
     def _edit(self, pk):
         self._require(self.edit_right, self._item_or_404(pk))

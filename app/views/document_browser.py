@@ -15,6 +15,7 @@ from app.extensions import db
 from app.models import Document, Entity, Folder
 from app.models.documents import DIRECTION_LABELS, VISIBILITY_LABELS, Direction, Visibility, human_size
 from app.security import access
+from app.security import guard
 from app.security import roles as R
 from app.services import documents as document_service
 from app.services.filetypes import UploadRefused
@@ -64,11 +65,11 @@ class DocumentBrowserView(BaseView):
     @has_access
     def entity(self, entity_id):
         """The browser page for one folder (?folder=id) of one entity."""
-        entity = _scoped(Entity, entity_id)
-        tree, folders = document_service.folder_tree(entity.id)
+        entity = guard.load(current_user, Entity, entity_id)
+        tree, folders = document_service.folder_tree(current_user, entity.id)
         folder = _folder_arg(folders, request.args.get("folder", type=int))
         page = max(request.args.get("page", 1, type=int), 1)
-        docs, total = document_service.documents_in(entity.id, folder.id if folder else None, page)
+        docs, total = document_service.documents_in(current_user, entity.id, folder.id if folder else None, page)
         return self.render_template(
             "portico/documents/browser.html", entity=entity, tree=tree, folder=folder, docs=docs,
             page=page, pages=max(math.ceil(total / 50), 1), total=total, path=_path(folder),
@@ -83,7 +84,7 @@ class DocumentBrowserView(BaseView):
     @has_access
     def upload(self, entity_id):
         """Add the uploaded files (each a new document, or a new version of a same-named one)."""
-        entity = _scoped(Entity, entity_id, R.WORK)
+        entity = guard.load(current_user, Entity, entity_id, R.WORK)
         form = UploadForm()
         folder = _own_folder(entity, form.folder_id.data)
         if not form.validate():
@@ -102,7 +103,7 @@ class DocumentBrowserView(BaseView):
     @has_access
     def new_version(self, doc_id):
         """Upload a new version of one document."""
-        doc = _scoped(Document, doc_id, R.WORK)
+        doc = guard.load(current_user, Document, doc_id, R.WORK)
         form = VersionForm()
         if not form.validate():
             flash(_("Choose a file."), "danger")
@@ -119,7 +120,7 @@ class DocumentBrowserView(BaseView):
     @has_access
     def create_folder(self, entity_id):
         """Create a folder inside the current one."""
-        entity = _scoped(Entity, entity_id, R.WORK)
+        entity = guard.load(current_user, Entity, entity_id, R.WORK)
         form = FolderForm()
         parent = _own_folder(entity, form.parent_id.data)
         if form.validate():
@@ -130,7 +131,7 @@ class DocumentBrowserView(BaseView):
     @has_access
     def rename_folder(self, folder_id):
         """Rename a folder."""
-        folder = _scoped(Folder, folder_id, R.WORK)
+        folder = guard.load(current_user, Folder, folder_id, R.WORK)
         form = FolderForm()
         if form.validate():
             _try(lambda: document_service.rename_folder(folder, form.name.data), _("Folder renamed."))
@@ -140,7 +141,7 @@ class DocumentBrowserView(BaseView):
     @has_access
     def move_folder(self, folder_id):
         """Move a folder under another folder of the same entity (or to the top)."""
-        folder = _scoped(Folder, folder_id, R.WORK)
+        folder = guard.load(current_user, Folder, folder_id, R.WORK)
         form = MoveForm()
         if form.validate():
             parent = _own_folder(folder.entity, form.parent_id.data)
@@ -151,21 +152,11 @@ class DocumentBrowserView(BaseView):
     @has_access
     def delete_folder(self, folder_id):
         """Delete an empty folder."""
-        folder = _scoped(Folder, folder_id, R.WORK)
+        folder = guard.load(current_user, Folder, folder_id, R.WORK)
         entity, parent = folder.entity, folder.parent
         if FlaskForm().validate():
             _try(lambda: document_service.delete_folder(folder), _("Folder deleted."))
         return redirect(_browser_url(entity, parent))
-
-
-def _scoped(model, pk, right=R.VIEW):
-    """The row if the user may see it (else 404) and has `right` on it (else 403)."""
-    item = db.session.scalar(access.visible(current_user, model).where(model.id == pk))
-    if item is None:
-        abort(404)
-    if right != R.VIEW and not access.can(current_user, right, item):
-        abort(403)
-    return item
 
 
 def _own_folder(entity, raw_id):

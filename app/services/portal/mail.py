@@ -8,6 +8,7 @@ from app import mailer
 from app.extensions import db
 from app.models import AccessCode, CodePurpose, Contact
 from app.models.contacts import PortalState
+from app.security import access
 from app.services import access_codes
 from app.services.firm import get_settings
 
@@ -34,7 +35,7 @@ def send_invitation(contact_id):
     """Mail a contact their invitation (or the news that their access is back)."""
     contact = db.session.get(Contact, contact_id)
     # Re-checked at send time: a contact disabled (or signed up) since the invitation gets nothing.
-    active = contact is not None and contact.user is not None and contact.portal_state is PortalState.active
+    active = access.may_use_portal(contact)
     invited = contact is not None and contact.user is None and contact.portal_state is PortalState.invited
     if not (active or invited) or not contact.primary_email:
         return False

@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Contact, Entity
-from app.models.contacts import PortalState
 from app.security import access
 from app.security import roles as R
 from app.services import bells as bell_service
@@ -31,7 +30,7 @@ def signed_in_contact():
     if contact_id is None:
         return None
     contact = db.session.get(Contact, contact_id)
-    if contact is None or contact.user_id != current_user.id or contact.portal_state is not PortalState.active:
+    if contact is None or contact.user_id != current_user.id or not access.may_use_portal(contact):
         return None
     return contact
 
@@ -92,14 +91,6 @@ def may_contribute(entity=None):
     """Whether the signed-in contact may create files and requests in the (current) entity."""
     entity = entity or g.entity
     return entity is not None and access.can(current_user, R.CONTRIBUTE, entity)
-
-
-def load_or_404(model, object_id):
-    """One row of `model` the contact may see, or 404 (never a hint that it exists elsewhere)."""
-    row = db.session.scalar(access.visible(current_user, model).where(model.id == object_id))
-    if row is None:
-        abort(404)
-    return row
 
 
 def safe_next(default="portal.home"):

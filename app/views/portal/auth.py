@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from app.extensions import db
 from app.models import AccessCode, CodePurpose
 from app.models.contacts import PortalState
+from app.security import access
 from app.services import access_codes, invitations
 from app.services.portal import auth as portal_auth
 from app.views.portal import bp, safe_next, signed_in_contact
@@ -101,7 +102,7 @@ def sign_in_code():
     if form.validate_on_submit():
         row = access_codes.verify(CodePurpose.sign_in, state["email"], form.code.data)
         contact = row.contact if row is not None else None
-        if contact is not None and contact.portal_state is PortalState.active and contact.user is not None:
+        if access.may_use_portal(contact):
             target = _local(safe_next())
             portal_auth.start_session(contact)
             response = redirect(target)

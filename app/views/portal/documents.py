@@ -8,12 +8,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app.security import guard
 from app.models import Document
 from app.models.documents import STATUS_LABELS, Direction, DocumentStatus
 from app.services import documents as document_service
 from app.services.portal import documents as portal_documents
 from app.services.filetypes import ALLOWED
-from app.views.portal import bp, load_or_404, use_entity
+from app.views.portal import bp, use_entity
 from app.web import send_version
 
 DIRECTION_LABELS = {Direction.from_firm: _l("From the firm"), Direction.from_client: _l("From you")}
@@ -43,7 +44,7 @@ def documents():
 @bp.route("/documents/<int:doc_id>")
 def document(doc_id):
     """One shared document: its facts and the firm's message, with View and Download."""
-    doc = load_or_404(Document, doc_id)
+    doc = guard.load(current_user, Document, doc_id)
     use_entity(doc.entity_id)
     # The folder of a visible document is itself visible (Folder scope), so no separate check.
     return render_template("portal/documents/show.html", title=doc.name, doc=doc, folder=doc.folder,
@@ -53,14 +54,14 @@ def document(doc_id):
 @bp.route("/documents/<int:doc_id>/download")
 def document_download(doc_id):
     """The current version of a shared document as an attachment."""
-    doc = load_or_404(Document, doc_id)
+    doc = guard.load(current_user, Document, doc_id)
     return _send(doc, _version(doc), inline=False)
 
 
 @bp.route("/documents/<int:doc_id>/view")
 def document_view(doc_id):
     """The current version inline, sandboxed (PDF and images only; other types 404)."""
-    doc = load_or_404(Document, doc_id)
+    doc = guard.load(current_user, Document, doc_id)
     version = _version(doc)
     if not _inline(version.file_type):
         abort(404)

@@ -21,9 +21,10 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from app.models import TaxVoucher
 from app.models.vouchers import VoucherStatus
+from app.security import guard
 from app.services import payment_hosts
 from app.services import vouchers as service
-from app.views.portal import bp, load_or_404, use_entity
+from app.views.portal import bp, use_entity
 
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 PAST_PAGE = 24  # fully paid past due dates shown per page
@@ -67,7 +68,7 @@ def _day(raw):
 
 def _voucher(voucher_id):
     """A voucher the contact may see (its entity becomes the current one), else 404."""
-    voucher = load_or_404(TaxVoucher, voucher_id)
+    voucher = guard.load(current_user, TaxVoucher, voucher_id)
     use_entity(voucher.entity_id)
     return voucher
 

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length
 from app.extensions import db
 from app.models import ClientRequest, Contact, MessageKind, RequestStatus, Task
 from app.models.documents import human_size
-from app.security import access
+from app.security import access, guard
 from app.services import messages as message_service
 from app.services.portal import documents as portal_documents
 from app.services import requests as request_service
@@ -24,7 +24,7 @@ from app.services.documents import DocumentError
 from app.services.filetypes import UploadRefused
 from app.services.firm import get_settings
 from app.storage import TooLarge
-from app.views.portal import bp, load_or_404, may_contribute, use_entity
+from app.views.portal import bp, may_contribute, use_entity
 
 PER_PAGE = 25
 THREAD_PAGE = 50  # the latest messages shown unless the contact asks for the whole thread
@@ -90,7 +90,7 @@ def request_new():
 @bp.route("/requests/<int:request_id>", endpoint="request")
 def request_page(request_id):
     """One request: subject, message, files and the conversation, with a reply form."""
-    item = load_or_404(ClientRequest, request_id)
+    item = guard.load(current_user, ClientRequest, request_id)
     use_entity(item.entity_id)
     return _show(item, ReplyForm(formdata=None))
 
@@ -98,7 +98,7 @@ def request_page(request_id):
 @bp.route("/requests/<int:request_id>/reply", methods=["POST"])
 def request_reply(request_id):
     """Add the contact's reply (and files, for Entity Collaborators) to the request's thread."""
-    item = load_or_404(ClientRequest, request_id)
+    item = guard.load(current_user, ClientRequest, request_id)
     use_entity(item.entity_id)
     form = ReplyForm()
     files = _files(form)

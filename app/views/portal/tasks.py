@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from app.security import guard
 from app.models import ChecklistItem, Task
 from app.models.documents import human_size
 from app.services import documents, messages, tasks
@@ -21,7 +22,7 @@ from app.services.portal import tasks as portal_tasks
 from app.services.filetypes import ALLOWED, UploadRefused
 from app.services.firm import get_settings
 from app.storage import TooLarge
-from app.views.portal import bp, load_or_404, may_contribute, use_entity
+from app.views.portal import bp, may_contribute, use_entity
 
 
 class ReplyForm(FlaskForm):
@@ -106,7 +107,7 @@ def chosen_files():
 
 
 def _task(task_id):
-    row = load_or_404(Task, task_id)
+    row = guard.load(current_user, Task, task_id)
     use_entity(row.entity_id)
     return row
 
@@ -131,7 +132,7 @@ def task(task_id):
 def task_tick(task_id, item_id):
     """Tick (done=1) or untick one checklist line."""
     row = _task(task_id)
-    item = load_or_404(ChecklistItem, item_id)
+    item = guard.load(current_user, ChecklistItem, item_id)
     if item.task_id != row.id:
         abort(404)
     try:
