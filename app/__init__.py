@@ -49,9 +49,9 @@ def create_app(config_class=None):
         from app.views import register_views
 
         register_views(appbuilder)
-        from app.services import bells
+        from app.views.bells import unread_for_current_user
 
-        app.jinja_env.globals["unread_notifications"] = bells.unread_count_for_current_user
+        app.jinja_env.globals["unread_notifications"] = unread_for_current_user
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"), render_as_batch=True)
 
     from app import cli, markdown, web

@@ -8,7 +8,7 @@ There is deliberately no Redis console (Flask-Admin's RedisCli takes POSTs witho
 """
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import timezone
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, BaseView, expose
@@ -24,7 +24,7 @@ from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length
 
@@ -34,6 +34,7 @@ from app.models import ActivityEvent, Notification
 from app.models.notifications import Channel, NotificationState
 from app.redis_conn import get_redis
 from app.security import access
+from app.services import notifications as notification_service
 
 log = logging.getLogger(__name__)
 
@@ -111,32 +112,6 @@ def _channel(view, context, model, name):
     return CHANNEL_LABELS.get(value, value.name if value is not None else "")
 
 
-def _row_ids(ids):
-    """The integer ids among the posted row ids (anything else is ignored)."""
-    result = set()
-    for value in ids:
-        try:
-            result.add(int(value))
-        except (TypeError, ValueError):
-            continue
-    return sorted(result)
-
-
-def _move(ids, source, target, **values):
-    """Compare-and-set `source` → `target` for each id; returns the ids that really moved."""
-    moved = []
-    for notification_id in _row_ids(ids):
-        result = db.session.execute(
-            update(Notification)
-            .where(Notification.id == notification_id, Notification.state == source)
-            .values(state=target, **values)
-        )
-        if result.rowcount == 1:
-            moved.append(notification_id)
-    db.session.commit()
-    return moved
-
-
 class OutboxView(OpsModelView):
     """Every notification row: where it stands in delivery; failed ones can be retried."""
 
@@ -192,16 +167,7 @@ class OutboxView(OpsModelView):
     @action("retry", _l("Retry"), _l("Send the selected failed notifications again?"))
     def action_retry(self, ids):
         """failed → pending, due now, attempts kept; then hand each one to a delivery job."""
-        moved = _move(ids, NotificationState.failed, NotificationState.pending, send_after=datetime.now())
-        enqueue = getattr(app_jobs, "enqueue_delivery", None)
-        for notification_id in moved:
-            if enqueue is None:
-                break
-            try:
-                enqueue(notification_id)
-            except RedisError:  # the row is pending and due: the periodic sweep picks it up
-                log.warning("could not enqueue delivery of notification %s", notification_id, exc_info=True)
-        skipped = len(_row_ids(ids)) - len(moved)
+        moved, skipped = notification_service.retry(ids)
         if moved:
             flash(ngettext("%(num)d notification will be sent again.",
                            "%(num)d notifications will be sent again.", len(moved)), "success")
@@ -212,8 +178,7 @@ class OutboxView(OpsModelView):
     @action("cancel", _l("Cancel"), _l("Cancel the selected pending notifications?"))
     def action_cancel(self, ids):
         """pending → cancelled (a worker re-reads the state before sending, so it sends nothing)."""
-        moved = _move(ids, NotificationState.pending, NotificationState.cancelled)
-        skipped = len(_row_ids(ids)) - len(moved)
+        moved, skipped = notification_service.cancel(ids)
         if moved:
             flash(ngettext("%(num)d notification was cancelled.", "%(num)d notifications were cancelled.",
                            len(moved)), "success")

@@ -126,6 +126,12 @@ def _session_lifetimes():
         session.clear()
 
 
+def _actor_address():
+    """Services take the actor as an argument and record its address from it: attach it once here."""
+    if current_user.is_authenticated:
+        current_user._get_current_object().client_address = request.remote_addr
+
+
 def _too_large(error):
     """413 with a message people understand (the per-file limit or the whole request's)."""
     from flask_babel import gettext as _
@@ -151,5 +157,6 @@ def register(app):
     _block_fab_downloads(app)
     app.before_request(access.reset_cache)
     app.before_request(_session_lifetimes)
+    app.before_request(_actor_address)
     app.after_request(_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -5,12 +5,13 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from flask_appbuilder.security.sqla.models import User
 
 from app.extensions import db
 from app.models import ClientRequest, Message, MessageKind, Notification, NotificationPreference
 from app.models.notifications import Channel, NotificationState
 from app.security import roles as R
-from app.services import bells, delivery, events, tasks
+from app.services import bells, delivery, events, presenter, tasks
 from tests import factories as f
 from tests.conftest import csrf_token
 
@@ -174,12 +175,12 @@ def test_describe_points_messages_and_requests_at_staff_pages(app, desk):
                 _note(desk.ann, desk.request, "ClientRequest", events.REQUEST_CREATED),
                 _note(desk.ann, 987654, "Task")]
         db.session.flush()
-        described = bells.describe_all(rows)
+        described = presenter.describe(rows, db.session.get(User, desk.ann))
         assert [(title, url) for _row, title, url in described] == [
             ("New message about Annual report", f"/taskview/show/{desk.mine}"),
             ("New client request: Where is my invoice", f"/clientrequestview/show/{desk.request}"),
             ("This item no longer exists", None)]
-        assert bells.describe(rows[0]) == described[0][1:]
+        assert presenter.describe(rows[:1], db.session.get(User, desk.ann)) == described[:1]
         db.session.rollback()
 
 

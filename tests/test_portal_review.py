@@ -101,7 +101,7 @@ def test_file_request_answer_never_versions_a_document_made_staff_only(app, clie
         doc = documents.upload(alpha, Upload("statement.pdf", PDF), acc, visibility=Visibility.portal)
         request_task = file_requests.create(alpha, acc, [db.session.get(Contact, world.cora)],
                                             "Update the statement", update_document=doc)
-        documents.update(doc, visibility=Visibility.staff_only, name="CONFIDENTIAL fraud referral.pdf")
+        documents.update(doc, None, visibility=Visibility.staff_only, name="CONFIDENTIAL fraud referral.pdf")
         fr_id, doc_id = request_task.id, doc.id
     portal_login(client, world.cora)
     token = csrf_token(client, f"/portal/tasks/{fr_id}")

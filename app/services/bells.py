@@ -6,20 +6,13 @@ user's rows are addressed to the user, a client's to their contact; these functi
 """
 from datetime import datetime
 
-from flask import has_request_context
-from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import ClientRequest, Document, Message, Notification, NotificationPreference, TaxVoucher
+from app.models import Notification, NotificationPreference
 from app.models.notifications import Channel
 from app.security import access
 from app.services import events
-from app.services.notifications import event_title, object_models
-
-OBJECTS = object_models()
 
 
 def _user_id(user):
@@ -48,13 +41,6 @@ def unread_count(user):
         return 0
     return db.session.scalar(select(func.count(Notification.id)).where(
         *mine, Notification.read_at.is_(None))) or 0
-
-
-def unread_count_for_current_user():
-    """The bell's number for the signed-in user (a Jinja global); 0 for anonymous visitors."""
-    if not has_request_context():
-        return 0
-    return unread_count(current_user)
 
 
 def latest(user, limit=20):
@@ -90,52 +76,6 @@ def mark_all_read(user):
                                 .values(read_at=datetime.now())).rowcount
     db.session.commit()
     return marked
-
-
-def load_objects(rows):
-    """{(object_type, id): object} for the rows: one query per object type, whatever the number of rows."""
-    ids = {}
-    for row in rows:
-        if row.object_type in OBJECTS:
-            ids.setdefault(row.object_type, set()).add(row.object_id)
-    found = {}
-    for object_type, wanted in ids.items():
-        model = OBJECTS[object_type]
-        query = select(model).where(model.id.in_(sorted(wanted)))
-        if model is Message:
-            query = query.options(joinedload(Message.task), joinedload(Message.request))
-        for obj in db.session.scalars(query).unique():
-            found[(object_type, obj.id)] = obj
-    return found
-
-
-def describe(row, objects=None):
-    """(title, staff URL) of one row; the URL is None when the object no longer exists.
-
-    Pass `objects` from load_objects() when describing a list (otherwise the row's object is loaded).
-    """
-    if objects is None:
-        objects = load_objects([row])
-    obj = objects.get((row.object_type, row.object_id))
-    thread = (obj.task or obj.request) if isinstance(obj, Message) else obj
-    if thread is None:
-        return _("This item no longer exists"), None
-    if isinstance(thread, ClientRequest):
-        name, url = thread.subject, f"/clientrequestview/show/{thread.id}"
-    elif isinstance(thread, TaxVoucher):  # only contacts get these: the portal's page of that due date
-        day = thread.due_date.isoformat()
-        name, url = day, f"/portal/payments/{day}?entity={thread.entity_id}"
-    elif isinstance(thread, Document):  # a client's upload (staff bells only)
-        name, url = thread.name, f"/documentview/show/{thread.id}"
-    else:
-        name, url = thread.title, f"/taskview/show/{thread.id}"
-    return event_title(row.event, name), url
-
-
-def describe_all(rows):
-    """[(row, title, url)] for a list of rows, in a fixed number of queries."""
-    objects = load_objects(rows)
-    return [(row, *describe(row, objects)) for row in rows]
 
 
 def preferences(user):

@@ -5,7 +5,6 @@ file outlives a rolled-back change; deleting removes blobs that no other version
 """
 import logging
 
-from flask import g
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +20,7 @@ from app.storage import backend
 
 log = logging.getLogger(__name__)
 VERSION_RETRIES = 5
+_STAGED_BLOBS = "portico_staged_blobs"  # db.session.info key: blobs to remove after a screen's delete
 
 
 class DocumentError(ValueError):
@@ -102,10 +102,10 @@ def _add_version(entity, doc, blob, kind, name, user, folder, direction, visibil
     return doc
 
 
-def delete_document(doc):
+def delete_document(doc, user):
     """Delete a document and its versions, then the blobs nothing else references."""
     keys = [v.storage_key for v in doc.versions]
-    activity.record("document.deleted", doc.entity, summary=doc.name, commit=False)
+    activity.record("document.deleted", doc.entity, summary=doc.name, actor=user, commit=False)
     db.session.delete(doc)
     db.session.commit()
     remove_unreferenced(keys)
@@ -120,15 +120,16 @@ def remove_unreferenced(keys):
         backend().delete(key)
 
 
-def stage_delete(doc):
-    """Before a screen deletes `doc`: note its blobs and record the deletion in the same commit."""
-    g.setdefault("_portico_blob_keys", []).extend(v.storage_key for v in doc.versions)
-    activity.record("document.deleted", doc.entity, summary=doc.name, commit=False)
+def stage_delete(doc, user):
+    """Before a screen deletes `doc`: note its blobs (on the database session, whose commit they
+    follow) and record the deletion in the same commit."""
+    db.session.info.setdefault(_STAGED_BLOBS, []).extend(v.storage_key for v in doc.versions)
+    activity.record("document.deleted", doc.entity, summary=doc.name, actor=user, commit=False)
 
 
 def finish_delete():
     """After the screen's commit: remove the noted blobs that nothing references any more."""
-    remove_unreferenced(g.pop("_portico_blob_keys", []))
+    remove_unreferenced(db.session.info.pop(_STAGED_BLOBS, []))
 
 
 def blob_path(version):
@@ -143,9 +144,9 @@ def check_update(doc):
         raise DocumentError(_("That folder belongs to another entity."))
 
 
-def updated(doc):
+def updated(doc, user):
     """Record a screen's edit of `doc` in the activity log."""
-    activity.record("document.updated", doc.entity, doc)
+    activity.record("document.updated", doc.entity, doc, actor=user)
 
 
 def current_version(doc):
@@ -153,7 +154,7 @@ def current_version(doc):
     return doc.versions[0]
 
 
-def update(doc, **changes):
+def update(doc, user, **changes):
     """Change name, folder, status, note or visibility of a document (names are cleaned)."""
     if "name" in changes:
         changes["name"] = clean_filename(changes["name"])
@@ -161,7 +162,7 @@ def update(doc, **changes):
         raise DocumentError(_("That folder belongs to another entity."))
     for field, value in changes.items():
         setattr(doc, field, value)
-    activity.record("document.updated", doc.entity, doc, commit=False)
+    activity.record("document.updated", doc.entity, doc, actor=user, commit=False)
     db.session.commit()
     return doc
 
@@ -172,7 +173,7 @@ def record_access(doc, version, inline, user):
     activity.record(verb, doc.entity, doc, summary=f"{doc.name} (v{version.number})", actor=user)
 
 
-def create_folder(entity, name, parent=None):
+def create_folder(entity, name, parent=None, user=None):
     """A new folder under `parent` (or at the top); names are unique among siblings."""
     name = _folder_name(name)
     if parent is not None and parent.entity_id != entity.id:
@@ -180,7 +181,7 @@ def create_folder(entity, name, parent=None):
     _refuse_sibling(entity.id, parent.id if parent else None, name)
     folder = Folder(entity_id=entity.id, parent_id=parent.id if parent else None, name=name)
     db.session.add(folder)
-    activity.record("folder.created", entity, folder, summary=name, commit=False)
+    activity.record("folder.created", entity, folder, summary=name, actor=user, commit=False)
     db.session.commit()
     return folder
 
@@ -210,13 +211,13 @@ def move_folder(folder, parent):
     return folder
 
 
-def delete_folder(folder):
+def delete_folder(folder, user):
     """Delete an empty folder; one with documents or subfolders is refused."""
     has_docs = db.session.scalar(select(Document.id).where(Document.folder_id == folder.id).limit(1))
     has_children = db.session.scalar(select(Folder.id).where(Folder.parent_id == folder.id).limit(1))
     if has_docs or has_children:
         raise DocumentError(_("Only empty folders can be deleted."))
-    activity.record("folder.deleted", folder.entity, summary=folder.name, commit=False)
+    activity.record("folder.deleted", folder.entity, summary=folder.name, actor=user, commit=False)
     db.session.delete(folder)
     db.session.commit()
 

@@ -197,20 +197,21 @@ def _advance(recipient, status):
         recipient.status = status
 
 
-def mark_opened(recipient):
-    """The partner unlocked the page with a code."""
+def mark_opened(recipient, address=None):
+    """The partner unlocked the page with a code (from `address`)."""
     now = _now()
     recipient.opened_on = recipient.opened_on or now
     _advance(recipient, K1Status.opened)
-    activity.record("k1.opened", recipient.entity, recipient, actor=GUEST, commit=False)
+    activity.record("k1.opened", recipient.entity, recipient, actor=GUEST, address=address, commit=False)
     db.session.commit()
 
 
-def mark_downloaded(recipient):
-    """The partner downloaded their K-1."""
+def mark_downloaded(recipient, address=None):
+    """The partner downloaded their K-1 (from `address`)."""
     now = _now()
     recipient.opened_on = recipient.opened_on or now
     recipient.downloaded_on = now
     _advance(recipient, K1Status.downloaded)
-    activity.record("k1.downloaded", recipient.entity, recipient, actor=GUEST, commit=False)
+    activity.record("k1.downloaded", recipient.entity, recipient, actor=GUEST, address=address,
+                    commit=False)
     db.session.commit()

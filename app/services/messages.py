@@ -69,7 +69,7 @@ def post_with_files(thread, user, body, kind, files):
     except BaseException as exc:  # refused, too large (413) or failed: none of the files stays
         db.session.rollback()
         for doc in uploaded:
-            documents.delete_document(doc)
+            documents.delete_document(doc, user)
         if isinstance(exc, (UploadRefused, documents.DocumentError, MessageError)):
             raise MessageError(str(exc)) from exc
         raise

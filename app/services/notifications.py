@@ -1,5 +1,6 @@
 """Notification triggers: domain events become outbox rows in the same transaction; after the
 commit each e-mail row gets an rq job at its send_after (job id = "notify-<id>")."""
+import logging
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
@@ -15,6 +16,7 @@ from app.services import events
 from app.services.firm import get_settings
 
 PENDING_KEY = "portico_new_notifications"
+log = logging.getLogger(__name__)
 
 
 def object_models():
@@ -202,3 +204,52 @@ def _enqueue_new(session):
 
 def _forget_new(session):
     session.info.pop(PENDING_KEY, None)
+
+
+def _row_ids(ids):
+    """The integer ids among posted row ids (anything else is ignored)."""
+    result = set()
+    for value in ids:
+        try:
+            result.add(int(value))
+        except (TypeError, ValueError):
+            continue
+    return sorted(result)
+
+
+def _move(ids, source, target, **values):
+    """Compare-and-set `source` → `target` for each id and commit; the ids that really moved."""
+    moved = []
+    for notification_id in ids:
+        result = db.session.execute(update(Notification).where(
+            Notification.id == notification_id, Notification.state == source).values(state=target, **values))
+        if result.rowcount == 1:
+            moved.append(notification_id)
+    db.session.commit()
+    return moved
+
+
+def retry(ids):
+    """failed → pending, due now (attempts kept), then a delivery job each; (moved ids, skipped count).
+
+    A job that cannot be queued (Redis away) is harmless: the row is pending and due, so the
+    periodic sweep picks it up."""
+    from redis.exceptions import RedisError
+
+    from app import jobs
+
+    wanted = _row_ids(ids)
+    moved = _move(wanted, NotificationState.failed, NotificationState.pending, send_after=datetime.now())
+    for notification_id in moved:
+        try:
+            jobs.enqueue_delivery(notification_id)
+        except RedisError:
+            log.warning("could not enqueue delivery of notification %s", notification_id, exc_info=True)
+    return moved, len(wanted) - len(moved)
+
+
+def cancel(ids):
+    """pending → cancelled (a worker re-reads the state before sending); (moved ids, skipped count)."""
+    wanted = _row_ids(ids)
+    moved = _move(wanted, NotificationState.pending, NotificationState.cancelled)
+    return moved, len(wanted) - len(moved)

@@ -6,7 +6,7 @@ from app.models import ClientRequest, Message, RequestStatus
 from app.models.documents import Direction, Visibility
 from app.security import access
 from app.security import roles as R
-from app.services import documents, events, tasks
+from app.services import documents, events, messages, tasks
 
 
 class RequestError(ValueError):
@@ -28,7 +28,7 @@ def create_request(entity, contact, user, subject, body, files=()):
     except BaseException:
         db.session.rollback()
         for doc in uploaded:
-            documents.delete_document(doc)
+            documents.delete_document(doc, user)
         raise
     request = ClientRequest(entity=entity, contact=contact, subject=subject[:200], body=body, attachments=uploaded)
     db.session.add(request)
@@ -40,12 +40,46 @@ def create_request(entity, contact, user, subject, body, files=()):
 
 def set_status(request, status, user):
     """Open or close a request (converting goes through convert())."""
-    if not access.can(user, R.WORK, request):
-        raise RequestError(_("You cannot change this request."))
+    _check_changeable(request, user)
     if status is RequestStatus.converted:
         raise RequestError(_("Use “Convert to task” to convert a request."))
     request.status = status
     db.session.commit()
+
+
+def close(request, user):
+    """Close a new or open request."""
+    _check_changeable(request, user)
+    if request.status is RequestStatus.closed:
+        raise RequestError(_("The request is already closed."))
+    set_status(request, RequestStatus.closed, user)
+
+
+def reopen(request, user):
+    """Open a closed request again."""
+    _check_changeable(request, user)
+    if request.status is not RequestStatus.closed:
+        raise RequestError(_("Only a closed request can be reopened."))
+    set_status(request, RequestStatus.open, user)
+
+
+def answer(request, user, body, kind, files=()):
+    """The firm's message on a request's thread; a staff answer takes the request out of "New".
+
+    Raises RequestError for a converted request and messages.MessageError for a refused message
+    (then nothing is saved, the status change included)."""
+    if request.status is RequestStatus.converted:
+        raise RequestError(_("This request was converted to a task; continue the conversation there."))
+    if request.status is RequestStatus.new and not access.is_contact(user):
+        request.status = RequestStatus.open
+    return messages.post_with_files(request, user, body, kind, files)
+
+
+def _check_changeable(request, user):
+    if not access.can(user, R.WORK, request):
+        raise RequestError(_("You cannot change this request."))
+    if request.status is RequestStatus.converted:
+        raise RequestError(_("This request was converted to a task; work on the task instead."))
 
 
 def convert(request, user):

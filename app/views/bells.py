@@ -1,5 +1,5 @@
 """The staff notification list behind the navbar bell, and the e-mail preferences page."""
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, has_request_context, redirect, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
-from app.services import bells, events
+from app.services import bells, events, presenter
 from app.views.base import parse_pk
 
 EVENT_LABELS = {
@@ -21,6 +21,13 @@ EVENT_LABELS = {
     events.DEADLINE_APPROACHING: _l("A deadline is coming up"),
     events.CLIENT_UPLOADED: _l("A client uploads files"),
 }
+
+
+def unread_for_current_user():
+    """The bell's number for the signed-in user (a Jinja global); 0 outside a request."""
+    if not has_request_context():
+        return 0
+    return bells.unread_count(current_user)
 
 
 class PreferencesForm(FlaskForm):
@@ -48,7 +55,7 @@ class NotificationsView(BaseView):
     @has_access
     def list(self):
         """The latest notifications, unread ones in bold."""
-        items = bells.describe_all(bells.latest(current_user))
+        items = presenter.describe(bells.latest(current_user), current_user)
         return self.render_template("portico/bells/list.html", items=items, form=ReadAllForm(),
                                     title=_("Notifications"))
 
@@ -59,7 +66,7 @@ class NotificationsView(BaseView):
         row = bells.mark_read(current_user, parse_pk(pk))
         if row is None:
             abort(404)
-        _title, url = bells.describe(row)
+        _row, _title, url = presenter.describe([row], current_user)[0]
         if url is None:
             flash(_("This item no longer exists"), "warning")
             return redirect(url_for("NotificationsView.list"))

@@ -124,7 +124,7 @@ class DocumentBrowserView(BaseView):
         form = FolderForm()
         parent = _own_folder(entity, form.parent_id.data)
         if form.validate():
-            _try(lambda: document_service.create_folder(entity, form.name.data, parent), _("Folder created."))
+            _try(lambda: document_service.create_folder(entity, form.name.data, parent, current_user), _("Folder created."))
         return redirect(_browser_url(entity, parent))
 
     @expose("/folders/<int:folder_id>/rename", methods=["POST"])
@@ -155,7 +155,7 @@ class DocumentBrowserView(BaseView):
         folder = guard.load(current_user, Folder, folder_id, R.WORK)
         entity, parent = folder.entity, folder.parent
         if FlaskForm().validate():
-            _try(lambda: document_service.delete_folder(folder), _("Folder deleted."))
+            _try(lambda: document_service.delete_folder(folder, current_user), _("Folder deleted."))
         return redirect(_browser_url(entity, parent))
 
 

@@ -76,7 +76,7 @@ class DocumentView(BulkDeleteMixin, ScopedModelView):
 
     def pre_delete(self, item):
         """Remember the blobs so they can go once the rows are gone."""
-        document_service.stage_delete(item)
+        document_service.stage_delete(item, current_user)
 
     def post_delete(self, item):
         """Remove blobs nothing references any more."""
@@ -91,7 +91,7 @@ class DocumentView(BulkDeleteMixin, ScopedModelView):
 
     def post_update(self, item):
         """Keep the change in the entity's activity."""
-        document_service.updated(item)
+        document_service.updated(item, current_user)
 
     @action("share", _l("Share to the portal"), "", "fa-share-alt", single=False)
     def share(self, items):
@@ -105,7 +105,7 @@ class DocumentView(BulkDeleteMixin, ScopedModelView):
 
     def _set_visibility(self, items, visibility):
         for item in items:
-            document_service.update(item, visibility=visibility)
+            document_service.update(item, current_user, visibility=visibility)
         return redirect(self.get_redirect())
 
 

@@ -100,15 +100,18 @@ class EntityShareView(BulkDeleteMixin, ScopedModelView):
 
     def post_add(self, item):
         """Keep the grant in the entity's activity."""
-        activity.record("share.granted", item.entity, item, summary=f"{item.grantee_label()} — {item.role}")
+        activity.record("share.granted", item.entity, item, summary=f"{item.grantee_label()} — {item.role}",
+                        actor=current_user)
 
     def post_update(self, item):
         """Keep the change in the entity's activity."""
-        activity.record("share.changed", item.entity, item, summary=f"{item.grantee_label()} — {item.role}")
+        activity.record("share.changed", item.entity, item, summary=f"{item.grantee_label()} — {item.role}",
+                        actor=current_user)
 
     def pre_delete(self, item):
         """Record the revocation in the same transaction as the delete."""
-        activity.record("share.revoked", item.entity, summary=f"{item.grantee_label()} — {item.role}", commit=False)
+        activity.record("share.revoked", item.entity, summary=f"{item.grantee_label()} — {item.role}",
+                        actor=current_user, commit=False)
 
 
 class EntityView(BulkDeleteMixin, ScopedModelView):
@@ -161,15 +164,15 @@ class EntityView(BulkDeleteMixin, ScopedModelView):
 
     def post_add(self, item):
         """Keep the creation in the entity's activity."""
-        activity.record("entity.created", item, item)
+        activity.record("entity.created", item, item, actor=current_user)
 
     def post_update(self, item):
         """Keep the change in the entity's activity."""
-        activity.record("entity.updated", item, item)
+        activity.record("entity.updated", item, item, actor=current_user)
 
     def pre_delete(self, item):
         """Record the deletion in the same transaction (without a link: the entity goes)."""
-        activity.record("entity.deleted", summary=item.name, commit=False)
+        activity.record("entity.deleted", summary=item.name, actor=current_user, commit=False)
 
     def _get_show_widget(self, pk, item, **kwargs):
         """Add the contacts who can see the entity (directly or through a group) to the page."""

@@ -132,7 +132,7 @@ def verify(recipient_id):
     if form.validate_on_submit():
         if access_codes.verify(CodePurpose.k1, recipient.email, form.code.data, subject_id=recipient.id):
             _update(recipient.id, grant=int(time.time()) + GRANT_SECONDS, code_sent=False)
-            k1_service.mark_opened(recipient)
+            k1_service.mark_opened(recipient, request.remote_addr)
             return redirect(url_for("k1.page", recipient_id=recipient.id))
         # The sign-in page's words: a wrong, expired, used or dead code all read the same.
         form.code.errors.append(_("That code is not valid. Check the latest mail, or ask for a new code."))
@@ -153,7 +153,7 @@ def download(recipient_id):
     if document is None or not document.versions:
         abort(404)
     version = document_service.current_version(document)
-    k1_service.mark_downloaded(recipient)
+    k1_service.mark_downloaded(recipient, request.remote_addr)
     return send_version(version, document.name)
 
 

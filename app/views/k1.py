@@ -155,13 +155,13 @@ class K1RecipientView(BulkDeleteMixin, ScopedModelView):
 
     def post_add(self, item):
         """Keep the new partner in the entity's activity."""
-        activity.record("k1.partner_added", item.entity, item)
+        activity.record("k1.partner_added", item.entity, item, actor=current_user)
 
     def post_update(self, item):
         """Keep the change in the entity's activity."""
-        activity.record("k1.partner_changed", item.entity, item)
+        activity.record("k1.partner_changed", item.entity, item, actor=current_user)
 
     def pre_delete(self, item):
         """Record the removal in the same transaction as the delete."""
-        activity.record("k1.partner_removed", item.entity, summary=item.name, commit=False)
+        activity.record("k1.partner_removed", item.entity, summary=item.name, actor=current_user, commit=False)
 

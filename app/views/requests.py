@@ -141,38 +141,30 @@ class ClientRequestView(ScopedModelView):
     @has_access
     def close(self, pk):
         """Mark the request closed."""
-        return self._set_status(pk, RequestStatus.closed, _("The request was closed."))
+        return self._change(pk, request_service.close, _("The request was closed."))
 
     @expose("/reopen/<int:pk>", methods=["POST"])
     @has_access
     def reopen(self, pk):
         """Open a closed request again."""
-        return self._set_status(pk, RequestStatus.open, _("The request was reopened."))
+        return self._change(pk, request_service.reopen, _("The request was reopened."))
 
     @expose("/post/<int:pk>", methods=["POST"])
     @has_access
     def post_message(self, pk):
         """Add an internal comment, a portal message or an e-mail to the request's thread."""
         item = self._workable(pk)
-        if item.status is RequestStatus.converted:
-            flash(_("This request was converted to a task; continue the conversation there."), "danger")
-            return self._back(item)
         kind = MessageKind.__members__.get(request.form.get("kind", ""))
         if kind is None:
             flash(_("Choose who the message is for."), "danger")
             return self._back(item)
         try:
-            message_service.post_with_files(item, current_user, request.form.get("body", ""), kind,
-                                            request.files.getlist("files"))
-        except message_service.MessageError as exc:
+            request_service.answer(item, current_user, request.form.get("body", ""), kind,
+                                   request.files.getlist("files"))
+        except (request_service.RequestError, message_service.MessageError) as exc:
             db.session.rollback()
             flash(str(exc), "danger")
             return self._back(item)
-        if item.status is RequestStatus.new:  # a staff answer takes the request out of "New"
-            try:
-                request_service.set_status(item, RequestStatus.open, current_user)
-            except request_service.RequestError:
-                db.session.rollback()
         flash(str(POSTED[kind]), "success")
         return self._back(item)
 
@@ -184,21 +176,14 @@ class ClientRequestView(ScopedModelView):
         self._require(R.WORK, item)
         return item
 
-    def _set_status(self, pk, status, done):
+    def _change(self, pk, change, done):
         item = self._workable(pk)
-        if item.status is RequestStatus.converted:
-            flash(_("This request was converted to a task; work on the task instead."), "danger")
-        elif status is RequestStatus.closed and item.status is RequestStatus.closed:
-            flash(_("The request is already closed."), "info")
-        elif status is RequestStatus.open and item.status is not RequestStatus.closed:
-            flash(_("Only a closed request can be reopened."), "info")
-        else:
-            try:
-                request_service.set_status(item, status, current_user)
-                flash(done, "success")
-            except request_service.RequestError as exc:
-                db.session.rollback()
-                flash(str(exc), "danger")
+        try:
+            change(item, current_user)
+            flash(done, "success")
+        except request_service.RequestError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
         return self._back(item)
 
     def _show_url(self, item):

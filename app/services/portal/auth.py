@@ -8,8 +8,7 @@ import secrets
 import time
 from datetime import datetime, timedelta
 
-from flask import current_app, request, session
-from flask_login import login_user, logout_user
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from redis.exceptions import LockError
 from sqlalchemy import delete, select
@@ -129,9 +128,8 @@ def _digest(value):
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def device_key():
-    """This browser's device key from its signed cookie, or None."""
-    raw = request.cookies.get(DEVICE_COOKIE)
+def device_key(raw):
+    """The device key inside a browser's signed device cookie value, or None."""
     if not raw:
         return None
     try:
@@ -151,22 +149,21 @@ def is_trusted(contact, key):
     return contact is not None and found is not None
 
 
-def trust_this_browser(contact, response):
-    """Remember this browser for `contact` (a row and a signed cookie) after a full sign-in."""
+def trust_browser(contact, label):
+    """Remember a browser for `contact` after a full sign-in; returns the signed cookie value to set."""
     # A fresh key at every full sign-in: a key planted in this browser by someone else never
     # becomes trusted for this contact.
     key = secrets.token_urlsafe(32)
-    digest = _digest(key)
-    row = None
     now = _now()
-    if row is None:
-        row = TrustedDevice(contact_id=contact.id, key_hash=digest, created_on=now,
-                            label=(request.user_agent.string or "")[:200])
-        db.session.add(row)
-    row.last_used_on, row.expires_on = now, now + DEVICE_LIFETIME
+    db.session.add(TrustedDevice(contact_id=contact.id, key_hash=_digest(key), created_on=now,
+                                 label=(label or "")[:200], last_used_on=now, expires_on=now + DEVICE_LIFETIME))
     db.session.commit()
-    response.set_cookie(DEVICE_COOKIE, _serializer().dumps(key), max_age=int(DEVICE_LIFETIME.total_seconds()),
-                        httponly=True, samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return _serializer().dumps(key)
+
+
+def device_digest(key):
+    """How a device key is stored (never the key itself)."""
+    return _digest(key)
 
 
 def forget_devices(contact, device_id=None):
@@ -176,15 +173,6 @@ def forget_devices(contact, device_id=None):
         query = query.where(TrustedDevice.id == device_id)
     db.session.execute(query)
     db.session.commit()
-
-
-def start_session(contact):
-    """Sign the contact in: a fresh session (nothing kept from before), a server-side token."""
-    session.clear()
-    login_user(contact.user, force=True)
-    session["portal_session"] = register_session(contact.id)
-    session["_started"] = int(time.time())
-    session["locale"] = contact.language
 
 
 def register_session(contact_id):
@@ -199,9 +187,8 @@ def register_session(contact_id):
     return token
 
 
-def session_contact_id():
-    """The contact id this session's server-side token belongs to (refreshing its idle timer), or None."""
-    token = session.get("portal_session")
+def session_contact_id(token):
+    """The contact id a portal session token belongs to (refreshing its idle timer), or None."""
     if not token:
         return None
     redis = get_redis()
@@ -217,13 +204,10 @@ def session_contact_id():
     return contact_id
 
 
-def end_session():
-    """Sign out: the server-side token is gone, so a copied cookie no longer works."""
-    token = session.get("portal_session")
+def end_session(token):
+    """Forget one server-side session token, so a copied cookie no longer works."""
     if token:
         get_redis().delete(_SESSION_KEY.format(_digest(token)))
-    logout_user()
-    session.clear()
 
 
 def end_all_sessions(contact_id):

@@ -68,14 +68,14 @@ def task_lists(user, entity):
             "completed_total": counts.get(ClientStatus.done, 0)}
 
 
-def inbox_folder(entity):
+def inbox_folder(entity, user):
     """The entity's top-level Inbox folder, created when missing."""
     query = select(Folder).where(Folder.entity_id == entity.id, Folder.parent_id.is_(None),
                                  func.lower(Folder.name) == INBOX.lower())
     folder = db.session.scalar(query)
     if folder is None:
         try:
-            folder = documents.create_folder(entity, INBOX)
+            folder = documents.create_folder(entity, INBOX, user=user)
         except (IntegrityError, documents.DocumentError):  # created by a concurrent upload
             db.session.rollback()
             folder = db.session.scalar(query)
@@ -89,7 +89,7 @@ def send_file(entity, user, file_storage, note=None):
     if not access.can(user, R.CONTRIBUTE, entity):
         raise PermissionError(_("Only contacts who may add files can send files to the firm."))
     check_size(file_storage)
-    doc = documents.upload(entity, file_storage, user, folder=inbox_folder(entity), direction=Direction.from_client,
+    doc = documents.upload(entity, file_storage, user, folder=inbox_folder(entity, user), direction=Direction.from_client,
                            visibility=Visibility.portal, same_name_versions=False)
     note = (note or "").strip()
     if note:

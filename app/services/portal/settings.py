@@ -5,10 +5,9 @@ Addresses are proven with an access code mailed to them. An address that belongs
 is refused only after its code is entered, with a message that names nobody: so a signed-in contact
 cannot probe which addresses are the firm's clients (only the owner of an address learns anything).
 """
-import hashlib
 from datetime import datetime
 
-from flask import current_app, session
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -194,10 +193,10 @@ def change_pin(contact, current, new, confirm):
     db.session.commit()
 
 
-def keep_only_this_session(contact):
-    """End the contact's other portal sessions; this browser goes on with a fresh session token."""
+def keep_only_new_session(contact):
+    """End every portal session of the contact; returns a fresh token for the browser that asked."""
     portal_auth.end_all_sessions(contact.id)
-    session["portal_session"] = portal_auth.register_session(contact.id)
+    return portal_auth.register_session(contact.id)
 
 
 def trusted_browsers(contact):
@@ -207,12 +206,11 @@ def trusted_browsers(contact):
         .order_by(TrustedDevice.last_used_on.desc(), TrustedDevice.id.desc())).all()
 
 
-def this_browser_id(browsers):
-    """The id of the row in `browsers` that is the browser of this request, or None."""
-    key = portal_auth.device_key()
+def this_browser_id(browsers, key):
+    """The id of the row in `browsers` that is the browser holding device `key`, or None."""
     if not key:
         return None
-    digest = hashlib.sha256(key.encode()).hexdigest()
+    digest = portal_auth.device_digest(key)
     return next((b.id for b in browsers if b.key_hash == digest), None)
 
 

@@ -22,11 +22,11 @@ PUBLIC = {"portal.sign_in", "portal.sign_in_pin", "portal.sign_in_code", "portal
 
 def signed_in_contact():
     """The contact of this request's portal session, or None (staff, anonymous, ended or disabled)."""
-    from app.services.portal import auth as portal_auth
+    from app.views.portal import browser
 
     if not current_user.is_authenticated or not current_user.is_active:
         return None
-    contact_id = portal_auth.session_contact_id()
+    contact_id = browser.session_contact_id()
     if contact_id is None:
         return None
     contact = db.session.get(Contact, contact_id)

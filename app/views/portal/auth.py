@@ -11,7 +11,7 @@ from app.models.contacts import PortalState
 from app.security import access
 from app.services import access_codes, invitations
 from app.services.portal import auth as portal_auth
-from app.views.portal import bp, safe_next, signed_in_contact
+from app.views.portal import bp, browser, safe_next, signed_in_contact
 from app.views.portal.forms import BlankForm, CodeForm, EmailForm, NewPinForm, PinForm, SignUpForm
 
 SIGNUP_WINDOW = 1800  # seconds between a verified sign-up code and choosing the PIN
@@ -58,7 +58,7 @@ def sign_in():
         email = form.email.data.strip().lower()
         contact = portal_auth.find_contact(email, PortalState.active)
         _start_step(email, "pin")
-        if portal_auth.is_trusted(contact, portal_auth.device_key()):
+        if portal_auth.is_trusted(contact, browser.device_key()):
             _start_step(email, "code")
             _issue(CodePurpose.sign_in, email, contact)
             return redirect(url_for("portal.sign_in_code"))
@@ -104,9 +104,9 @@ def sign_in_code():
         contact = row.contact if row is not None else None
         if access.may_use_portal(contact):
             target = _local(safe_next())
-            portal_auth.start_session(contact)
+            browser.start_session(contact)
             response = redirect(target)
-            portal_auth.trust_this_browser(contact, response)
+            browser.trust_this_browser(contact, response)
             return response
         form.code.errors.append(_("That code is not valid. Check the latest mail, or ask for a new code."))
     return render_template("portal/auth/code.html", form=form, email=state["email"], resend=BlankForm(),
@@ -174,10 +174,10 @@ def sign_up_pin():
             except invitations.InvitationError as exc:
                 flash(str(exc), "danger")
                 return redirect(url_for("portal.sign_up"))
-            portal_auth.start_session(contact)
+            browser.start_session(contact)
             flash(_("Welcome, %(name)s! Your account is ready.", name=contact.first_name), "success")
             response = redirect(url_for("portal.home"))
-            portal_auth.trust_this_browser(contact, response)
+            browser.trust_this_browser(contact, response)
             return response
         form.pin.errors.append(problem)
     return render_template("portal/auth/new_pin.html", form=form, title=_("Choose your PIN"))
@@ -187,7 +187,7 @@ def sign_up_pin():
 def sign_out():
     """End the portal session (server-side too)."""
     if BlankForm().validate_on_submit():
-        portal_auth.end_session()
+        browser.end_session()
         flash(_("You are signed out."), "info")
     return redirect(url_for("portal.sign_in"))
 

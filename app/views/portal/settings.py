@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from app.models import CodePurpose
 from app.services import access_codes
 from app.services.portal import settings as service
-from app.views.portal import bp
+from app.views.portal import bp, browser
 from app.views.portal.forms import BlankForm, ChangePinForm, CodeForm
 from app.views.portal.settings_forms import NewEmailForm, PreferencesForm, ProfileForm
 
@@ -69,7 +69,7 @@ def settings_security():
     """Addresses, PIN and trusted browsers."""
     browsers = service.trusted_browsers(g.contact)
     return render_template("portal/settings/security.html", merged=service.merged_emails(g.contact),
-                           browsers=browsers, this_browser=service.this_browser_id(browsers),
+                           browsers=browsers, this_browser=service.this_browser_id(browsers, browser.device_key()),
                            title=_("Security"))
 
 
@@ -125,7 +125,7 @@ def settings_verify_email():
                 flash(_("%(email)s is added to your addresses.", email=address), "success")
             else:
                 service.change_primary_email(g.contact, address, form.code.data)
-                service.keep_only_this_session(g.contact)
+                browser.replace_session_token(service.keep_only_new_session(g.contact))
                 flash(_("You now sign in with %(email)s. Other browsers were signed out.", email=address), "success")
         except service.AddressRefused as error:
             session.pop(PENDING, None)  # refused for good: the flow starts again
@@ -180,7 +180,7 @@ def settings_pin():
         except service.SettingsError as error:
             _fail(form, error)
         else:
-            service.keep_only_this_session(g.contact)
+            browser.replace_session_token(service.keep_only_new_session(g.contact))
             flash(_("Your PIN is changed. Other browsers were signed out."), "success")
             return redirect(url_for("portal.settings_security"))
     return render_template("portal/settings/pin.html", form=form, title=_("Change your PIN"))

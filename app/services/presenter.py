@@ -1,0 +1,81 @@
+"""How a notification reads and where it leads: one presenter for the staff bell, the portal bell
+and the mails.
+
+A line names its object only when the reader may still see it (asked of app.security.access):
+a withdrawn task or an unshared entity leaves a neutral line that names nothing. Staff links go to
+the back-office screens, contacts' links to the portal.
+"""
+from flask_babel import format_date
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ClientRequest, Document, Message, Task, TaxVoucher
+from app.security import access
+from app.services import events
+from app.services.notifications import event_title
+
+MODELS = {"Task": Task, "ClientRequest": ClientRequest, "Document": Document, "TaxVoucher": TaxVoucher}
+
+
+def targets(rows):
+    """{row id: (model name, object id)} of what each row leads to: a message leads to its thread."""
+    message_ids = [r.object_id for r in rows if r.object_type == "Message"]
+    parents = {}
+    if message_ids:
+        for mid, task_id, request_id in db.session.execute(select(Message.id, Message.task_id, Message.request_id)
+                                                           .where(Message.id.in_(message_ids))):
+            parents[mid] = ("Task", task_id) if task_id else ("ClientRequest", request_id)
+    return {r.id: parents.get(r.object_id) if r.object_type == "Message" else (r.object_type, r.object_id)
+            for r in rows}
+
+
+def visible_targets(viewer, wanted):
+    """{(model name, id): object} of the targets `viewer` may see: one query per model."""
+    by_model = {}
+    for target in wanted:
+        if target is not None and target[0] in MODELS:
+            by_model.setdefault(target[0], set()).add(target[1])
+    found = {}
+    for name, ids in by_model.items():
+        model = MODELS[name]
+        for obj in db.session.scalars(access.visible(viewer, model).where(model.id.in_(sorted(ids)))):
+            found[(name, obj.id)] = obj
+    return found
+
+
+def name_and_path(obj, portal, base=""):
+    """(name, link) of a notification's object: a portal page for contacts, a screen for staff."""
+    if isinstance(obj, Task):
+        return obj.title, f"{base}/portal/tasks/{obj.id}" if portal else f"{base}/taskview/show/{obj.id}"
+    if isinstance(obj, ClientRequest):
+        return obj.subject, f"{base}/portal/requests/{obj.id}" if portal else f"{base}/clientrequestview/show/{obj.id}"
+    if isinstance(obj, TaxVoucher):  # a reminder names only the due date; amounts stay behind the sign-in
+        day = obj.due_date.isoformat()
+        path = f"{base}/portal/payments/{day}?entity={obj.entity_id}" if portal else \
+            f"{base}/taxvoucherview/show/{obj.id}"
+        return format_date(obj.due_date, "medium"), path
+    return obj.name, f"{base}/portal/documents" if portal else f"{base}/documentview/show/{obj.id}"
+
+
+def _gone(row, portal):
+    if not portal:
+        return _("This item no longer exists")
+    return _("A task was withdrawn") if row.event == events.TASK_WITHDRAWN else \
+        _("This item is no longer shared with you")
+
+
+def describe(rows, viewer, base=""):
+    """[(row, title, link or None)] for `viewer`'s rows, in a fixed number of queries."""
+    portal = access.is_contact(viewer)
+    leads_to = targets(rows)
+    visible = visible_targets(viewer, leads_to.values())
+    described = []
+    for row in rows:
+        obj = visible.get(leads_to[row.id])
+        if obj is None:
+            described.append((row, _gone(row, portal), None))
+        else:
+            name, link = name_and_path(obj, portal, base)
+            described.append((row, event_title(row.event, name), link))
+    return described
