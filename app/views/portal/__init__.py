@@ -113,7 +113,7 @@ def _context():
 
 def register(app):
     """Import the page modules (they add routes to `bp`) and attach the blueprint."""
-    from app.views.portal import auth, bells, documents, home, k1, payments, requests, settings, tasks  # noqa: F401
+    from app.views.portal import auth, bells, documents, home, k1, requests, settings, tasks, vouchers  # noqa: F401
 
     app.register_blueprint(bp)
 

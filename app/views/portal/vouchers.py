@@ -77,14 +77,14 @@ def _voucher(voucher_id):
 def payments():
     """The current entity's tax vouchers grouped by due date: overdue, upcoming, then paid ones."""
     if g.entity is None and not request.args.get("entity"):
-        return render_template("portal/payments/index.html", groups=None, title=_("Tax payments"))
+        return render_template("portal/vouchers/index.html", groups=None, title=_("Tax payments"))
     entity = _entity_from_args()
     groups = service.due_groups(current_user, entity)
     page = request.args.get("page", 1, type=int) or 1
     pages = max(1, -(-len(groups["past"]) // PAST_PAGE))
     page = min(max(page, 1), pages)
     past = groups["past"][(page - 1) * PAST_PAGE:page * PAST_PAGE]
-    return render_template("portal/payments/index.html", groups=groups, past=past, page=page, pages=pages,
+    return render_template("portal/vouchers/index.html", groups=groups, past=past, page=page, pages=pages,
                            money=money, today=date.today(), title=_("Tax payments"))
 
 
@@ -99,7 +99,7 @@ def payment_summary(day):
     hosts = payment_hosts.allowed_hosts()
     payable = {v.id for v in vouchers if v.payment_url and payment_hosts.payment_target(v.payment_url, hosts)}
     return render_template(
-        "portal/payments/summary.html", vouchers=vouchers, due_date=due_date, payable=payable, money=money,
+        "portal/vouchers/summary.html", vouchers=vouchers, due_date=due_date, payable=payable, money=money,
         total=service.total(vouchers), unpaid_total=service.total(vouchers, VoucherStatus.unpaid),
         overdue=due_date < date.today() and any(v.status is VoucherStatus.unpaid for v in vouchers),
         title=_("Tax payments due on %(date)s", date=_format_day(due_date)))
@@ -118,7 +118,7 @@ def payment_pay(voucher_id):
     voucher = _voucher(voucher_id)
     target = payment_hosts.payment_target(voucher.payment_url) if voucher.payment_url else None
     host = urlsplit(target).hostname if target else None
-    return render_template("portal/payments/pay.html", voucher=voucher, target=target, host=host, money=money,
+    return render_template("portal/vouchers/pay.html", voucher=voucher, target=target, host=host, money=money,
                            title=_("Pay %(form)s", form=voucher.form_period))
 
 
@@ -145,6 +145,6 @@ def payment_mark_paid(voucher_id):
             return redirect(back)
     elif request.method == "GET":
         form.paid_on.data = date.today()
-    return render_template("portal/payments/mark_paid.html", voucher=voucher, form=form, money=money, back=back,
+    return render_template("portal/vouchers/mark_paid.html", voucher=voucher, form=form, money=money, back=back,
                            today_iso=date.today().isoformat(),
                            title=_("Mark %(form)s as paid", form=voucher.form_period))
