@@ -5,124 +5,54 @@ The file: UTF-8 (a BOM is fine), at most 1 MB and 5,000 rows, a header naming th
 authority, form_period, amount, due_date (YYYY-MM-DD) and optionally payment_url, in any order.
 Amounts are read as Decimal ("1234.50" or "1,234.50"); cells are trimmed.
 """
-import csv
-import io
 import re
 from datetime import date
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import TaxVoucher
 from app.models.vouchers import VoucherStatus
-from app.services import activity
+from app.services import activity, tabular
 from app.services.vouchers import VoucherError, check_payment_url, check_text, parse_amount
 
-MAX_BYTES = 1024 * 1024
-MAX_ROWS = 5000
-MAX_ERRORS = 200  # reported; the count of the rest is given
-REQUIRED = ("tax_year", "authority", "form_period", "amount", "due_date")
-COLUMNS = REQUIRED + ("payment_url",)
+SPEC = tabular.TableSpec(
+    required=("tax_year", "authority", "form_period", "amount", "due_date"), optional=("payment_url",),
+    max_bytes=1024 * 1024, max_rows=5000,
+    too_many=_l("The file has more than %(n)s vouchers. Split it into smaller files."))
+# Refusals keep their name here: the screens catch voucher_import.ImportRefused.
+ImportRefused = tabular.TableRefused
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 YEAR_RE = re.compile(r"^\d{4}\Z", re.ASCII)
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
-class ImportRefused(Exception):
-    """The file was refused; `errors` are "line N: message" strings (or one message for the whole file)."""
-
-    def __init__(self, errors):
-        super().__init__("; ".join(errors[:3]))
-        self.errors = errors
-
-
 def import_csv(entity, file_storage, user):
     """Check the whole file, then add every voucher in one transaction; returns how many were added."""
-    text = _read(file_storage)
-    rows, errors = _parse(text)
+    rows, errors = tabular.read(file_storage, SPEC)
     vouchers = []
     seen = _existing_keys(entity)
     for line, cells in rows:
         try:
             voucher = _voucher(entity, cells)
         except VoucherError as exc:
-            errors.append(_line(line, str(exc)))
+            errors.append(tabular.line(line, str(exc)))
             continue
         key = _key(voucher.tax_year, voucher.authority, voucher.form_period, voucher.due_date)
         if key in seen:
-            errors.append(_line(line, _("%(form)s (%(authority)s, %(year)s) due %(date)s is already there.",
+            errors.append(tabular.line(line, _("%(form)s (%(authority)s, %(year)s) due %(date)s is already there.",
                                         form=voucher.form_period, authority=voucher.authority,
                                         year=voucher.tax_year, date=voucher.due_date.isoformat())))
         seen.add(key)
         vouchers.append(voucher)
     if errors:
-        raise ImportRefused(_capped(errors))
+        raise ImportRefused(tabular.capped(errors))
     if not vouchers:
         raise ImportRefused([_("The file has no vouchers under its header.")])
     return _save(entity, vouchers, user, getattr(file_storage, "filename", "") or "")
-
-
-def _read(file_storage):
-    """The file's text: at most MAX_BYTES, UTF-8 with or without a BOM."""
-    data = file_storage.stream.read(MAX_BYTES + 1) if file_storage else b""
-    if not data:
-        raise ImportRefused([_("Choose a CSV file.")])
-    if len(data) > MAX_BYTES:
-        raise ImportRefused([_("The file is larger than 1 MB. Split it into smaller files.")])
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportRefused([_("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.")])
-
-
-def _parse(text):
-    """([(line, {column: cell})], errors) from the CSV text; line = where the record starts."""
-    if "\x00" in text:
-        raise ImportRefused([_("The file is not a CSV text file.")])
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-        columns = _header(header)
-        rows, errors, end, count = [], [], reader.line_num, 0
-        for record in reader:
-            start, end = end + 1, reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            count += 1
-            if count > MAX_ROWS:
-                raise ImportRefused([_("The file has more than %(n)s vouchers. Split it into smaller files.",
-                                       n=f"{MAX_ROWS:,}")])
-            if len(record) != len(columns):
-                errors.append(_line(start, _("expected %(want)d values, found %(got)d.", want=len(columns),
-                                             got=len(record))))
-                continue
-            rows.append((start, {c: cell.strip() for c, cell in zip(columns, record)}))
-    except csv.Error as exc:
-        raise ImportRefused([_line(reader.line_num, _("the file is not valid CSV (%(why)s).", why=str(exc)))])
-    return rows, errors
-
-
-def _header(header):
-    """The column names of the header row; refused when one is missing, unknown or repeated."""
-    if not header or not any(cell.strip() for cell in header):
-        raise ImportRefused([_line(1, _("the header is missing. The first line names the columns: %(cols)s.",
-                                        cols=", ".join(COLUMNS)))])
-    columns = [cell.strip().lower() for cell in header]
-    unknown = [c for c in columns if c not in COLUMNS]
-    missing = [c for c in REQUIRED if c not in columns]
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
-    problems = []
-    if unknown:
-        problems.append(_("unknown columns: %(cols)s", cols=", ".join(unknown)))
-    if missing:
-        problems.append(_("missing columns: %(cols)s", cols=", ".join(missing)))
-    if repeated:
-        problems.append(_("repeated columns: %(cols)s", cols=", ".join(repeated)))
-    if problems:
-        raise ImportRefused([_line(1, "; ".join(problems) + ".")])
-    return columns
 
 
 def _voucher(entity, cells):
@@ -170,16 +100,6 @@ def _existing_keys(entity):
                                      func.lower(TaxVoucher.form_period), TaxVoucher.due_date)
                               .where(TaxVoucher.entity_id == entity.id)).all()
     return {tuple(row) for row in rows}
-
-
-def _line(number, message):
-    return _("line %(n)d: %(message)s", n=number, message=message)
-
-
-def _capped(errors):
-    if len(errors) <= MAX_ERRORS:
-        return errors
-    return errors[:MAX_ERRORS] + [_("… and %(n)d more problems.", n=len(errors) - MAX_ERRORS)]
 
 
 def _save(entity, vouchers, user, filename):

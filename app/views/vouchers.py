@@ -224,5 +224,5 @@ class TaxVoucherView(BulkDeleteMixin, ScopedModelView):
                 flash(_("Imported %(n)d vouchers for %(entity)s.", n=count, entity=form.entity.data.name), "success")
                 return redirect(url_for(".list"))
         return self.render_template("portico/vouchers/import.html", form=form, errors=errors,
-                                    columns=voucher_import.COLUMNS, max_rows=voucher_import.MAX_ROWS,
+                                    columns=voucher_import.SPEC.columns, max_rows=voucher_import.SPEC.max_rows,
                                     title=_("Import tax vouchers from CSV"))
