@@ -75,7 +75,8 @@ translations-update: venv
 	(cd "$$fab/.." && "$(CURDIR)/$(PYBABEL)" -q extract -F "$(CURDIR)/babel-fab.cfg" --project=Portico \
 		$(BABEL_KEYWORDS) -o "$$tmp/fab.pot" "$$(basename "$$fab")") && \
 	$(PY) bin/merge_pot.py translations/messages.pot "$$tmp/fab.pot"
-	$(PYBABEL) update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
+	$(PYBABEL) update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete \
+		--ignore-pot-creation-date
 
 # db: bring the database to the latest migration, create roles and permissions, seed the demo once.
 db: venv

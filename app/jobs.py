@@ -110,6 +110,24 @@ def send_k1_link(recipient_id):
         return send_link(recipient_id)
 
 
+def enqueue_import(import_id):
+    """Queue a client import (the job claims the import, so a second job for it does nothing)."""
+    queue().enqueue(run_import, import_id, job_timeout=1800)
+
+
+def run_import(import_id):
+    """Apply a previewed client import, telling its progress through Redis; safe to run twice."""
+    from app.services import imports
+
+    with _app_context():
+        redis = get_redis()
+
+        def progress(done, total):
+            redis.set(imports.progress_key(import_id), f"{done}:{total}", ex=3600)
+
+        return imports.apply(import_id, progress)
+
+
 def send_voucher_reminders():
     """Daily: remind contacts of tax vouchers falling due (through the notification outbox)."""
     from datetime import date

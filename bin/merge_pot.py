@@ -32,7 +32,9 @@ def merge(target_path, extra_paths):
             have.auto_comments += [c for c in msg.auto_comments if c not in have.auto_comments]
             have.user_comments += [c for c in msg.user_comments if c not in have.user_comments]
     with open(target_path, "wb") as f:
-        write_po(f, target, width=76)  # 76: the width `pybabel extract` writes
+        # No source locations, sorted by msgid: a catalog changes only where a string does, so two
+        # branches that each add strings merge without rewriting every "#: file:line" comment.
+        write_po(f, target, width=76, no_location=True, sort_output=True)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def _url(rule: Rule):
 
 def test_every_route_is_classified(app):
     """A new route must be added to this matrix: public, API, or behind the login."""
-    known_prefixes = ("ActivityEventView", "ContactEmailView", "ContactGroupView", "ContactView", "EntityShareView",
+    known_prefixes = ("ActivityEventView", "ImportView", "ContactEmailView", "ContactGroupView", "ContactView", "EntityShareView",
                       "EntityView", "StaffUserView", "StaffResetPasswordView", "StaffResetMyPasswordView",
                       "UserInfoEditView", "DocumentView", "DocumentFilesView",
                       "DocumentBrowserView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView", "NotificationsView", "TaxVoucherView", "K1RecipientView", PORTAL) + ADMIN_ONLY_PREFIXES

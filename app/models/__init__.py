@@ -4,6 +4,7 @@ from app.models.documents import Document, DocumentVersion, Folder
 from app.models.contacts import Contact, ContactEmail, ContactGroup, contact_group_members
 from app.models.entities import Entity, EntityShare
 from app.models.firm import FirmSettings
+from app.models.imports import ImportRun, ImportState
 from app.models.k1 import K1Recipient, K1Status
 from app.models.messages import Message, MessageKind
 from app.models.notifications import Notification, NotificationPreference
@@ -28,6 +29,8 @@ __all__ = [
     "Entity",
     "EntityShare",
     "FirmSettings",
+    "ImportRun",
+    "ImportState",
     "FileRequestAnswer",
     "K1Recipient",
     "K1Status",

@@ -54,6 +54,8 @@ class Contact(Model):
     first_name = Column(String(100), nullable=False)
     last_name = Column(String(100), nullable=False)
     username = Column(String(100), nullable=False, unique=True)
+    # The firm's own id for the person: re-imports match on it.
+    external_id = Column(String(64), unique=True)
     phone = Column(String(50))
     language = Column(String(5), nullable=False, default="en")
     notify_by_email = Column(Boolean, nullable=False, default=True)

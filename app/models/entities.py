@@ -61,6 +61,8 @@ class Entity(Model):
 
     id = Column(Integer, primary_key=True)
     name = Column(String(200), nullable=False, index=True)
+    # The firm's own id for the client (practice software, spreadsheets): re-imports match on it.
+    external_id = Column(String(64), unique=True)
     kind = Column(Enum(EntityKind, name="entity_kind", native_enum=False, length=20), nullable=False)
     tax_id = Column(String(20))
     status = Column(

@@ -19,7 +19,7 @@ from flask_appbuilder.security.sqla.models import (
 from sqlalchemy import false, select, true, union
 
 from app.extensions import db
-from app.models import Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings
+from app.models import Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings, ImportRun
 from app.models.contacts import PortalState, contact_group_members
 from app.security import roles as R
 from app.security.scopes import ENTITY_SCOPED
@@ -204,6 +204,8 @@ def scope(user, model, action=R.VIEW):
         return false() if is_contact(user) else true()
     if model is ContactGroup:
         return _group_scope(user)
+    if model is ImportRun:  # an import holds a whole client list: only its author sees it
+        return false() if is_contact(user) else ImportRun.created_by_id == _uid(user)
     if model is User:
         return false() if is_contact(user) else User.id.not_in(
             select(Contact.user_id).where(Contact.user_id.is_not(None))

@@ -126,6 +126,7 @@ SCREEN_PERMISSIONS = {
     ),
     ENTITIES_ADMIN: SELF_SERVICE
     + _screens(
+        ImportView=("can_import",),
         ContactView=READ,
         ContactEmailView=READ,
         ContactGroupView=WRITE,

@@ -13,6 +13,7 @@ from app.views.k1 import K1RecipientView
 from app.views.tasks import TaskSeriesView, TaskView
 from app.views.vouchers import TaxVoucherView
 from app.views.firm import FirmSettingsView
+from app.views.imports import ImportView
 
 
 def register_views(appbuilder):
@@ -33,6 +34,7 @@ def register_views(appbuilder):
     appbuilder.add_view(TaxVoucherView, "Tax vouchers", label=_l("Tax vouchers"), icon="fa-money", **clients)
     appbuilder.add_view(K1RecipientView, "K-1 partners", label=_l("K-1 partners"), icon="fa-id-card-o", **clients)
     appbuilder.add_view(ClientRequestView, "Client requests", label=_l("Client requests"), icon="fa-inbox", **clients)
+    appbuilder.add_view(ImportView, "Import clients", label=_l("Import clients"), icon="fa-upload", **clients)
     appbuilder.add_view(ActivityEventView, "Activity", label=_l("Activity"), icon="fa-history", **clients)
     appbuilder.add_link("Staff", href="/users/list/", label=_l("Staff"), icon="fa-id-badge", **people)
     appbuilder.add_view(ContactView, "Contacts", label=_l("Contacts"), icon="fa-address-book", **people)
