@@ -1,7 +1,7 @@
 """Clients → Import: upload a list of clients and contacts, check it (dry run), then import it."""
 import json
 
-from flask import Response, abort, flash, jsonify, redirect, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
