@@ -10,10 +10,12 @@ from sqlalchemy import insert
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
-from app.models import ClientRequest, Contact, Document, Entity, Message, MessageKind, RequestStatus, Task
+from app.models import (ClientRequest, Contact, Document, Entity, EntityShare, Message, MessageKind, Notification,
+                        RequestStatus, Task)
+from app.models.tasks import PortalState
 from app.models.documents import Direction, Visibility
 from app.security import roles as R
-from app.services import messages, requests, tasks
+from app.services import events, messages, requests, tasks
 from tests import documents_helpers as h
 from tests import factories as f
 from tests.conftest import csrf_token
@@ -289,19 +291,28 @@ def test_empty_reply_is_a_form_error(app, client, portal_login, desk):
     assert _counts(app) == before
 
 
-def test_converted_request_links_to_its_task_once_assigned(app, client, portal_login, desk):
-    """Converted: without the task in the portal the page says so; once assigned it links to the task."""
+def test_a_converted_request_is_assigned_to_its_requester_in_the_portal(app, client, portal_login, desk):
+    """Converting shows the task to the contact who asked (they are told), so they see the firm's answer."""
     with app.app_context():
         task_id = requests.convert(db.session.get(ClientRequest, desk.mine), db.session.get(User, desk.accountant)).id
+        task = db.session.get(Task, task_id)
+        assert task.portal_state is PortalState.assigned and [c.id for c in task.assignees] == [desk.cora]
+        assert db.session.query(Notification).filter_by(event=events.TASK_ASSIGNED, object_id=task_id,
+                                                        recipient_contact_id=desk.cora).count() >= 1
     portal_login(client, desk.cora)
     for path in (LIST, _show(desk.mine)):
-        body = client.get(path).get_data(as_text=True)
-        assert "onverted into a task by the firm" in body and f"/portal/tasks/{task_id}" not in body
-    assert "Send reply" not in client.get(_show(desk.mine)).get_data(as_text=True)
-    with app.app_context():
-        tasks.assign(db.session.get(Task, task_id), db.session.get(User, desk.accountant))
-    for path in (LIST, _show(desk.mine)):
         assert f'href="/portal/tasks/{task_id}"' in client.get(path).get_data(as_text=True)
+    assert "Send reply" not in client.get(_show(desk.mine)).get_data(as_text=True)
+    assert client.get(f"/portal/tasks/{task_id}").status_code == 200
+
+
+def test_a_request_converted_after_its_requester_lost_access_is_not_shown_to_them(app, client, desk):
+    """A requester whose share was revoked is not made an assignee of the new task."""
+    with app.app_context():
+        db.session.query(EntityShare).filter_by(contact_id=desk.cora).delete()
+        db.session.commit()
+        task = requests.convert(db.session.get(ClientRequest, desk.mine), db.session.get(User, desk.accountant))
+        assert task.portal_state is not PortalState.assigned and list(task.assignees) == []
 
 
 def test_reply_to_a_converted_request_posts_nothing(app, client, portal_login, desk):

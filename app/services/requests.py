@@ -88,7 +88,9 @@ def convert(request, user):
         raise RequestError(_("You cannot change this request."))
     if request.status is RequestStatus.converted:
         return request.task
-    assignees = [request.contact] if request.contact is not None else None
+    # The requester follows the firm's answer on the task in the portal, while they still see the entity.
+    allowed = {c.id for c in tasks.default_assignees(request.entity)}
+    assignees = [request.contact] if request.contact is not None and request.contact.id in allowed else []
     task = tasks.create_task(request.entity, request.subject, user, description=request.body,
                              assignees=assignees, commit=False)
     task.attachments = list(request.attachments)
@@ -96,5 +98,7 @@ def convert(request, user):
     db.session.query(Message).filter(Message.request_id == request.id).update(
         {Message.request_id: None, Message.task_id: task.id}, synchronize_session=False)
     request.status, request.task = RequestStatus.converted, task
+    if task.assignees:
+        tasks.assign(task, user, commit=False)
     db.session.commit()
     return task

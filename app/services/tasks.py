@@ -59,13 +59,14 @@ def create_task(entity, title, user, description=None, deadline=None, responsibl
     return task
 
 
-def assign(task, user):
+def assign(task, user, commit=True):
     """Show the task to its assignees in the portal (they are told after the firm's delay)."""
     if not task.assignees:
         raise TaskError(_("Choose at least one contact before assigning the task."))
     task.portal_state, task.assigned_on, task.withdrawn_on = PortalState.assigned, _now(), None
     events.emit(events.TASK_ASSIGNED, task.entity, task, actor=user, recipients=list(task.assignees))
-    db.session.commit()
+    if commit:
+        db.session.commit()
 
 
 def withdraw(task, user):
