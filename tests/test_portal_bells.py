@@ -6,10 +6,11 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import insert
 
 from app.extensions import db
-from app.models import ClientRequest, Message, MessageKind, Notification, Task, TaxVoucher
+from app.models import ClientRequest, Contact, Message, MessageKind, Notification, Task, TaxVoucher
 from app.models.notifications import Channel, NotificationState
 from app.security import roles as R
 from app.services import bells, events, tasks
@@ -57,8 +58,8 @@ def desk(app):
         db.session.commit()
         db.session.query(Notification).delete()
         db.session.commit()
-        return SimpleNamespace(pia=pia.id, olaf=olaf.id, shown=shown.id, hidden=hidden.id, message=message.id,
-                               mine=mine.id, theirs=theirs.id)
+        return SimpleNamespace(accountant=accountant.id, pia=pia.id, olaf=olaf.id, shown=shown.id, hidden=hidden.id,
+                               message=message.id, mine=mine.id, theirs=theirs.id)
 
 
 def _token(client):
@@ -114,29 +115,46 @@ def test_a_payment_reminder_names_only_the_date_and_opens_the_payments_page(app,
     portal_login(client, desk.pia)
     page = client.get(PAGE).get_data(as_text=True)
     assert "Tax payments due on Jan 15, 2027" in page and "1234" not in page and "1040-ES" not in page
-    assert "This item is no longer shared with you" in page  # the foreign entity's voucher
+    assert page.count("Tax payments due on") == 1  # no line about the foreign entity's voucher
     response = client.post(f"/portal/notifications/{row}/open", data={"csrf_token": _token(client)})
     assert response.headers["Location"].endswith(f"/portal/payments/2027-01-15?entity={entity}")
 
 
 def test_a_withdrawn_task_leaves_a_line_that_names_nothing(app, client, portal_login, desk):
-    """Rows about a withdrawn task or a missing object: neutral text, no link, no title; opening says so."""
+    """A withdrawn task leaves one neutral line (no title, no link); lines about it or about objects
+    the contact cannot see are not listed; opening the withdrawn line says so."""
     with app.app_context():
         assigned = _note(desk.pia, desk.hidden, age_minutes=5)
         withdrawn = _note(desk.pia, desk.hidden, event=events.TASK_WITHDRAWN)
-        _note(desk.pia, 987654, age_minutes=6)
+        gone = _note(desk.pia, 987654, age_minutes=6)
     portal_login(client, desk.pia)
     page = client.get(PAGE).get_data(as_text=True)
-    assert "payroll" not in page and "A task was withdrawn" in page
-    assert page.count("This item is no longer shared with you") == 2
+    assert "payroll" not in page and page.count("A task was withdrawn") == 1
+    assert "This item is no longer shared with you" not in page
     assert f"/portal/tasks/{desk.hidden}" not in page
+    assert f"/notifications/{assigned}/open" not in page and f"/notifications/{gone}/open" not in page
     response = client.post(f"/portal/notifications/{withdrawn}/open", data={"csrf_token": _token(client)},
                            follow_redirects=True)
     assert "This item is no longer shared with you." in response.get_data(as_text=True)
     assert client.get(f"/portal/tasks/{desk.hidden}").status_code == 404
     with app.app_context():
         assert db.session.get(Notification, withdrawn).read_at is not None
-        assert db.session.get(Notification, assigned).read_at is None
+
+
+def test_withdrawing_a_task_settles_its_unread_bell_lines(app, client, portal_login, desk):
+    """The assignees' unread lines about a task that is withdrawn no longer count in the bell."""
+    with app.app_context():
+        other = _note(desk.pia, desk.mine, "ClientRequest", events.MESSAGE_POSTED)
+        _note(desk.pia, desk.shown)
+        _note(desk.pia, desk.message, "Message", events.MESSAGE_POSTED)
+        contact = db.session.get(Contact, desk.pia)
+        assert bells.unread_count(contact.user) == 3
+        tasks.withdraw(db.session.get(Task, desk.shown), db.session.get(User, desk.accountant))
+        unread = db.session.query(Notification).filter_by(recipient_contact_id=desk.pia, channel=Channel.in_app,
+                                                          read_at=None).all()
+        assert sorted((n.event, n.object_type) for n in unread) == [
+            (events.MESSAGE_POSTED, "ClientRequest"), (events.TASK_WITHDRAWN, "Task")]
+        assert other in {n.id for n in unread} and bells.unread_count(contact.user) == 2
 
 
 def test_another_contacts_notification_is_404(app, client, portal_login, desk):

@@ -110,6 +110,23 @@ def _on_task_withdrawn(entity, obj, actor=None, recipients=(), **_):
     if told or not cancelled:
         notify(events.TASK_WITHDRAWN, recipients, obj, entity, actor, discriminator=obj.withdrawn_on.isoformat(),
                delay=False)
+    _settle_bell(obj, recipients)
+
+
+def _settle_bell(task, contacts):
+    """The contacts' unread bell lines about a withdrawn task (and its messages) lead nowhere: read."""
+    from app.models import Message
+
+    ids = [c.id for c in contacts]
+    if not ids:
+        return
+    about_task = (Notification.object_type == "Task") & (Notification.object_id == task.id)
+    about_thread = (Notification.object_type == "Message") & Notification.object_id.in_(
+        select(Message.id).where(Message.task_id == task.id))
+    db.session.execute(update(Notification).where(
+        Notification.channel == Channel.in_app, Notification.recipient_contact_id.in_(ids),
+        Notification.read_at.is_(None), Notification.event != events.TASK_WITHDRAWN, about_task | about_thread,
+    ).values(read_at=datetime.now()).execution_options(synchronize_session=False))
 
 
 def _on_message_posted(entity, obj, actor=None, kind=None, thread=None, **_):

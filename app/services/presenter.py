@@ -1,8 +1,8 @@
 """How a notification reads and where it leads: one presenter for the staff bell, the portal bell
 and the mails.
 
-A line names its object only when the reader may still see it (asked of app.security.access):
-a withdrawn task or an unshared entity leaves a neutral line that names nothing. Staff links go to
+A line names its object only when the reader may still see it (asked of app.security.access). A
+client sees no line about what is no longer theirs, except the neutral "A task was withdrawn". Staff links go to
 the back-office screens, contacts' links to the portal.
 """
 from flask_babel import format_date
@@ -73,6 +73,8 @@ def describe(rows, viewer, base=""):
     described = []
     for row in rows:
         obj = visible.get(leads_to[row.id])
+        if obj is None and portal and row.event != events.TASK_WITHDRAWN:
+            continue  # a client's line about something no longer theirs: nothing to show or follow
         if obj is None:
             described.append((row, _gone(row, portal), None))
         else:

@@ -34,7 +34,8 @@ def open_notification(notification_id):
     row = bells.mark_read(current_user, notification_id)
     if row is None:
         abort(404)
-    _row, _title, url = describe([row])[0]
+    described = describe([row])
+    url = described[0][2] if described else None
     if url is None:
         flash(_("This item is no longer shared with you."), "info")
         return redirect(url_for("portal.notifications"))
