@@ -212,6 +212,19 @@ def test_upload_two_files_attaches_them_to_the_task(app, client, portal_login, d
     assert "one.pdf" in body and "two.png" in body and "three.pdf" in body
 
 
+def test_the_same_file_name_again_is_a_new_version_of_the_task_document(app, client, portal_login, desk):
+    """Uploading "one.pdf" twice to a task gives one document with two versions, not two documents."""
+    portal_login(client, desk.cora)
+    for content in (PDF, PDF + b"\n% second"):
+        response = client.post(_url(desk.task, "/files"), data={"csrf_token": _token(client, desk),
+                                                                "files": _files(("one.pdf", content))},
+                               content_type="multipart/form-data")
+        assert response.status_code == 302
+    with app.app_context():
+        docs = [d for d in db.session.get(Task, desk.task).attachments if d.name == "one.pdf"]
+        assert len(docs) == 1 and docs[0].version_count == 2
+
+
 def test_reader_upload_is_403_and_the_page_explains(app, client, portal_login, desk):
     """An Entity Access contact gets an explanation instead of the upload form; a crafted POST is 403."""
     portal_login(client, desk.rhea)

@@ -16,6 +16,7 @@ from app.models.tasks import ClientStatus, StaffStatus, TaskKind, task_attachmen
 from app.security import access
 from app.security import roles as R
 from app.services import activity, documents, file_requests, messages, tasks
+from app.services.filetypes import clean_filename
 from app.services.firm import get_settings
 from app.storage import TooLarge
 
@@ -71,13 +72,20 @@ def upload(task, contact, user, file_storage):
     check_size(file_storage)
     if task.kind is TaskKind.file_request:
         doc = file_requests.answer(task, contact, user, file_storage)
-    else:
+    else:  # the same file name again on this task is its next version, not a second document
         doc = documents.upload(task.entity, file_storage, user, direction=Direction.from_client,
-                               visibility=Visibility.portal, same_name_versions=False)
+                               visibility=Visibility.portal, document=_same_name_attachment(task, file_storage),
+                               same_name_versions=False)
     if doc not in task.attachments:
         task.attachments.append(doc)
         db.session.commit()
     return doc
+
+
+def _same_name_attachment(task, file_storage):
+    """The task's shared attachment with the upload's (cleaned) name, if any; staff-only files never."""
+    name = clean_filename(file_storage.filename or "")
+    return next((d for d in task.attachments if d.name == name and d.visibility is Visibility.portal), None)
 
 
 def reply(task, user, body, files):
