@@ -436,11 +436,13 @@ def test_partner_without_k1_gives_a_clear_message(app, client, portal_login, lp)
 
 
 def test_entity_access_contact_reads_but_cannot_distribute(app, client, portal_login, lp):
-    """Entity Access: the list with an explanation, no buttons; every POST is 403 and changes nothing."""
+    """Entity Access: the list with an explanation, no buttons, no partner addresses or shares; every POST is
+    403 and changes nothing."""
     distribute(app, lp.accountant, lp.bob)
     portal_login(client, lp.rhea)
     body = client.get(PAGE).get_data(as_text=True)
     assert "Ann Archer" in body and "does not include sending them" in body
+    assert "@partners.example" not in body and "Ownership share" not in body and "39.5" not in body
     assert "Distribute to the selected" not in body and "Revoke link" not in body and 'name="recipient_id"' not in body
     token = page_token(client, PAGE)
     assert client.post(PAGE + "/distribute", data={"csrf_token": token, "recipient_id": str(lp.ann)}).status_code == 403
@@ -448,6 +450,9 @@ def test_entity_access_contact_reads_but_cannot_distribute(app, client, portal_l
     assert client.post(f"{PAGE}/{lp.bob}/revoke", data={"csrf_token": token}).status_code == 403
     assert _statuses(app, lp.ann, lp.bob) == [K1Status.not_sent, K1Status.sent]
     assert row(app, lp.bob).link_revoked_on is None
+    portal_login(client, lp.cora)  # the collaborator who distributes sees addresses and shares
+    body = client.get(PAGE).get_data(as_text=True)
+    assert "ann@partners.example" in body and "Ownership share" in body and "39.5" in body
 
 
 def test_contact_of_another_entity_gets_404_for_these_partners(app, client, portal_login, lp):
