@@ -158,7 +158,7 @@ def test_send_files_land_in_the_inbox_with_the_note(app, client, portal_login, o
     assert 'type="file"' in _section(_home(client), "send-heading")
     response = _send(client, [("receipts.pdf", PDF), ("photo.png", PNG)], note="Receipts for March")
     assert response.status_code == 302 and response.headers["Location"].endswith("/portal/#send-files")
-    assert "2 file(s) sent." in _home(client)
+    assert "2 files sent." in _home(client)
     again = _send(client, [("receipts.pdf", PDF)], note="", accept="application/json")
     assert again.status_code == 200 and again.get_json()["saved"][0]["name"] == "receipts.pdf"
     with app.app_context():

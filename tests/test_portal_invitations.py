@@ -89,7 +89,7 @@ def test_an_invitation_makes_the_contact_invited_and_mails_a_sign_up_link(app, c
     login(client, firm.staff_admin if role_name == R.STAFF_ADMIN else firm.admin)
     response = _invite(client, firm.fresh)
     assert response.status_code == 302 and location(response).endswith(_show(firm.fresh))
-    assert "Invitation sent to 1 contacts" in client.get(_show(firm.fresh)).get_data(as_text=True)
+    assert "Invitation sent to 1 contact." in client.get(_show(firm.fresh)).get_data(as_text=True)
     assert _state(app, firm.fresh) == (PortalState.invited, None)
     run_jobs(app)
     [mail] = _mails_to(smtp, firm.fresh_email)
@@ -275,7 +275,7 @@ def test_disabling_ends_the_live_session_and_the_trusted_browsers(app, client, l
     login(client, firm.staff_admin)
     response = client.post(_access(firm.active, "disable"), data={"csrf_token": csrf_token(client, _show(firm.active))},
                            follow_redirects=True)
-    assert "Portal access disabled for 1 contacts" in response.get_data(as_text=True)
+    assert "Portal access disabled for 1 contact." in response.get_data(as_text=True)
     assert _state(app, firm.active) == (PortalState.disabled, False)
     response = browser.get("/portal/")
     assert response.status_code == 302 and location(response).endswith(SIGN_IN)

@@ -196,7 +196,7 @@ def test_upload_two_files_attaches_them_to_the_task(app, client, portal_login, d
             "entity_id": str(desk.b), "visibility": "staff_only", "direction": "from_firm"}
     response = client.post(_url(desk.task, "/files"), data=data, content_type="multipart/form-data")
     assert response.status_code == 302 and response.headers["Location"].endswith("#files")
-    assert "2 file(s) sent." in _page(client, desk.task)
+    assert "2 files sent." in _page(client, desk.task)
     as_json = client.post(_url(desk.task, "/files"), data={"csrf_token": _token(client, desk),
                                                            "files": _files(("three.pdf", PDF))},
                           content_type="multipart/form-data", headers=JSON)

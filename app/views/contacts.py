@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, SelectField, StringField
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
@@ -163,8 +163,10 @@ class ContactView(BulkDeleteMixin, ScopedModelView):
             except invitations.InvitationError as exc:
                 flash(str(exc), "warning")
         if done:
-            flash(_("Invitation sent to %(n)d contacts.", n=done) if name == "invite"
-                  else _("Portal access disabled for %(n)d contacts.", n=done), "success")
+            flash(ngettext("Invitation sent to %(num)d contact.", "Invitation sent to %(num)d contacts.", done)
+                  if name == "invite" else
+                  ngettext("Portal access disabled for %(num)d contact.", "Portal access disabled for %(num)d contacts.",
+                           done), "success")
 
     def _get_show_widget(self, pk, item, **kwargs):
         widgets = super()._get_show_widget(pk, item, **kwargs)

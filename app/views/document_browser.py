@@ -5,6 +5,7 @@ from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -206,7 +207,7 @@ def _answer(entity, folder, saved, errors, status):
                 "errors": errors}
         return jsonify(body), status
     if saved:
-        flash(_("%(n)d file(s) uploaded.", n=len(saved)), "success")
+        flash(ngettext("%(num)d file uploaded.", "%(num)d files uploaded.", len(saved)), "success")
     for error in errors:
         flash(error, "danger")
     return redirect(_browser_url(entity, folder))

@@ -8,6 +8,7 @@ from datetime import date
 
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -95,7 +96,7 @@ def upload_answer(saved, errors, status, back):
     if wants_json():
         return jsonify({"saved": [{"id": d.id, "name": d.name} for d in saved], "errors": errors}), status
     if saved:
-        flash(_("%(n)d file(s) sent.", n=len(saved)), "success")
+        flash(ngettext("%(num)d file sent.", "%(num)d files sent.", len(saved)), "success")
     for error in errors:
         flash(error, "error")
     return redirect(back)
