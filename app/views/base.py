@@ -16,6 +16,7 @@ from wtforms.validators import ValidationError
 
 from app.security import access
 from app.security import roles as R
+from app.views.choices import ChoicesMixin
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,12 @@ def parse_pk(raw):
     return int(raw)
 
 
+def older_than():
+    """The ?before= message id of an "older messages" page of a thread, or None for the latest page."""
+    raw = request.args.get("before", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 20 and int(raw) <= MAX_PK else None
+
+
 class SafeArgsMixin:
     """Malformed ids, filter numbers, sort columns and page sizes answer 404/400, never 500."""
 
@@ -129,11 +136,12 @@ class SafeArgsMixin:
         return item
 
 
-class ScopedModelView(SafeArgsMixin, ModelView):
+class ScopedModelView(ChoicesMixin, SafeArgsMixin, ModelView):
     """A ModelView whose every route asks the access module.
 
     Out of the user's view scope → 404; in scope but without the right → 403. Bulk and single
-    actions re-check each row because FAB fetches their rows by bare primary key.
+    actions re-check each row because FAB fetches their rows by bare primary key. Relation fields
+    and filters load their in-scope choices on demand (app.views.choices).
     """
 
     base_filters = in_scope(R.VIEW)
