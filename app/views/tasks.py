@@ -19,10 +19,11 @@ from app.services import file_requests as file_request_service
 from app.services import messages as message_service
 from app.services import tasks as task_service
 from app.services.recurrence import Frequency, describe
-from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_scope, parse_pk
+from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_scope, older_than, parse_pk
 from app.views.task_forms import FREQUENCY_LABELS, NewTaskForm, new_task_from_form
 
-THREAD_PAGE = 100  # the latest messages shown on a task page
+# A thread page loads its authors and attachments with the messages (a fixed number of queries).
+THREAD_OPTIONS = (joinedload(Message.author_user), joinedload(Message.author_contact), selectinload(Message.attachments))
 ACTIONS = {
     "assign": task_service.assign,
     "withdraw": task_service.withdraw,
@@ -145,13 +146,9 @@ class TaskView(ScopedModelView):
     def _get_show_widget(self, pk, item, **kwargs):
         widgets = super()._get_show_widget(pk, item, **kwargs)
         widgets["task"] = item
-        latest = db.session.scalars(
-            access.visible(current_user, Message).where(Message.task_id == item.id)
-            .options(joinedload(Message.author_user), joinedload(Message.author_contact),
-                     selectinload(Message.attachments))
-            .order_by(Message.created_on.desc(), Message.id.desc()).limit(THREAD_PAGE)
-        ).all()
-        widgets["messages"] = list(reversed(latest))
+        widgets["messages"], widgets["older"] = message_service.thread_page(
+            item, current_user, older_than(), options=THREAD_OPTIONS)
+        widgets["paged"] = older_than() is not None
         widgets["can_work"] = access.can(current_user, R.WORK, item)
         widgets["documents"] = db.session.scalars(
             access.visible(current_user, Document).where(Document.entity_id == item.entity_id)
