@@ -162,3 +162,18 @@ def test_only_admins_change_admin_accounts(ctx):
     assert not access.can(staff_admin, R.EDIT, admin)
     assert access.can(f.staff(R.ADMIN), R.EDIT, admin)
     assert not access.can(accountant, R.EDIT, staff_admin)
+
+
+def test_screen_permissions_are_remembered_per_request_only(app, client, login):
+    """A role taken away between two requests counts at once (FAB's answers are memoised per request)."""
+
+    with app.app_context():
+        user = f.staff(R.STAFF)
+        uid = user.id
+    login(client, uid)
+    assert client.get("/entityview/list/").status_code == 200
+    with app.app_context():
+        user = app.appbuilder.sm.get_user_by_id(uid)
+        user.roles = [f.role(R.CLIENT)]
+        db.session.commit()
+    assert client.get("/entityview/list/").status_code in (302, 403)
