@@ -166,7 +166,6 @@ def test_only_admins_change_admin_accounts(ctx):
 
 def test_screen_permissions_are_remembered_per_request_only(app, client, login):
     """A role taken away between two requests counts at once (FAB's answers are memoised per request)."""
-
     with app.app_context():
         user = f.staff(R.STAFF)
         uid = user.id
