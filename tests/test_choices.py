@@ -42,7 +42,7 @@ def _staff_pages(app):
         first = db.session.query(view.datamodel.obj).first()
         if "can_edit" in view.base_permissions and first is not None:
             urls.append(f"{base}/edit/{first.id}")
-    return urls
+    return urls + ["/taskview/new", "/taxvoucherview/import"]  # custom forms with an entity field
 
 
 def _embedded_bulk_rows(body):
@@ -112,6 +112,8 @@ def test_typeahead_answers_only_rows_in_the_users_scope(app, client, login, desk
     assert _names(client.get("/documentview/api/choices/entity?q=Holdings")) == ["Own Holdings"]
     assert _names(client.get("/documentview/api/choices/entity?q=Foreign")) == []
     assert _names(client.get("/entityshareview/api/choices/contact?form=search&q=")) == ["Olive Own"]
+    assert _names(client.get("/taskview/api/choices/entity?form=new&q=Holdings")) == ["Own Holdings"]
+    assert _names(client.get("/taxvoucherview/api/choices/entity?form=import&q=Holdings")) == ["Own Holdings"]
     page = client.get("/entityshareview/list/").get_data(as_text=True)
     assert "Foreign Holdings" not in page and "Fred Foreign" not in page
 

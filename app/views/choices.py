@@ -102,8 +102,10 @@ class ChoicesWidget:
             if row.id not in seen:
                 seen.add(row.id)
                 options.append((str(row.id), str(row), row.id in selected))
+        kwargs.pop("class", None)
+        kwargs.pop("class_", None)
         attrs = {"id": kwargs.pop("id", field.id), "name": field.name, "class": "form-control portico-choices",
-                 "data-choices-url": field.url(), "data-placeholder": str(_l("Type to search"))}
+                 "data-choices-url": field.url(), "data-placeholder": str(_l("Type to search")), **kwargs}
         if field.multiple:
             attrs["multiple"] = "multiple"
         html = " ".join(f'{key}="{escape(value)}"' for key, value in attrs.items())
@@ -191,6 +193,8 @@ class ChoicesMixin:
     `/<view>/api/choices/<field>?form=search|add|edit&q=…&page=…` answers their typeahead."""
 
     search_widget = ChoicesSearchWidget
+    # Custom forms of the view with ChoicesFields: {form kind: (permission, {field: (model, action)})}.
+    extra_choice_forms = {}
 
     def __init__(self, **kwargs):
         if self.include_route_methods is not None:  # views that list their routes still get the typeahead
@@ -198,7 +202,8 @@ class ChoicesMixin:
         super().__init__(**kwargs)
 
     def _init_forms(self):
-        self._choice_fields = {}
+        self._choice_fields = {(kind, col): (model, action, None) for kind, (_, fields) in
+                               self.extra_choice_forms.items() for col, (model, action) in fields.items()}
         for kind in FORM_PERMISSIONS:
             extra = self._choice_extras(kind)
             setattr(self, f"{kind}_form_extra_fields", {**extra, **(getattr(self, f"{kind}_form_extra_fields") or {})})
@@ -238,9 +243,10 @@ class ChoicesMixin:
         if not current_user.is_authenticated:
             return redirect(url_for(f"{type(self.appbuilder.sm.auth_view).__name__}.login", next=request.url))
         kind = request.args.get("form", "search")
-        if kind not in FORM_PERMISSIONS:
+        permission = FORM_PERMISSIONS.get(kind) or self.extra_choice_forms.get(kind, (None,))[0]
+        if permission is None:
             abort(404)
-        if not self.appbuilder.sm.has_access(FORM_PERMISSIONS[kind], self.class_permission_name):
+        if not self.appbuilder.sm.has_access(permission, self.class_permission_name):
             abort(403)
         spec = self._choice_fields.get((kind, field))
         page = request.args.get("page", "1")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.routing import BuildError
 
 from app.extensions import db
-from app.models import ClientRequest, Message, MessageKind, RequestStatus
+from app.models import ClientRequest, MessageKind, RequestStatus
 from app.models.messages import KIND_LABELS
 from app.models.requests import STATUS_LABELS
 from app.security import access

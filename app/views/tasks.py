@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.extensions import db
-from app.models import ChecklistItem, Document, Message, MessageKind, Task, TaskSeries
+from app.models import ChecklistItem, Document, Entity, Message, MessageKind, Task, TaskSeries
 from app.models.tasks import CLIENT_STATUS_LABELS, PORTAL_STATE_LABELS, STAFF_STATUS_LABELS, TaskKind
 from app.security import access
 from app.security import roles as R
@@ -39,6 +39,7 @@ class TaskView(ScopedModelView):
     base_permissions = ["can_list", "can_show", "can_edit", "can_delete", "can_work"]
     method_permission_name = {"new": "work", "act": "work", "post_message": "work", "tick": "work",
                               "attach": "work"}
+    extra_choice_forms = {"new": ("can_work", {"entity": (Entity, R.WORK)})}
     list_title = _l("Tasks")
     show_title = _l("Task")
     edit_title = _l("Edit task")
