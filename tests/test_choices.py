@@ -161,3 +161,39 @@ def test_forms_accept_only_in_scope_ids(app, client, login, desk):
         assert response.status_code == 200 and "Not a valid choice" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.query(EntityShare).count() == before
+
+
+def test_filters_and_form_fields_fetch_choices_as_you_type_in_chromium(app):
+    """In a real browser a relation filter and a form field search the typeahead and keep the choice."""
+    from tests import browser
+
+    browser.require_chromium()
+    with app.app_context():
+        _bulk(30)
+        f.staff(R.ADMIN, username="typeahead")
+        wanted = db.session.query(Entity).filter(Entity.name == "Bulk Co 0027").one().id
+    problems = []
+    with browser.live_server(app) as base, browser.chromium() as chrome:
+        page = browser.watch(chrome.new_page(viewport=browser.DESKTOP), problems)
+        page.goto(base + "/login/")
+        page.fill("#username", "typeahead")
+        page.fill("#password", f.PASSWORD)
+        with page.expect_navigation():
+            page.press("#password", "Enter")
+        page.goto(base + "/documentview/list/")
+        page.click("a.accordion-toggle")
+        page.click("text=Add Filter")
+        page.click('a.filter[name="entity"]')
+        page.click("table.filters .select2-selection--single >> nth=-1")
+        page.fill(".select2-search__field", "0027")
+        page.click('.select2-results__option:has-text("Bulk Co 0027")')
+        with page.expect_navigation():
+            page.click("#filter_form button[type=submit]")
+        assert f"_flt_0_entity={wanted}" in page.url
+        assert "Bulk Co 0027" in page.inner_text("table.filters")
+        page.goto(base + "/entityshareview/add")
+        page.click("span.select2-selection >> nth=0")
+        page.fill(".select2-search__field", "0025")
+        page.click('.select2-results__option:has-text("Bulk Co 0025")')
+        assert page.eval_on_selector("#entity", "e => e.selectedOptions[0].text") == "Bulk Co 0025"
+    assert problems == []
