@@ -197,7 +197,8 @@ def report(measured, args, contact):
     print(f"| {'page':<18} | {'bytes':>6} | {'req/s':>7} | {'non-2xx':>7} | {'bare req/s':>10} | {'ratio':>6} |")
     print(f"|{'-' * 20}|{'-' * 7}:|{'-' * 8}:|{'-' * 8}:|{'-' * 11}:|{'-' * 7}:|")
     for label, size, rate, errors, bare_rate in rows:
-        print(f"| {label:<18} | {size:>6} | {rate:>7.1f} | {errors:>7} | {bare_rate:>10.1f} | {rate / bare_rate:>6.3f} |")
+        ratio = rate / bare_rate
+        print(f"| {label:<18} | {size:>6} | {rate:>7.1f} | {errors:>7} | {bare_rate:>10.1f} | {ratio:>6.3f} |")
 
 
 def main():

@@ -49,7 +49,8 @@ class PorticoSecurityManager(SecurityManager):
         menu, buttons and view decorators ask the same questions many times."""
         if not has_request_context():
             return super().has_access(permission_name, view_name)
-        user_id = g.user.get_id() if getattr(g, "user", None) is not None and g.user.is_authenticated else None
+        user = getattr(g, "user", None)
+        user_id = user.get_id() if user is not None and user.is_authenticated else None
         answers = g.setdefault("_portico_has_access", {})
         key = (user_id, permission_name, view_name)
         if key not in answers:

@@ -181,7 +181,8 @@ class ChoicesSearchWidget(SearchWidget):
         for col in self.template_args["include_cols"]:
             if isinstance(form[col], ChoicesField):
                 values = [value for flt, value in active if flt.column_name == col]
-                form[col].preselected = [str(v) for value in values for v in (value if isinstance(value, list) else [value])]
+                form[col].preselected = [str(v) for value in values
+                                         for v in (value if isinstance(value, list) else [value])]
         return super().__call__(**kwargs)
 
 

@@ -23,7 +23,8 @@ from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_s
 from app.views.task_forms import FREQUENCY_LABELS, NewTaskForm, new_task_from_form
 
 # A thread page loads its authors and attachments with the messages (a fixed number of queries).
-THREAD_OPTIONS = (joinedload(Message.author_user), joinedload(Message.author_contact), selectinload(Message.attachments))
+THREAD_OPTIONS = (joinedload(Message.author_user), joinedload(Message.author_contact),
+                  selectinload(Message.attachments))
 ACTIONS = {
     "assign": task_service.assign,
     "withdraw": task_service.withdraw,
