@@ -42,7 +42,7 @@ def create_app(config_class=None):
 
     # CSRF first: FAB exempts its API blueprints only when CSRFProtect already exists.
     csrf.init_app(app)
-    appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"])
+    appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"], base_template="portico/layout.html")
     with app.app_context():
         db.init_app(app)
         appbuilder.init_app(app, db.session)

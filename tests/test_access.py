@@ -198,3 +198,17 @@ def test_contact_usability_is_decided_in_one_place(ctx):
     disabled.portal_state = PortalState.disabled
     assert not access.may_use_portal(disabled) and not access.may_be_mailed(disabled)
     assert not access.may_use_portal(None) and not access.may_be_mailed(None)
+
+
+def test_screen_permissions_are_remembered_per_request_only(app, client, login):
+    """A role taken away between two requests counts at once (FAB's answers are memoised per request)."""
+    with app.app_context():
+        user = f.staff(R.STAFF)
+        uid = user.id
+    login(client, uid)
+    assert client.get("/entityview/list/").status_code == 200
+    with app.app_context():
+        user = app.appbuilder.sm.get_user_by_id(uid)
+        user.roles = [f.role(R.CLIENT)]
+        db.session.commit()
+    assert client.get("/entityview/list/").status_code in (302, 403)

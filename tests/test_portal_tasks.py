@@ -354,7 +354,7 @@ def _grow(app, desk, n):
         db.session.execute(insert(Message), rows)
         ids = db.session.scalars(select(Message.id).where(Message.body.like(f"bulk {n} %"))).all()
         db.session.execute(insert(message_attachments), [
-            {"message_id": m, "document_id": shared.id if i % 2 else hidden.id} for i, m in enumerate(ids[:50])])
+            {"message_id": m, "document_id": shared.id if i % 2 else hidden.id} for i, m in enumerate(ids[-50:])])
         db.session.execute(insert(ChecklistItem), [
             {"task_id": desk.task, "position": 10 + i, "text": f"line {n} {i}", "done": bool(i % 2)} for i in range(n)])
         db.session.commit()
@@ -374,6 +374,42 @@ def test_task_page_runs_a_fixed_number_of_queries(app, client, portal_login, cou
     assert counts[0] == counts[1], counts
     with app.app_context():
         assert db.session.get(Task, desk.task).staff_status is StaffStatus.open
+
+
+def _thread(app, desk, n):
+    """n portal messages on the desk's task, numbered from the oldest, in one statement."""
+    with app.app_context():
+        start = datetime.now() - timedelta(days=1)
+        db.session.execute(insert(Message), [
+            {"task_id": desk.task, "kind": MessageKind.portal, "body": f"note {i:05d}", "author_contact_id": desk.cora,
+             "created_on": start + timedelta(seconds=i)} for i in range(n)])
+        db.session.commit()
+
+
+def test_a_long_thread_is_paged_with_older_messages_links(app, client, portal_login, count_queries, desk):
+    """3,000 messages: the page shows the latest ones (< 200 KB) and links to older pages without JavaScript."""
+    from app.services.messages import THREAD_PAGE
+
+    _thread(app, desk, 3000)
+    portal_login(client, desk.cora)
+    latest = _page(client, desk.task)
+    assert len(latest.encode()) < 200_000
+    assert "note 02999" in latest and f"note {2999 - THREAD_PAGE:05d}" not in latest
+    older = re.search(r'href="([^"]+\?before=\d+)#thread"', latest).group(1).replace("&amp;", "&")
+    with count_queries() as queries:
+        page = client.get(older).get_data(as_text=True)
+    assert f"note {2999 - THREAD_PAGE:05d}" in page and "note 02999" not in page and "Latest messages" in page
+    deeper = re.search(r'href="([^"]+\?before=\d+)#thread"', page).group(1).replace("&amp;", "&")
+    with count_queries() as next_queries:
+        assert client.get(deeper).status_code == 200
+    assert queries() == next_queries()
+    steps, url = 0, older
+    while url and steps < 100:
+        body = client.get(url).get_data(as_text=True)
+        found = re.search(r'href="([^"]+\?before=\d+)#thread"', body)
+        url, steps = found.group(1).replace("&amp;", "&") if found else None, steps + 1
+    assert "note 00000" in body and steps <= 3003 // THREAD_PAGE
+    assert client.get(_url(desk.task, "?before=99999999999999999999999")).status_code == 200
 
 
 def test_upload_in_chromium_checks_before_sending_and_shows_progress(app, client, portal_login, desk):

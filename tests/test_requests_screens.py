@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import ClientRequest, Message, MessageKind, RequestStatus, Task
 from app.security import roles as R
 from app.services import documents, messages, requests
+from app.services.messages import THREAD_PAGE
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.documents_helpers import CSV
@@ -281,6 +282,22 @@ def test_show_page_queries_do_not_grow_with_messages(app, client, login, inbox, 
     few = _count(client, count_queries, _show(inbox.mine))
     _add_messages(app, inbox, 3, 60)
     page = client.get(_show(inbox.mine)).get_data(as_text=True)
-    assert page.count('class="msg ') == 61  # the request itself and its 60 messages
+    assert page.count('class="msg ') == 1 + THREAD_PAGE  # the request itself and the latest page of its 60
     many = _count(client, count_queries, _show(inbox.mine))
     assert few == many
+
+
+def test_a_long_request_thread_is_paged(app, client, login, inbox):
+    """The request page shows the latest messages and links to the older ones without JavaScript."""
+    with app.app_context():
+        accountant = app.appbuilder.sm.get_user_by_id(inbox.accountant)
+        item = db.session.get(ClientRequest, inbox.mine)
+        for i in range(THREAD_PAGE + 5):
+            messages.post(item, accountant, f"reply {i:03d}", MessageKind.portal)
+    login(client, inbox.accountant)
+    latest = client.get(_show(inbox.mine)).get_data(as_text=True)
+    assert f"reply {THREAD_PAGE + 4:03d}" in latest and "reply 004" not in latest
+    older = re.search(r'href="([^"]+\?before=\d+)#thread"', latest).group(1).replace("&amp;", "&")
+    page = client.get(older).get_data(as_text=True)
+    assert "reply 000" in page and "reply 004" in page and "Latest messages" in page
+    assert "?before=" not in page

@@ -188,3 +188,22 @@ def test_staff_screen_hides_client_accounts_and_protects_admins(app, client, log
     assert client.get(f"/resetpassword/form?pk={ids.admin}").status_code == 403
     add_form = client.get("/users/add").get_data(as_text=True)
     assert ">Staff Admin<" in add_form and ">Admin<" not in add_form and ">Client<" not in add_form
+
+
+def test_long_lists_show_a_capped_count_and_stop_paging_at_the_cap(app, client, login, monkeypatch):
+    """Past the cap a list shows "N+" (no full count) and pages beyond the cap come back empty."""
+    from app.views import base
+
+    monkeypatch.setattr(base, "COUNT_CAP", 6)
+    with app.app_context():
+        admin = f.staff(R.ADMIN).id
+        for i in range(9):
+            f.entity(f"Capped {i}")
+    login(client, admin)
+    first = client.get("/entityview/list/?psize_EntityView=3").get_data(as_text=True)
+    assert "6+" in first and "Capped 0" in first
+    assert "Capped 3" in client.get("/entityview/list/?psize_EntityView=3&page_EntityView=1").get_data(as_text=True)
+    beyond = client.get("/entityview/list/?psize_EntityView=3&page_EntityView=2").get_data(as_text=True)
+    assert "Capped" not in beyond
+    exact = client.get("/entityview/list/?_flt_0_name=Capped 1").get_data(as_text=True)
+    assert "Capped 1" in exact and "6+" not in exact

@@ -1,4 +1,5 @@
 """Task screens: scope (404/403), lifecycle buttons, the composer, the wizard, query counts."""
+import re
 from datetime import date, timedelta
 from types import SimpleNamespace
 
@@ -268,3 +269,21 @@ def test_editing_the_series_screen_changes_future_occurrences_only(app, client, 
     with app.app_context():
         nxt = tasks.spawn_next(ids.first)
         assert db.session.get(Task, ids.first).title == "Payroll" and nxt.title == "Payroll run"
+
+
+def test_a_long_thread_on_the_task_page_is_paged(app, client, login, count_queries, desk):
+    """1,000 messages: the task page shows the latest page, links to older pages (no JavaScript), fixed queries."""
+    from app.services.messages import THREAD_PAGE
+
+    login(client, desk.accountant)
+    _add_messages(app, desk.mine, 1000, desk.accountant)
+    latest = client.get(f"/taskview/show/{desk.mine}").get_data(as_text=True)
+    assert "m999" in latest and f"m{999 - THREAD_PAGE}<" not in latest
+    older = re.search(r'href="([^"]+\?before=\d+)#thread"', latest).group(1).replace("&amp;", "&")
+    with count_queries() as first:
+        page = client.get(older).get_data(as_text=True)
+    assert f"m{999 - THREAD_PAGE}<" in page and "m999<" not in page and "Latest messages" in page
+    deeper = re.search(r'href="([^"]+\?before=\d+)#thread"', page).group(1).replace("&amp;", "&")
+    with count_queries() as second:
+        assert client.get(deeper).status_code == 200
+    assert first() == second()

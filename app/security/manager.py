@@ -1,7 +1,7 @@
 """Portico's FAB security manager: staff-only login and guarded user screens."""
 import logging
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.utils.limit import Limit
@@ -43,6 +43,19 @@ class PorticoSecurityManager(SecurityManager):
             log.info("refused staff login for a client account")
             return None
         return super().auth_user_db(username, password)
+
+    def has_access(self, permission_name, view_name):
+        """FAB's answer, remembered for the rest of the request per signed-in user: a staff page's
+        menu, buttons and view decorators ask the same questions many times."""
+        if not has_request_context():
+            return super().has_access(permission_name, view_name)
+        user = getattr(g, "user", None)
+        user_id = user.get_id() if user is not None and user.is_authenticated else None
+        answers = g.setdefault("_portico_has_access", {})
+        key = (user_id, permission_name, view_name)
+        if key not in answers:
+            answers[key] = super().has_access(permission_name, view_name)
+        return answers[key]
 
     def _has_view_access(self, user, permission_name, view_name):
         """FAB's permission check answered from one query per request: every (permission, view)

@@ -2,6 +2,7 @@
 from datetime import datetime
 
 from flask_babel import gettext as _
+from sqlalchemy import and_, or_, select
 
 from app.extensions import db
 from app.models import Message, MessageKind, Task
@@ -11,6 +12,7 @@ from app.security import roles as R
 from app.services import events
 
 MAX_BODY = 10000
+THREAD_PAGE = 50  # messages per page of a thread; older ones are a link away
 
 
 class MessageError(ValueError):
@@ -99,6 +101,21 @@ def _used_elsewhere(doc, message):
                        message_attachments.c.message_id.in_(select(Message.id).where(Message.deleted_on.is_(None))))
         | exists().where(task_attachments.c.document_id == doc.id)
         | exists().where(request_attachments.c.document_id == doc.id)))
+
+
+def thread_page(thread, user, before=None, size=THREAD_PAGE, options=()):
+    """The latest `size` messages of a thread that `user` may read, oldest first — only those older
+    than message `before` when given — and the `before` id of the next older page (None if none).
+    One query, whatever the length of the thread."""
+    column = Message.task_id if isinstance(thread, Task) else Message.request_id
+    query = access.visible(user, Message).where(column == thread.id)
+    if before is not None:
+        anchor = select(Message.created_on).where(Message.id == before).scalar_subquery()
+        query = query.where(or_(Message.created_on < anchor, and_(Message.created_on == anchor, Message.id < before)))
+    query = query.order_by(Message.created_on.desc(), Message.id.desc()).limit(size + 1).options(*options)
+    rows = db.session.scalars(query).unique().all()
+    older = rows[size - 1].id if len(rows) > size else None
+    return list(reversed(rows[:size])), older
 
 
 def thread_messages(thread, user):

@@ -7,6 +7,7 @@ from flask_appbuilder.actions import action as fab_action
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,7 +17,8 @@ from wtforms.validators import ValidationError
 
 from app.security import access
 from app.security import roles as R
-from app.security.guard import parse_pk, require  # noqa: F401  (parse_pk: imported from here by the screens)
+from app.security.guard import MAX_PK, parse_pk, require  # noqa: F401  (parse_pk: imported from here by the screens)
+from app.views.choices import ChoicesMixin
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +42,23 @@ class DataError(Exception):
     """A database refusal shown to the user without any row data or SQL."""
 
 
+COUNT_CAP = 10_000  # list counts stop here; pages beyond it are not served (filter or sort instead)
+
+
+class CappedCount(int):
+    """A list's row count that reached COUNT_CAP: pagination works up to the cap, and the page
+    shows "10,000+" instead of a number that would cost a full count(*) on every page."""
+
+    def __str__(self):
+        return _("%(count)s+", count=format_number(COUNT_CAP))
+
+
 class SafeInterface(SQLAInterface):
     """SQLAInterface whose add/edit/delete failures never carry SQL or row data to the page.
 
     `eager` loader options are applied to list queries so a page runs a fixed number of queries.
+    Counts stop at COUNT_CAP and pages past it come back empty, so no list runs a full count(*)
+    or a deep OFFSET.
     """
 
     def __init__(self, obj, session=None, eager=()):
@@ -55,11 +70,19 @@ class SafeInterface(SQLAInterface):
         """FAB's list query plus our eager loads."""
         query = self.session.query(self.obj)
         count = self.query_count(query, filters, select_columns)
+        if page and page_size and page * page_size >= COUNT_CAP:
+            return count, []
         query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
                                select_columns, outer_default_load)
         if self.eager:
             query = query.options(*self.eager)
         return count, query.all()
+
+    def query_count(self, query, filters=None, select_columns=None):
+        """The number of rows, counted no further than COUNT_CAP (then a CappedCount)."""
+        inner = self._apply_inner_all(query, filters, select_columns=select_columns, aliases_mapping={})
+        count = inner.limit(COUNT_CAP + 1).count()
+        return CappedCount(COUNT_CAP) if count > COUNT_CAP else count
 
     def _safe(self, method, item):
         try:
@@ -79,6 +102,12 @@ class SafeInterface(SQLAInterface):
     def delete(self, item, raise_exception=False):
         """Delete, hiding database details on failure."""
         return self._safe(super().delete, item)
+
+
+def older_than():
+    """The ?before= message id of an "older messages" page of a thread, or None for the latest page."""
+    raw = request.args.get("before", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 20 and int(raw) <= MAX_PK else None
 
 
 class SafeArgsMixin:
@@ -119,11 +148,12 @@ class SafeArgsMixin:
         return item
 
 
-class ScopedModelView(SafeArgsMixin, ModelView):
+class ScopedModelView(ChoicesMixin, SafeArgsMixin, ModelView):
     """A ModelView whose every route asks the access module.
 
     Out of the user's view scope → 404; in scope but without the right → 403. Bulk and single
-    actions re-check each row because FAB fetches their rows by bare primary key.
+    actions re-check each row because FAB fetches their rows by bare primary key. Relation fields
+    and filters load their in-scope choices on demand (app.views.choices).
     """
 
     base_filters = in_scope(R.VIEW)

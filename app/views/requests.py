@@ -6,19 +6,19 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from werkzeug.routing import BuildError
 
 from app.extensions import db
-from app.models import ClientRequest, Message, MessageKind, RequestStatus
+from app.models import ClientRequest, MessageKind, RequestStatus
 from app.models.messages import KIND_LABELS
 from app.models.requests import STATUS_LABELS
 from app.security import access
 from app.security import roles as R
 from app.services import messages as message_service
 from app.services import requests as request_service
-from app.views.tasks import THREAD_PAGE
-from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_scope
+from app.views.tasks import THREAD_OPTIONS
+from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_scope, older_than
 
 # Statuses offered as quick filters above the list, in inbox order.
 QUICK_FILTERS = (RequestStatus.new, RequestStatus.open, RequestStatus.converted, RequestStatus.closed)
@@ -96,7 +96,9 @@ class ClientRequestView(ScopedModelView):
         can_work = access.can(current_user, R.WORK, item)
         sm = self.appbuilder.sm
         widgets["request"] = item
-        widgets["thread"] = self._thread(item)
+        widgets["thread"], widgets["older"] = message_service.thread_page(
+            item, current_user, older_than(), options=THREAD_OPTIONS)
+        widgets["paged"] = older_than() is not None
         widgets["task_url"] = _task_url(item.task) if item.task is not None else None
         widgets["can_post"] = can_work and sm.has_access("can_post_message", self.class_permission_name)
         widgets["can_convert"] = can_work and sm.has_access("can_convert", self.class_permission_name)
@@ -104,22 +106,6 @@ class ClientRequestView(ScopedModelView):
         widgets["composer_kinds"] = COMPOSER_KINDS
         widgets["kind_labels"] = KIND_LABELS
         return widgets
-
-    @staticmethod
-    def _thread(item):
-        """The latest messages of the request the user may read, oldest first (one query plus one for files)."""
-        query = (
-            access.visible(current_user, Message)
-            .where(Message.request_id == item.id)
-            .order_by(Message.created_on.desc(), Message.id.desc())
-            .limit(THREAD_PAGE)
-            .options(
-                joinedload(Message.author_user),
-                joinedload(Message.author_contact),
-                selectinload(Message.attachments),
-            )
-        )
-        return list(reversed(db.session.scalars(query).unique().all()))
 
     # ---- work routes (POST; the row is re-checked: 404 outside the scope, 403 without WORK) ------
 

@@ -13,6 +13,7 @@ from app.security import roles as R
 from app.services import tasks as task_service
 from app.models.tasks import Frequency
 from app.services.recurrence import Rule
+from app.views.choices import ChoicesField
 
 FREQUENCY_LABELS = {
     Frequency.once: _l("One time"),
@@ -25,10 +26,6 @@ FREQUENCY_LABELS = {
 }
 
 
-def _workable_entities():
-    return db.session.scalars(access.visible(current_user, Entity, R.WORK).order_by(Entity.name)).all()
-
-
 def _staff():
     from flask_appbuilder.security.sqla.models import User
 
@@ -39,8 +36,8 @@ def _staff():
 class NewTaskForm(FlaskForm):
     """What a new task needs; recurrence fields apply when a repeat is chosen."""
 
-    entity = QuerySelectField(_l("Entity"), query_func=_workable_entities, get_pk_func=lambda e: e.id,
-                              get_label=lambda e: e.name, validators=[DataRequired()])
+    entity = ChoicesField(_l("Entity"), [DataRequired()], model=Entity, action=R.WORK, endpoint="TaskView",
+                          form_kind="new", allow_blank=False)
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
     deadline = DateField(_l("Deadline"), validators=[Optional()])

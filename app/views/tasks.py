@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.extensions import db
-from app.models import ChecklistItem, Document, Message, MessageKind, Task, TaskSeries
+from app.models import ChecklistItem, Document, Entity, Message, MessageKind, Task, TaskSeries
 from app.models.tasks import CLIENT_STATUS_LABELS, PORTAL_STATE_LABELS, STAFF_STATUS_LABELS, TaskKind
 from app.security import access
 from app.security import roles as R
@@ -20,10 +20,12 @@ from app.services import messages as message_service
 from app.services import tasks as task_service
 from app.models.tasks import Frequency
 from app.services.recurrence import describe
-from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_scope, parse_pk
+from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_scope, older_than, parse_pk
 from app.views.task_forms import FREQUENCY_LABELS, NewTaskForm, new_task_from_form
 
-THREAD_PAGE = 100  # the latest messages shown on a task page
+# A thread page loads its authors and attachments with the messages (a fixed number of queries).
+THREAD_OPTIONS = (joinedload(Message.author_user), joinedload(Message.author_contact),
+                  selectinload(Message.attachments))
 ACTIONS = {
     "assign": task_service.assign,
     "withdraw": task_service.withdraw,
@@ -39,6 +41,7 @@ class TaskView(ScopedModelView):
     base_permissions = ["can_list", "can_show", "can_edit", "can_delete", "can_work"]
     method_permission_name = {"new": "work", "act": "work", "post_message": "work", "tick": "work",
                               "attach": "work"}
+    extra_choice_forms = {"new": ("can_work", {"entity": (Entity, R.WORK)})}
     list_title = _l("Tasks")
     show_title = _l("Task")
     edit_title = _l("Edit task")
@@ -146,13 +149,9 @@ class TaskView(ScopedModelView):
     def _get_show_widget(self, pk, item, **kwargs):
         widgets = super()._get_show_widget(pk, item, **kwargs)
         widgets["task"] = item
-        latest = db.session.scalars(
-            access.visible(current_user, Message).where(Message.task_id == item.id)
-            .options(joinedload(Message.author_user), joinedload(Message.author_contact),
-                     selectinload(Message.attachments))
-            .order_by(Message.created_on.desc(), Message.id.desc()).limit(THREAD_PAGE)
-        ).all()
-        widgets["messages"] = list(reversed(latest))
+        widgets["messages"], widgets["older"] = message_service.thread_page(
+            item, current_user, older_than(), options=THREAD_OPTIONS)
+        widgets["paged"] = older_than() is not None
         widgets["can_work"] = access.can(current_user, R.WORK, item)
         widgets["documents"] = db.session.scalars(
             access.visible(current_user, Document).where(Document.entity_id == item.entity_id)

@@ -4,7 +4,6 @@ from datetime import date
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose
-from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, DatePickerWidget, Select2Widget
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import format_decimal
@@ -25,6 +24,7 @@ from app.security import roles as R
 from app.services import voucher_import
 from app.services import vouchers as service
 from app.views.base import BulkDeleteMixin, EnumSelectField, SafeInterface, ScopedModelView, in_scope, parse_pk
+from app.views.choices import ChoicesField
 
 
 def money(value):
@@ -106,21 +106,18 @@ class PaidOn:
             raise StopValidation(str(exc))
 
 
-def _workable_entities():
-    return db.session.scalars(access.visible(current_user, Entity, R.WORK).order_by(Entity.name)).all()
-
-
 class ImportForm(FlaskForm):
     """Which entity, and the CSV file."""
 
-    entity = QuerySelectField(_l("Entity"), query_func=_workable_entities, get_pk_func=lambda e: e.id,
-                              get_label=lambda e: e.name, validators=[DataRequired()], widget=Select2Widget())
+    entity = ChoicesField(_l("Entity"), [DataRequired()], model=Entity, action=R.WORK, endpoint="TaxVoucherView",
+                          form_kind="import", allow_blank=False)
     file = FileField(_l("CSV file"), validators=[DataRequired(message=_l("Choose a CSV file."))])
 
 
 class TaxVoucherView(BulkDeleteMixin, ScopedModelView):
     """Tax vouchers per entity."""
 
+    extra_choice_forms = {"import": ("can_import_csv", {"entity": (Entity, R.WORK)})}
     datamodel = VoucherInterface(TaxVoucher, eager=[joinedload(TaxVoucher.entity),
                                                     joinedload(TaxVoucher.marked_paid_by)])
     list_title = _l("Tax vouchers")

@@ -99,11 +99,13 @@ def reply(task, user, body, files):
     return messages.post_with_files(task, user, body, MessageKind.portal, files)
 
 
-def page(task, user):
-    """What the task page shows `user`: checklist, visible attachments, the thread and each message's
-    visible files (a fixed number of queries whatever the number of rows)."""
-    thread = messages.thread_messages(task, user)
-    _load_authors(task, user)
+def page(task, user, before=None):
+    """What the task page shows `user`: checklist, visible attachments, one page of the thread (the
+    latest messages, or those older than message `before`) with each message's visible files, and
+    the cursor of the older page — a fixed number of queries whatever the number of rows."""
+    thread, older = messages.thread_page(task, user, before)
+    ids = [message.id for message in thread]
+    _load_authors(ids)
     return {
         "checklist": list(task.checklist),
         "attachments": db.session.scalars(
@@ -112,19 +114,19 @@ def page(task, user):
             .order_by(Document.created_on, Document.id)
         ).all(),
         "messages": thread,
-        "message_files": _message_files(task, user),
+        "older": older,
+        "paged": before is not None,
+        "message_files": _message_files(ids, user),
         "done_by": task.client_done_by,
     }
 
 
-def _message_files(task, user):
-    """{message id: [documents the user may see]} for the task's visible messages (one query)."""
+def _message_files(message_ids, user):
+    """{message id: [documents the user may see]} for the shown messages (one query)."""
     rows = db.session.execute(
         select(message_attachments.c.message_id, Document)
         .join(Document, Document.id == message_attachments.c.document_id)
-        .where(message_attachments.c.message_id.in_(
-            select(Message.id).where(Message.task_id == task.id, access.scope(user, Message))),
-            access.scope(user, Document))
+        .where(message_attachments.c.message_id.in_(message_ids), access.scope(user, Document))
         .order_by(Document.name, Document.id)
     ).all()
     files = {}
@@ -133,12 +135,12 @@ def _message_files(task, user):
     return files
 
 
-def _load_authors(task, user):
-    """Load the authors of the visible messages in two queries, so each message's author comes from
+def _load_authors(message_ids):
+    """Load the authors of the shown messages in two queries, so each message's author comes from
     the session (no query per message)."""
-    visible = select(Message).where(Message.task_id == task.id, access.scope(user, Message)).subquery()
-    db.session.scalars(select(User).where(User.id.in_(select(visible.c.author_user_id)))).all()
-    db.session.scalars(select(Contact).where(Contact.id.in_(select(visible.c.author_contact_id)))).all()
+    shown = select(Message).where(Message.id.in_(message_ids)).subquery()
+    db.session.scalars(select(User).where(User.id.in_(select(shown.c.author_user_id)))).all()
+    db.session.scalars(select(Contact).where(Contact.id.in_(select(shown.c.author_contact_id)))).all()
 
 
 def author_name(message):

@@ -23,6 +23,7 @@ from app.services.portal import tasks as portal_tasks
 from app.services.filetypes import ALLOWED, UploadRefused
 from app.services.firm import get_settings
 from app.storage import TooLarge
+from app.views.base import older_than
 from app.views.portal import bp, may_contribute, use_entity
 
 
@@ -114,7 +115,7 @@ def _task(task_id):
 
 
 def _render(row, reply_form=None, status=200):
-    data = portal_tasks.page(row, current_user)
+    data = portal_tasks.page(row, current_user, older_than())
     return render_template(
         "portal/tasks/show.html", task=row, title=row.title, can_upload=may_contribute(row.entity), today=date.today(),
         reply_form=reply_form or ReplyForm(), upload=upload_settings(),
