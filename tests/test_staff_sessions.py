@@ -157,6 +157,7 @@ def test_sessions_page_runs_a_fixed_number_of_queries(app, login, count_queries)
     """The sessions page costs the same with 1 and with 6 sessions (they live in Redis)."""
     user_id, username = _member(app)
     client = _signed_in(app, username, "First/1")
+    client.get(MINE)  # warm-up, as above
     with count_queries() as one:
         assert client.get(MINE).status_code == 200
     for n in range(5):
@@ -164,3 +165,38 @@ def test_sessions_page_runs_a_fixed_number_of_queries(app, login, count_queries)
     with count_queries() as six:
         assert client.get(MINE).status_code == 200
     assert one() == six()
+
+
+def test_signing_out_ends_the_session_on_the_server(app):
+    """After signing out, a copy of the old session cookie opens nothing."""
+    user_id, username = _member(app)
+    client = _signed_in(app, username, "Leaving/1")
+    copy = browser(app)
+    copy.set_cookie("session", client.get_cookie("session").value)
+    assert reaches_screens(copy)
+    logout = next(r for r in app.url_map.iter_rules() if r.endpoint == "AuthDBView.logout")
+    if "POST" in logout.methods:  # sign-out may be POST-only (with a CSRF token)
+        client.post(logout.rule, data={"csrf_token": token_of(client, MINE)})
+    else:
+        client.get(logout.rule)
+    assert not reaches_screens(client) and not reaches_screens(copy)
+    with app.app_context():
+        assert staff_sessions.sessions_of(user_id) == []
+
+
+def test_the_staff_sign_in_overview_runs_a_fixed_number_of_queries(app, login, count_queries):
+    """Firm → Staff sign-in costs the same with 2 and with 12 members, and shows who has two-step sign-in."""
+    with app.app_context():
+        admin_id = f.staff(R.ADMIN).id
+        f.enrolled_totp(f.staff(R.STAFF))
+    client = login(browser(app), admin_id)
+    client.get("/staff-sign-in/")  # the first request creates the firm settings row
+    with count_queries() as few:
+        assert client.get("/staff-sign-in/").status_code == 200
+    with app.app_context():
+        for n in range(10):
+            f.staff(R.STAFF_ADMIN if n % 2 else R.STAFF)
+    with count_queries() as many:
+        page = client.get("/staff-sign-in/").get_data(as_text=True)
+    assert few() == many(), (few(), many())
+    assert page.count("<tr>") == 1 + 12

@@ -8,7 +8,7 @@ too old, from before this mechanism) is signed out, and a session still owing it
 is sent to the code page (or enrolment) from every route, the ops console included.
 """
 from flask import current_app, redirect, request, session, url_for
-from flask_login import current_user, logout_user, user_logged_in
+from flask_login import current_user, logout_user, user_logged_in, user_logged_out
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from app.security import access
@@ -73,6 +73,13 @@ def _on_login(sender, user, **extra):
     start(user, state_after_password(user))
 
 
+def _on_logout(sender, user, **extra):
+    """Flask-Login signal: signing out ends the server-side session, so a copied cookie is worthless."""
+    token = session.get(SESSION_TOKEN)
+    if token and user is not None and getattr(user, "id", None) is not None:
+        staff_sessions.end(user.id, staff_sessions.digest(token))
+
+
 def complete():
     """The second step is done: this session becomes a full one."""
     staff_sessions.set_state(session[SESSION_TOKEN], FULL)
@@ -120,3 +127,4 @@ def register(app):
     """Attach the gate and the login signal to `app`."""
     app.before_request(gate)
     user_logged_in.connect(_on_login, app)
+    user_logged_out.connect(_on_logout, app)

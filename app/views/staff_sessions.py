@@ -1,6 +1,6 @@
 """Staff sessions: one's own (see, end one or all others, forget remembered browsers), and an
 Admin's page per member (end their sessions, reset their second factor)."""
-from flask import abort, flash, redirect, request, session, url_for
+from flask import abort, flash, redirect, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.security.sqla.models import User
@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import HiddenField
 
 from app.extensions import db
@@ -104,10 +105,11 @@ class StaffSignInView(BaseView):
     @has_access
     def overview(self):
         """Staff members with whether they have a second factor and whether the firm requires one."""
-        members = db.session.scalars(select(User).where(access.scope(current_user, User)).order_by(User.username)).all()
+        members = db.session.scalars(select(User).where(access.scope(current_user, User)).options(
+            selectinload(User.roles)).order_by(User.username)).all()
         enrolled = set(db.session.scalars(select(StaffTotp.user_id).where(StaffTotp.confirmed_on.isnot(None))))
         settings = two_factor.firm_settings()
-        rows = [(m, m.id in enrolled, two_factor.required(m, settings)) for m in members if not access.is_contact(m)]
+        rows = [(m, m.id in enrolled, two_factor.required(m, settings)) for m in members]  # the scope has no clients
         return self.render_template("portico/two_factor/staff_overview.html", rows=rows, title=_("Staff sign-in"))
 
     @expose("/<pk>")
