@@ -99,7 +99,7 @@ run: venv translations db
 		done; \
 	fi; \
 	$(FLASK) portico cron & cron=$$!; \
-	echo "Portico: http://$(HOST):$(PORT)/  demo staff login: admin / $(DEMO_PASSWORD)  (Ctrl-C stops server, worker and cron)"; \
+	echo "Portico: http://$(HOST):$(PORT)/  demo staff login: admin / $(DEMO_PASSWORD), then the code from \`flask portico demo-code\` (key PORTICODEMOADMINPORTICODEMOADMIN)  (Ctrl-C stops server, worker and cron)"; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # test: the whole suite; fails on any failure and when pytest collects no tests (exit code 5).

@@ -67,6 +67,11 @@ class Config:
     AUTH_RATE_LIMITED = True
     AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minutes")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
+    # Wrong second-factor codes, counted per account and per client network (always on: a product rule).
+    TOTP_RATE_LIMIT = os.environ.get("TOTP_RATE_LIMIT", "10 per 5 minutes")
+    # Key that encrypts authenticator secrets at rest (Fernet); SECRET_KEY is used when unset.
+    # Changing the key in use makes existing enrolments unreadable: members then need an Admin reset.
+    TOTP_ENCRYPTION_KEY = os.environ.get("TOTP_ENCRYPTION_KEY", "")
 
     # Portal PINs: a slow KDF (werkzeug's scrypt, n=32768).
     PIN_HASH_METHOD = os.environ.get("PIN_HASH_METHOD", "scrypt:32768:8:1")

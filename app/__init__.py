@@ -62,6 +62,9 @@ def create_app(config_class=None):
     notifications.register()
     cli.register(app)
     web.register(app)
+    from app.security import second_factor
+
+    second_factor.register(app)
     from app.views import portal
 
     portal.register(app)

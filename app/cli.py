@@ -34,6 +34,16 @@ def seed_demo_command(if_empty):
         click.echo(line)
 
 
+@portico.command("demo-code")
+def demo_code_command():
+    """Print the code the demo Admin's authenticator shows now (demo data only)."""
+    import pyotp
+
+    from app.demo import DEMO_TOTP_SECRET
+
+    click.echo(pyotp.TOTP(DEMO_TOTP_SECRET).now())
+
+
 @portico.command("storage-sweep")
 @click.option("--older-than", default=3600, show_default=True, help="Only files older than this many seconds.")
 def storage_sweep_command(older_than):

@@ -149,16 +149,23 @@ def client(app):
 
 @pytest.fixture
 def login(app):
-    """login(client, user_or_id): sign a user in as Flask-Login would (fast, no password check).
+    """login(client, user_or_id, state="full"): sign a user in as Flask-Login would (fast, no password
+    check), with a server-side staff session in `state` ("full", or "password"/"enrol" for half a sign-in).
 
     Make requests outside any `app.app_context()` block: a request inside one would share its `g`
     (and Flask-Login's cached user) with the test.
     """
 
-    def _login(test_client, user):
+    def _login(test_client, user, state="full"):
+        from app.services import staff_sessions
+
+        user_id = int(getattr(user, "id", user))
+        with app.test_request_context():  # a server-side staff session, as a full sign-in leaves it
+            token = staff_sessions.register(user_id, state, "127.0.0.1", "pytest", 3600)
         with test_client.session_transaction() as session:
-            session["_user_id"] = str(getattr(user, "id", user))
+            session["_user_id"] = str(user_id)
             session["_fresh"] = True
+            session["staff_session"] = token
         return test_client
 
     return _login

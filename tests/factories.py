@@ -81,3 +81,25 @@ def share(entity_obj, role_name, user=None, contact=None, group=None):
     db.session.add(item)
     db.session.commit()
     return item
+
+
+def no_second_factor_policy():
+    """Turn off the firm's two-step sign-in requirement (for tests about something else)."""
+    from app.services.firm import get_settings
+
+    get_settings().second_factor_roles = ""
+    db.session.commit()
+
+
+def enrolled_totp(user):
+    """Give `user` a confirmed authenticator secret; returns (secret, recovery codes)."""
+    import pyotp
+
+    from app.models import StaffTotp
+    from app.services import two_factor
+
+    secret = pyotp.random_base32()
+    db.session.add(StaffTotp(user_id=user.id, secret_encrypted=two_factor.encrypt(secret), last_step=0,
+                             confirmed_on=db.func.now()))
+    db.session.commit()
+    return secret, two_factor.new_recovery_codes(user)

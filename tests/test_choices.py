@@ -170,6 +170,7 @@ def test_filters_and_form_fields_fetch_choices_as_you_type_in_chromium(app):
     browser.require_chromium()
     with app.app_context():
         _bulk(30)
+        f.no_second_factor_policy()  # this test is about the typeahead, not the sign-in
         f.staff(R.ADMIN, username="typeahead")
         wanted = db.session.query(Entity).filter(Entity.name == "Bulk Co 0027").one().id
     problems = []

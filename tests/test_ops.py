@@ -301,6 +301,7 @@ def test_actions_work_in_a_browser_under_the_csp(app):
 
     with app.app_context():
         f.staff(R.ADMIN, username="opsbrowser")
+        f.no_second_factor_policy()  # this test is about the ops console, not the two-step sign-in
     pending = _notification(app, state=NotificationState.pending)
     failed = [_notification(app, state=NotificationState.failed, attempts=n) for n in (1, 4)]
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -105,8 +105,12 @@ def test_an_invitation_makes_the_contact_invited_and_mails_a_sign_up_link(app, c
 def test_the_invitation_link_ignores_the_requests_host(app, client, smtp, firm):
     """An invitation sent from a request naming another Host still links to the portal's own address."""
     evil = "http://evil.example"
+    from app.services import staff_sessions
+
+    with app.test_request_context():
+        token = staff_sessions.register(firm.staff_admin, "full", "127.0.0.1", "pytest", 3600)
     with client.session_transaction(evil + "/") as session:
-        session.update({"_user_id": str(firm.staff_admin), "_fresh": True})
+        session.update({"_user_id": str(firm.staff_admin), "_fresh": True, "staff_session": token})
     response = post(client, evil + _access(firm.fresh, "invite"), page=evil + _show(firm.fresh))
     assert response.status_code == 302 and "evil" not in location(response)
     run_jobs(app)

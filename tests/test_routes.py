@@ -23,7 +23,7 @@ PORTAL = "portal."
 API = {"MenuApi.get_menu_data"}
 # Screens only an Admin reaches (FAB's own security screens).
 ADMIN_ONLY_PREFIXES = ("PermissionModelView", "PermissionViewModelView", "RoleModelView", "UserGroupModelView",
-                       "ViewMenuModelView", "UserStatsChartView", "FirmSettingsView", "ops.", "ops_")
+                       "ViewMenuModelView", "UserStatsChartView", "FirmSettingsView", "StaffSignInView", "ops.", "ops_")
 SAMPLE_ARGS = {"pk": "1", "name": "muldelete", "filename": "x.txt", "group_by": "x", "locale": "et"}
 
 
@@ -44,7 +44,8 @@ def test_every_route_is_classified(app):
     known_prefixes = ("ActivityEventView", "ImportView", "ContactEmailView", "ContactGroupView", "ContactView", "EntityShareView",
                       "EntityView", "StaffUserView", "StaffResetPasswordView", "StaffResetMyPasswordView",
                       "UserInfoEditView", "DocumentView", "DocumentFilesView",
-                      "DocumentBrowserView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView", "NotificationsView", "TaxVoucherView", "K1RecipientView", PORTAL) + ADMIN_ONLY_PREFIXES
+                      "DocumentBrowserView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView", "NotificationsView", "TaxVoucherView", "K1RecipientView",
+                      "TwoFactorView", "MySessionsView", PORTAL) + ADMIN_ONLY_PREFIXES
     unknown = [r.endpoint for r in app.url_map.iter_rules()
                if r.endpoint not in PUBLIC | API and not r.endpoint.startswith(known_prefixes)]
     assert unknown == []

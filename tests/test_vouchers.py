@@ -411,7 +411,8 @@ def test_the_firm_edits_its_payment_hosts_as_bare_host_names(app, client, login,
         assert payment_hosts.allowed_hosts() == HOSTS  # the defaults
     login(client, desk.admin)
     token = csrf_token(client, "/firmsettingsview/edit/1")
-    form = {"csrf_token": token, "firm_name": "Ledger", "notification_delay": "300", "max_upload_bytes": "10485760"}
+    form = {"csrf_token": token, "firm_name": "Ledger", "notification_delay": "300", "max_upload_bytes": "10485760",
+            "second_factor_roles": ["Admin", "Staff Admin"], "idle_timeout_minutes": "30", "absolute_timeout_hours": "12"}
     refused = client.post("/firmsettingsview/edit/1",
                           data=dict(form, payment_hosts="irs.gov\nhttps://evil.example/\n*.evil.example"))
     assert refused.status_code == 200 and "Not a bare host name (like irs.gov): https://evil.example/, " \

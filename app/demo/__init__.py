@@ -16,6 +16,9 @@ from app.services.firm import get_settings
 
 DEMO_PASSWORD = "portico-demo-2026"
 DEMO_PIN = "135790"  # the portal PIN of the demo contacts that already have an account
+# The demo Admin's authenticator key (public on purpose: it is a demo). `flask portico demo-code`
+# prints the code it gives now; any authenticator app given this key shows the same.
+DEMO_TOTP_SECRET = "PORTICODEMOADMINPORTICODEMOADMIN"
 
 STAFF = [
     ("admin", "Anne", "Admin", R.ADMIN),
@@ -105,14 +108,31 @@ def seed_demo():
     harbor = _by_name(entities, "Harbor Lane Partners LP")
     seed_k1(harbor, harbor.responsible)
     demo_contact_account(contacts[15], sm)  # Victor Lang, the Collaborator who distributes Harbor Lane's K-1s
+    _demo_second_factor(staff["admin"])
     lines = [f"Staff logins (password: {DEMO_PASSWORD}):"]
     lines += [f"  {username:<18} {role}" for username, _, _, role in STAFF]
+    lines.append(f"  admin then gives a code: authenticator key {DEMO_TOTP_SECRET}, or run `flask portico demo-code`;")
+    lines.append("  sara.staffadmin sets up her authenticator at her first sign-in (the firm requires it of Admin and")
+    lines.append("  Staff Admin); the others sign in with the password alone.")
     active = [c for c in contacts if c.portal_state is PortalState.active]
     lines.append(f"Portal /portal/ — contacts with an account (PIN {DEMO_PIN}, then the code from the mail):")
     lines += [f"  {c.primary_email:<34} {c.full_name}" for c in active]
     lines.append("Other contacts: invite them in People > Contacts, then sign up at /portal/sign-up; mails (codes")
     lines.append("included) land in instance/mail/ and in /ops/mail/ while MAIL_SERVER is unset.")
     return lines
+
+
+def _demo_second_factor(admin):
+    """Give the demo Admin the published demo authenticator key (once)."""
+    from datetime import datetime
+
+    from app.models import StaffTotp
+    from app.services.two_factor import encrypt, totp_of
+
+    if totp_of(admin.id) is None:
+        db.session.add(StaffTotp(user_id=admin.id, secret_encrypted=encrypt(DEMO_TOTP_SECRET),
+                                 confirmed_on=datetime.now(), last_step=0))
+        db.session.commit()
 
 
 def _staff_user(sm, username, first, last, role_name):

@@ -10,6 +10,7 @@ from app.models.messages import Message, MessageKind
 from app.models.notifications import Notification, NotificationPreference
 from app.models.portal import AccessCode, CodePurpose, TrustedDevice
 from app.models.requests import ClientRequest, RequestStatus
+from app.models.two_factor import StaffRecoveryCode, StaffTotp, StaffTrustedBrowser
 from app.models.tasks import ChecklistItem, FileRequestAnswer, Task, TaskSeries
 from app.models.vouchers import TaxVoucher, VoucherStatus
 
@@ -40,6 +41,9 @@ __all__ = [
     "Notification",
     "NotificationPreference",
     "RequestStatus",
+    "StaffRecoveryCode",
+    "StaffTotp",
+    "StaffTrustedBrowser",
     "Task",
     "TaskSeries",
     "TaxVoucher",

@@ -39,6 +39,11 @@ VERB_LABELS = {
     "work.voucher_due": _l("Tax payment reminder sent"),
     "voucher.paid": _l("Tax voucher marked paid"),
     "voucher.imported": _l("Tax vouchers imported"),
+    "staff.second_factor_enrolled": _l("Second factor set up"),
+    "staff.second_factor_reset": _l("Second factor reset by an Admin"),
+    "staff.recovery_code_used": _l("Recovery code used to sign in"),
+    "staff.recovery_codes_renewed": _l("New recovery codes made"),
+    "staff.sessions_ended": _l("Sessions ended by an Admin"),
 }
 
 

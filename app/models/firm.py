@@ -6,6 +6,8 @@ from sqlalchemy.orm import relationship
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_NOTIFICATION_DELAY = 300
 DEFAULT_PAYMENT_HOSTS = "irs.gov\neftps.gov\nemta.ee"
+# Global roles whose members must sign in with a second factor (one role name per line).
+DEFAULT_SECOND_FACTOR_ROLES = "Admin\nStaff Admin"
 
 
 class FirmSettings(Model):
@@ -17,6 +19,8 @@ class FirmSettings(Model):
         CheckConstraint("notification_delay >= 0", name="ck_firm_settings_delay"),
         CheckConstraint("max_upload_bytes > 0", name="ck_firm_settings_max_upload"),
         CheckConstraint("k1_link_days > 0", name="ck_firm_settings_k1_link_days"),
+        CheckConstraint("idle_timeout_minutes > 0", name="ck_firm_settings_idle_timeout"),
+        CheckConstraint("absolute_timeout_hours > 0", name="ck_firm_settings_absolute_timeout"),
     )
 
     id = Column(Integer, primary_key=True, default=1)
@@ -34,6 +38,12 @@ class FirmSettings(Model):
     payment_hosts = Column(Text, nullable=False, default=DEFAULT_PAYMENT_HOSTS, server_default=DEFAULT_PAYMENT_HOSTS)
     # Days a K-1 guest link stays valid.
     k1_link_days = Column(Integer, nullable=False, default=30, server_default="30")
+    second_factor_roles = Column(Text, nullable=False, default=DEFAULT_SECOND_FACTOR_ROLES,
+                                 server_default=DEFAULT_SECOND_FACTOR_ROLES)
+    # Staff sessions end after this long without a request, and this long after sign-in whatever happens;
+    # the server's PERMANENT_SESSION_LIFETIME and SESSION_ABSOLUTE_LIFETIME stay the upper bounds.
+    idle_timeout_minutes = Column(Integer, nullable=False, default=30, server_default="30")
+    absolute_timeout_hours = Column(Integer, nullable=False, default=12, server_default="12")
     owner_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     owner = relationship("User")
 

@@ -1,7 +1,7 @@
 """Portico's FAB security manager: staff-only login and guarded user screens."""
 import logging
 
-from flask import current_app, g, has_request_context
+from flask import current_app, g, has_request_context, request
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.utils.limit import Limit
@@ -12,6 +12,13 @@ from app.security import access
 from app.views.staff import StaffResetMyPasswordView, StaffResetPasswordView, StaffUserView
 
 log = logging.getLogger(__name__)
+HTML_LOGIN = "AuthDBView.login"
+
+
+def _needs_second_factor(user):
+    from app.services import two_factor
+
+    return two_factor.is_enrolled(user.id) or two_factor.required(user, two_factor.firm_settings())
 
 
 def _login_limit():
@@ -42,7 +49,13 @@ class PorticoSecurityManager(SecurityManager):
             check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
             log.info("refused staff login for a client account")
             return None
-        return super().auth_user_db(username, password)
+        user = super().auth_user_db(username, password)
+        if user is not None and request.endpoint != HTML_LOGIN and _needs_second_factor(user):
+            # Only the HTML login has a second step; the token API (if switched on) and any other
+            # caller refuse accounts that have, or owe, a second factor.
+            log.info("refused a password-only login for an account with a second factor")
+            return None
+        return user
 
     def has_access(self, permission_name, view_name):
         """FAB's answer, remembered for the rest of the request per signed-in user: a staff page's

@@ -73,6 +73,10 @@ SELF_SERVICE = (
     ("can_this_form_post", "UserInfoEditView"),
     ("can_list", "NotificationsView"),
     ("can_edit", "NotificationsView"),
+    ("can_verify", "TwoFactorView"),
+    ("can_enrol", "TwoFactorView"),
+    ("can_list", "MySessionsView"),
+    ("can_edit", "MySessionsView"),
 )
 
 

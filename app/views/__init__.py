@@ -14,6 +14,8 @@ from app.views.tasks import TaskSeriesView, TaskView
 from app.views.vouchers import TaxVoucherView
 from app.views.firm import FirmSettingsView
 from app.views.imports import ImportView
+from app.views.staff_sessions import MySessionsView, StaffSignInView
+from app.views.two_factor import TwoFactorView
 
 
 def register_views(appbuilder):
@@ -41,3 +43,6 @@ def register_views(appbuilder):
     appbuilder.add_view(ContactGroupView, "Contact groups", label=_l("Contact groups"), icon="fa-users", **people)
     appbuilder.add_view_no_menu(ContactEmailView)
     appbuilder.add_view(FirmSettingsView, "Firm settings", label=_l("Firm settings"), icon="fa-cog", **firm)
+    appbuilder.add_view(StaffSignInView, "Staff sign-in", label=_l("Staff sign-in"), icon="fa-key", **firm)
+    appbuilder.add_view_no_menu(TwoFactorView)
+    appbuilder.add_view_no_menu(MySessionsView)

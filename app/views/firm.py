@@ -6,7 +6,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget
-from wtforms import BooleanField, TextAreaField
+from flask import current_app
+from wtforms import BooleanField, SelectMultipleField, TextAreaField
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from app.models import FirmSettings
@@ -31,6 +33,32 @@ def _hosts_valid(form, field):
         raise ValidationError(_("Not a bare host name (like irs.gov): %(lines)s", lines=", ".join(bad[:5])))
 
 
+class RoleChecklistField(SelectMultipleField):
+    """Global staff roles as checkboxes, stored as one role name per line."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def process_data(self, value):
+        """Accept the stored text (one name per line) as well as a list."""
+        super().process_data(value.splitlines() if isinstance(value, str) else value)
+
+    def populate_obj(self, obj, name):
+        """Store the ticked roles as text, in the order of the choices."""
+        setattr(obj, name, "\n".join(role for role in R.STAFF_GLOBAL_ROLES if role in (self.data or [])))
+
+
+def _within_server_limit(setting, unit_seconds):
+    """A validator: at most the server's own limit (`setting`, in seconds), counted in `unit_seconds`."""
+
+    def check(form, field):
+        limit = int(current_app.config[setting]) // unit_seconds
+        if field.data is None or not 1 <= field.data <= limit:
+            raise ValidationError(_("Enter a number from 1 to %(limit)d.", limit=limit))
+
+    return check
+
+
 class FirmSettingsView(ScopedModelView):
     """Firm name, the contact block clients see, and firm-wide switches."""
 
@@ -51,11 +79,14 @@ class FirmSettingsView(ScopedModelView):
         "detailed_notifications": _l("Detailed notifications"),
         "owner": _l("Firm owner"),
         "payment_hosts": _l("Payment hosts"),
+        "second_factor_roles": _l("Two-step sign-in required for"),
+        "idle_timeout_minutes": _l("Staff idle timeout (minutes)"),
+        "absolute_timeout_hours": _l("Staff session length (hours)"),
     }
     edit_columns = [
         "firm_name", "contact_person", "contact_phone", "contact_email", "address",
         "portal_base_url", "notification_delay", "max_upload_bytes", "detailed_notifications", "owner",
-        "payment_hosts",
+        "payment_hosts", "second_factor_roles", "idle_timeout_minutes", "absolute_timeout_hours",
     ]
     show_columns = edit_columns
     description_columns = {
@@ -64,6 +95,11 @@ class FirmSettingsView(ScopedModelView):
         "portal_base_url": _l("The address clients use, e.g. https://portal.example.com"),
         "payment_hosts": _l("Where the portal's Pay may send clients: one host name per line (e.g. irs.gov); "
                             "a host also allows its subdomains (www.irs.gov)."),
+        "second_factor_roles": _l("Members of these roles must sign in with an authenticator code as well as "
+                                  "their password; they set it up right after their next password sign-in."),
+        "idle_timeout_minutes": _l("A staff session without a request for this long ends (at most the server's limit)."),
+        "absolute_timeout_hours": _l("A staff session ends this long after sign-in, whatever happens (at most the "
+                                     "server's limit)."),
     }
     validators_columns = {
         "firm_name": [DataRequired(), Length(max=200)],
@@ -72,12 +108,16 @@ class FirmSettingsView(ScopedModelView):
         "portal_base_url": [Optional(), URL(require_tld=False), Length(max=500)],
         "notification_delay": [NumberRange(min=0, max=86400)],
         "max_upload_bytes": [NumberRange(min=1024, max=100 * 1024 * 1024)],
+        "idle_timeout_minutes": [_within_server_limit("PERMANENT_SESSION_LIFETIME", 60)],
+        "absolute_timeout_hours": [_within_server_limit("SESSION_ABSOLUTE_LIFETIME", 3600)],
     }
     edit_form_query_rel_fields = {"owner": in_scope(R.VIEW)}
     edit_form_extra_fields = {
         "detailed_notifications": BooleanField(_l("Detailed notifications")),
         "payment_hosts": TextAreaField(_l("Payment hosts"), widget=BS3TextAreaFieldWidget(),
                                       filters=[_host_lines], validators=[Optional(), Length(max=4000), _hosts_valid]),
+        "second_factor_roles": RoleChecklistField(_l("Two-step sign-in required for"),
+                                                  choices=[(r, R.ROLE_LABELS[r]) for r in R.STAFF_GLOBAL_ROLES]),
     }
 
     show_template = "portico/firm_show.html"

@@ -1,5 +1,5 @@
 """Portal settings: profile, notification preferences, security (e-mail addresses, PIN, trusted
-browsers). The rules live in app.services.portal_settings; these views only read forms and delegate.
+browsers). The rules live in app.services.portal.settings; these views only read forms and delegate.
 
 Proving an address takes two requests: the address is mailed a code, then the code is entered. What
 is pending (purpose and address, never the code) waits in the Flask session between them.

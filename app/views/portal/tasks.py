@@ -1,7 +1,7 @@
 """Portal task page: description, checklist, files, thread, reply, uploads, mark as done.
 
 The task comes through the access scope (a withdrawn, unassigned or someone else's task is 404).
-Views only read the form and delegate to app.services.portal_tasks; form fields other than the
+Views only read the form and delegate to app.services.portal.tasks; form fields other than the
 ones read here (kind, entity_id, author…) are ignored.
 """
 from datetime import date
