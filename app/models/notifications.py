@@ -68,6 +68,9 @@ class Notification(Model):
     read_at = Column(DateTime)
     idempotency_key = Column(String(200), nullable=False, unique=True)
     actor_user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    # A drain's lease on a pending row: which batch took it, and until when (then others may).
+    claim_token = Column(String(16), index=True)
+    claimed_until = Column(DateTime)
     created_on = Column(DateTime, nullable=False, default=func.now())
 
     def __repr__(self):

@@ -16,10 +16,11 @@ from flask_appbuilder.security.sqla.models import (
     assoc_user_group,
     assoc_user_role,
 )
-from sqlalchemy import false, select, true, union
+from sqlalchemy import false, literal, select, true, union, union_all
 
 from app.extensions import db
 from app.models import Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings
+from app.models.contacts import PortalState as ContactPortalState
 from app.models.contacts import contact_group_members
 from app.security import roles as R
 from app.security.scopes import ENTITY_SCOPED
@@ -148,18 +149,57 @@ def entity_ids(user, action=R.VIEW):
         return None
     cid = contact_id_of(user)
     if cid is not None:
-        role_ids = _entity_role_ids(action, contact=True)
-        groups = select(contact_group_members.c.group_id).where(contact_group_members.c.contact_id == cid)
-        return select(EntityShare.entity_id).where(
-            EntityShare.role_id.in_(role_ids),
-            (EntityShare.contact_id == cid) | EntityShare.group_id.in_(groups),
-        )
+        return contact_entity_ids(cid, action)
     shared = select(EntityShare.entity_id).where(
         EntityShare.user_id == uid, EntityShare.role_id.in_(_entity_role_ids(action, contact=False))
     )
     if _owner_grants(action):
         return union(shared, select(Entity.id).where(Entity.responsible_id == uid))
     return shared
+
+
+def contact_entity_ids(contact_id, action=R.VIEW):
+    """SQL select of the entity ids where a contact may take `action` through its shares (with or
+    without a portal account: mails reach contacts who have not signed up yet)."""
+    groups = select(contact_group_members.c.group_id).where(contact_group_members.c.contact_id == contact_id)
+    return select(EntityShare.entity_id).where(
+        EntityShare.role_id.in_(_entity_role_ids(action, contact=True)),
+        (EntityShare.contact_id == contact_id) | EntityShare.group_id.in_(groups),
+    )
+
+
+def contact_usable(contact):
+    """Whether a contact may be reached at all (mails, sessions): it exists and is not disabled."""
+    return contact is not None and contact.portal_state is not ContactPortalState.disabled
+
+
+def contact_visible_ids(contact_id, model, ids, action=R.VIEW):
+    """The ids among `ids` of `model` rows the contact reaches in the portal (one query)."""
+    return {i for _, _, i in contacts_visible({(contact_id, model): ids}, action)}
+
+
+def contacts_visible(wanted, action=R.VIEW):
+    """Batch check for many contacts: `wanted` maps (contact_id, Model) to ids; returns the
+    (contact_id, Model, id) the portal shows each contact — its own scope() clause, built from the
+    contact's shares — in one query per model (chunks of 200 contacts)."""
+    found, by_model = set(), {}
+    for (contact_id, model), ids in wanted.items():
+        if model in ENTITY_SCOPED and ids:
+            by_model.setdefault(model, []).append((contact_id, sorted(ids)))
+    for model, asks in by_model.items():
+        pk = model.__mapper__.primary_key[0]
+        for start in range(0, len(asks), 200):
+            selects = [select(literal(cid).label("cid"), pk.label("oid")).where(
+                pk.in_(ids), ENTITY_SCOPED[model](contact_entity_ids(cid, action), cid))
+                for cid, ids in asks[start:start + 200]]
+            statement = selects[0] if len(selects) == 1 else union_all(*selects)
+            found |= {(cid, model, oid) for cid, oid in db.session.execute(statement)}
+    return found
+
+
+def can_contact_see(contact, obj):
+    """Whether a usable contact sees `obj` in the portal (mails re-check with this before sending)."""
+    return contact_usable(contact) and obj is not None and obj.id in contact_visible_ids(contact.id, type(obj), [obj.id])
 
 
 def contact_actions(contact, entity):

@@ -1,5 +1,5 @@
 """Notification triggers: domain events become outbox rows in the same transaction; after the
-commit each e-mail row gets an rq job at its send_after (job id = "notify-<id>")."""
+commit a drain job is scheduled at their send_after (app.services.delivery sends them)."""
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
@@ -191,13 +191,18 @@ def _remember_new(session, flush_context):
 
 
 def _enqueue_new(session):
-    """After the commit: one delivery job per new e-mail row, due at its send_after."""
+    """After the commit: one drain job per distinct send_after (to the second) of the new e-mail rows."""
     rows = session.info.pop(PENDING_KEY, [])
     if rows:
         from app import jobs
 
-        for notification_id, send_after in rows:
-            jobs.enqueue_delivery(notification_id, send_after)
+        latest = {}
+        for _, send_after in rows:
+            second = send_after.replace(microsecond=0)
+            latest[second] = max(latest.get(second, send_after), send_after)
+        now = datetime.now()
+        for send_after in sorted(latest.values()):
+            jobs.enqueue_drain(send_after if send_after > now else None)
 
 
 def _forget_new(session):
