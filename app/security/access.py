@@ -16,7 +16,8 @@ from flask_appbuilder.security.sqla.models import (
     assoc_user_group,
     assoc_user_role,
 )
-from sqlalchemy import false, literal, select, true, union, union_all
+from sqlalchemy import false, select, true, tuple_, union
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings
@@ -158,12 +159,12 @@ def entity_ids(user, action=R.VIEW):
     return shared
 
 
-def contact_entity_ids(contact_id, action=R.VIEW):
+def contact_entity_ids(contact_id, action=R.VIEW, role_ids=None):
     """SQL select of the entity ids where a contact may take `action` through its shares (with or
     without a portal account: mails reach contacts who have not signed up yet)."""
     groups = select(contact_group_members.c.group_id).where(contact_group_members.c.contact_id == contact_id)
     return select(EntityShare.entity_id).where(
-        EntityShare.role_id.in_(_entity_role_ids(action, contact=True)),
+        EntityShare.role_id.in_(_entity_role_ids(action, contact=True) if role_ids is None else role_ids),
         (EntityShare.contact_id == contact_id) | EntityShare.group_id.in_(groups),
     )
 
@@ -180,21 +181,25 @@ def contact_visible_ids(contact_id, model, ids, action=R.VIEW):
 
 def contacts_visible(wanted, action=R.VIEW):
     """Batch check for many contacts: `wanted` maps (contact_id, Model) to ids; returns the
-    (contact_id, Model, id) the portal shows each contact — its own scope() clause, built from the
-    contact's shares — in one query per model (chunks of 200 contacts)."""
-    found, by_model = set(), {}
+    (contact_id, Model, id) the portal shows each contact. The portal's own scope() clause, with
+    the contact as a column instead of a value: one query per model, whatever the number of contacts."""
+    found, by_model, role_ids = set(), {}, _entity_role_ids(action, contact=True)
     for (contact_id, model), ids in wanted.items():
-        if model in ENTITY_SCOPED and ids:
-            by_model.setdefault(model, []).append((contact_id, sorted(ids)))
-    for model, asks in by_model.items():
+        if model in ENTITY_SCOPED:
+            by_model.setdefault(model, set()).update((contact_id, i) for i in ids)
+    who = aliased(Contact, name="recipient")
+    for model, pairs in by_model.items():
         pk = model.__mapper__.primary_key[0]
-        for start in range(0, len(asks), 200):
-            selects = [select(literal(cid).label("cid"), pk.label("oid")).where(
-                pk.in_(ids), ENTITY_SCOPED[model](contact_entity_ids(cid, action), cid))
-                for cid, ids in asks[start:start + 200]]
-            statement = selects[0] if len(selects) == 1 else union_all(*selects)
+        for chunk in _chunks(sorted(pairs), 500):
+            statement = select(who.id, pk).select_from(who).join(model, true()).where(  # pairs filter the product
+                who.id.in_({c for c, _ in chunk}), pk.in_({i for _, i in chunk}), tuple_(who.id, pk).in_(chunk),
+                ENTITY_SCOPED[model](contact_entity_ids(who.id, action, role_ids), who.id))
             found |= {(cid, model, oid) for cid, oid in db.session.execute(statement)}
     return found
+
+
+def _chunks(items, size):
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def can_contact_see(contact, obj):

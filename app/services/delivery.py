@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import mailer
 from app.extensions import db
@@ -33,6 +34,7 @@ def drain(batch_size=BATCH, budget=50.0, fan_out=None):
     """Send every due e-mail row, a batch at a time over one SMTP connection, until none is left or
     `budget` seconds are spent (then another drain job carries on). Returns the counts."""
     totals, stop = Counter(), time.monotonic() + budget
+    db.session().expire_on_commit = False  # a commit per mail must not reload the batch's objects
     with mailer.Outgoing() as outgoing:
         while True:
             rows = claim(batch_size)
@@ -114,56 +116,76 @@ def send_batch(rows, outgoing):
         else:
             groups.setdefault((row.recipient_contact_id, row.recipient_user_id), []).append(row)
     db.session.commit()
-    pending = list(groups.values())
-    while pending:
-        group = pending.pop(0)
-        try:
-            counts[_send_one(group, objects, outgoing)] += len(group)
-        except Exception:
-            _release([r for g in pending for r in g])
-            raise
+    pending, delivered = list(groups.values()), []  # delivered: handed over, "sent" rides on the next commit
+    try:
+        while pending:
+            group = pending.pop(0)
+            counts[_send_one(group, objects, outgoing, delivered)] += len(group)
+    except Exception:
+        _release([r for g in pending for r in g], delivered)
+        raise
+    finally:
+        _record_sent(delivered)
+        db.session.commit()
     return counts
 
 
-def _send_one(group, objects, outgoing):
+def _send_one(group, objects, outgoing, delivered):
     """pending → sending (committed) → hand-off → sent; a refusal fails just this mail."""
     person = group[0].recipient_contact or group[0].recipient_user
     address = address_of(person)
     if not address:
-        return _finish(group, NotificationState.cancelled, "no e-mail address")
+        return _finish(group, NotificationState.cancelled, "no e-mail address", delivered)
     subject, text, html = render(person, group, objects)
     built = mailer.message(address, subject, text, html)
     try:
         outgoing.open()
     except mailer.NotConnected as exc:
-        _back_to_queue(group, exc)
+        _finish(group, None, str(exc)[:2000], delivered)
         raise
-    if not _mark_sending(group):
+    if not _mark_sending(group, delivered):
         return "claimed elsewhere"
     try:
         outgoing.send(built)
     except mailer.MailRefused as exc:
-        return _finish(group, NotificationState.failed if exc.permanent else None, f"refused: {exc}"[:2000])
+        return _finish(group, NotificationState.failed if exc.permanent else None, f"refused: {exc}"[:2000], delivered)
     except Exception:
-        _finish(group, NotificationState.failed, INTERRUPTED)
+        _finish(group, NotificationState.failed, INTERRUPTED, delivered)
         raise
-    return _finish(group, NotificationState.sent)
+    delivered.extend(group)
+    return "sent"
 
 
-def _mark_sending(group):
+def _record_sent(delivered):
+    """Write "sent" for the mails handed over since the last commit (the caller commits)."""
+    if delivered:
+        db.session.execute(update(Notification).where(Notification.id.in_([r.id for r in delivered])).values(
+            state=NotificationState.sent, claim_token=None, claimed_until=None)
+            .execution_options(synchronize_session=False))
+        for row in delivered:
+            set_committed_value(row, "state", NotificationState.sent)
+        delivered.clear()
+
+
+def _mark_sending(group, delivered):
+    """In one commit: the previous mails' "sent" and this mail's "sending" (only if still ours)."""
     ids, token = [r.id for r in group], group[0].claim_token
-    done = db.session.execute(update(Notification).where(
-        Notification.id.in_(ids), Notification.claim_token == token, Notification.state == PENDING).values(
+    _record_sent(delivered)
+    mine = and_(Notification.id.in_(ids), Notification.claim_token == token)
+    done = db.session.execute(update(Notification).where(mine, Notification.state == PENDING).values(
         state=SENDING, sent_on=datetime.now()).execution_options(synchronize_session=False)).rowcount
-    if done != len(ids):  # the lease ran out and another worker took them: leave them to it
-        db.session.rollback()
-        return False
+    if done != len(ids):  # the lease ran out and another worker took some: leave the mail to it
+        db.session.execute(update(Notification).where(mine, Notification.state == SENDING).values(state=PENDING)
+                           .execution_options(synchronize_session=False))
     db.session.commit()
-    return True
+    for row in group:  # what the UPDATE wrote, so the ORM writes every later change of state
+        set_committed_value(row, "state", SENDING if done == len(ids) else PENDING)
+    return done == len(ids)
 
 
-def _finish(group, state, error=None):
+def _finish(group, state, error=None, delivered=()):
     """Record how a mail ended; state None = a temporary refusal: queued again (until the last attempt)."""
+    _record_sent(delivered)
     for row in group:
         row.state = state or (NotificationState.failed if row.attempts >= MAX_ATTEMPTS else PENDING)
         row.claim_token = row.claimed_until = None
@@ -173,21 +195,15 @@ def _finish(group, state, error=None):
     return (state or PENDING).name
 
 
-def _back_to_queue(group, exc):
-    """The server could not be reached: nothing was handed over; retry (failed after the last attempt)."""
-    db.session.rollback()
-    _finish(group, None, f"{type(exc).__name__}: {exc}"[:2000])
-
-
-def _release(rows):
+def _release(rows, delivered=()):
     """Give claimed rows not yet started back to the queue (attempts kept: nothing was tried)."""
+    _record_sent(delivered)
     ids = [r.id for r in rows]
     if ids:
-        db.session.rollback()
         db.session.execute(update(Notification).where(Notification.id.in_(ids), Notification.state == PENDING).values(
             claim_token=None, claimed_until=None, attempts=Notification.attempts - 1)
             .execution_options(synchronize_session=False))
-        db.session.commit()
+    db.session.commit()
 
 
 def sweep(now=None, stale_after=600):
