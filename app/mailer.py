@@ -6,6 +6,7 @@ after MAIL_MAX_EMAILS), opened on the first mail; `send` is the one-off form of 
 import email.utils
 import os
 import re
+import secrets
 import smtplib
 import socket
 import time
@@ -70,6 +71,9 @@ class _Message(Message):
     def _message(self):
         built = super()._message()
         built.policy = COMPAT32_SMTP
+        for part in built.walk():  # a random boundary spares the generator a regex per part and mail
+            if part.is_multipart():
+                part.set_boundary(f"=_portico_{secrets.token_hex(16)}")
         return built
 
 

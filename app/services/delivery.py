@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -20,7 +20,8 @@ from app.extensions import db
 from app.models import Contact, Notification
 from app.models.notifications import Channel, NotificationState
 from app.services.delivery_checks import address_of, load_objects, reasons, wants_email  # noqa: F401 (re-export)
-from app.services.delivery_render import render  # noqa: F401 (re-exported for callers)
+from app.services.delivery_render import portal_base, render
+from app.services.firm import get_settings
 
 MAX_ATTEMPTS = 4
 BATCH = 100
@@ -117,10 +118,11 @@ def send_batch(rows, outgoing):
             groups.setdefault((row.recipient_contact_id, row.recipient_user_id), []).append(row)
     db.session.commit()
     pending, delivered = list(groups.values()), []  # delivered: handed over, "sent" rides on the next commit
+    context = dict(objects=objects, firm=get_settings(), base=portal_base())
     try:
         while pending:
             group = pending.pop(0)
-            counts[_send_one(group, objects, outgoing, delivered)] += len(group)
+            counts[_send_one(group, context, outgoing, delivered)] += len(group)
     except Exception:
         _release([r for g in pending for r in g], delivered)
         raise
@@ -130,13 +132,13 @@ def send_batch(rows, outgoing):
     return counts
 
 
-def _send_one(group, objects, outgoing, delivered):
+def _send_one(group, context, outgoing, delivered):
     """pending → sending (committed) → hand-off → sent; a refusal fails just this mail."""
     person = group[0].recipient_contact or group[0].recipient_user
     address = address_of(person)
     if not address:
         return _finish(group, NotificationState.cancelled, "no e-mail address", delivered)
-    subject, text, html = render(person, group, objects)
+    subject, text, html = render(person, group, **context)
     built = mailer.message(address, subject, text, html)
     try:
         outgoing.open()
@@ -156,31 +158,37 @@ def _send_one(group, objects, outgoing, delivered):
     return "sent"
 
 
+_SENT = text("UPDATE notification SET state = 'sent', claim_token = NULL, claimed_until = NULL "
+             "WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+_SENDING = text("UPDATE notification SET state = 'sending', sent_on = :now "
+                "WHERE id IN :ids AND claim_token = :token AND state = 'pending'").bindparams(
+    bindparam("ids", expanding=True))
+_UNDO_SENDING = text("UPDATE notification SET state = 'pending' "
+                     "WHERE id IN :ids AND claim_token = :token AND state = 'sending'").bindparams(
+    bindparam("ids", expanding=True))
+
+
 def _record_sent(delivered):
     """Write "sent" for the mails handed over since the last commit (the caller commits)."""
     if delivered:
-        db.session.execute(update(Notification).where(Notification.id.in_([r.id for r in delivered])).values(
-            state=NotificationState.sent, claim_token=None, claimed_until=None)
-            .execution_options(synchronize_session=False))
+        db.session.execute(_SENT, {"ids": [r.id for r in delivered]})
         for row in delivered:
             set_committed_value(row, "state", NotificationState.sent)
         delivered.clear()
 
 
 def _mark_sending(group, delivered):
-    """In one commit: the previous mails' "sent" and this mail's "sending" (only if still ours)."""
-    ids, token = [r.id for r in group], group[0].claim_token
+    """In one commit: the previous mails' "sent" and this mail's "sending" (only if still ours).
+    Plain SQL: these two statements run once per mail."""
+    params = {"ids": [r.id for r in group], "token": group[0].claim_token}
     _record_sent(delivered)
-    mine = and_(Notification.id.in_(ids), Notification.claim_token == token)
-    done = db.session.execute(update(Notification).where(mine, Notification.state == PENDING).values(
-        state=SENDING, sent_on=datetime.now()).execution_options(synchronize_session=False)).rowcount
-    if done != len(ids):  # the lease ran out and another worker took some: leave the mail to it
-        db.session.execute(update(Notification).where(mine, Notification.state == SENDING).values(state=PENDING)
-                           .execution_options(synchronize_session=False))
+    done = db.session.execute(_SENDING, dict(params, now=datetime.now())).rowcount
+    if done != len(group):  # the lease ran out and another worker took some: leave the mail to it
+        db.session.execute(_UNDO_SENDING, params)
     db.session.commit()
     for row in group:  # what the UPDATE wrote, so the ORM writes every later change of state
-        set_committed_value(row, "state", SENDING if done == len(ids) else PENDING)
-    return done == len(ids)
+        set_committed_value(row, "state", SENDING if done == len(group) else PENDING)
+    return done == len(group)
 
 
 def _finish(group, state, error=None, delivered=()):

@@ -14,15 +14,16 @@ def portal_base():
     return (get_settings().portal_base_url or current_app.config["PORTAL_BASE_URL"]).rstrip("/")
 
 
-def render(person, rows, objects=None):
+def render(person, rows, objects=None, firm=None, base=None):
     """Subject, text and HTML of the mail, in the recipient's language; `objects` maps
-    (object_type, id) to the loaded objects (loaded here when not given)."""
+    (object_type, id) to the loaded objects (loaded here when not given); a batch passes the firm
+    settings and portal address it read once."""
     if objects is None:
         from app.services.delivery_checks import load_objects
 
         objects = load_objects(rows)
     language = person.language if isinstance(person, Contact) else current_app.config["BABEL_DEFAULT_LOCALE"]
-    firm, base = get_settings(), portal_base()
+    firm, base = firm or get_settings(), base or portal_base()
     with force_locale(language):
         items = [_item(n, objects[(n.object_type, n.object_id)], base, isinstance(person, Contact)) for n in rows]
         subject = items[0]["title"] if len(items) == 1 else _("%(n)d updates from %(firm)s", n=len(items),
