@@ -45,6 +45,7 @@ class Notification(Model):
         CheckConstraint("(recipient_user_id IS NULL) <> (recipient_contact_id IS NULL)",
                         name="ck_notification_one_recipient"),
         Index("ix_notification_due", "state", "send_after"),
+        Index("ix_notification_sent", "state", "sent_on"),
         Index("ix_notification_contact_unread", "recipient_contact_id", "read_at"),
         Index("ix_notification_user_unread", "recipient_user_id", "read_at"),
     )

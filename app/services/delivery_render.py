@@ -1,4 +1,7 @@
-"""The text and HTML of a notification mail (one item, or a digest), in the recipient's language."""
+"""The text and HTML of a notification mail (one item, or a digest), in the recipient's language,
+with links to the portal address the firm configured."""
+from urllib.parse import urlsplit
+
 from flask import current_app, render_template
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
@@ -51,3 +54,11 @@ def _item(row, obj, base, to_contact):
     extra = getattr(task, "additional_message", None) if row.event == events.FILE_REQUEST_CREATED else None
     return {"title": event_title(row.event, name), "url": url, "body": body, "extra": extra,
             "deadline": getattr(task, "deadline", None)}
+
+
+def portal_address_warning(host_url):
+    """The configured portal address when it is not the one serving this page (`host_url`, e.g.
+    "http://127.0.0.1:5001/"): links in mails would lead elsewhere. None when they match."""
+    configured, serving = urlsplit(portal_base()), urlsplit(host_url)
+    same = (configured.scheme, configured.netloc.lower()) == (serving.scheme, serving.netloc.lower())
+    return None if same else portal_base()

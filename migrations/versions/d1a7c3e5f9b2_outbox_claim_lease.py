@@ -1,4 +1,4 @@
-"""outbox claim lease: a drain's claim token and lease end on each notification row
+"""outbox claim lease: a drain's claim token and lease end on each notification row; index for mails/minute
 
 Revision ID: d1a7c3e5f9b2
 Revises: 501be8447c6b
@@ -20,10 +20,12 @@ def upgrade():
         batch_op.add_column(sa.Column('claim_token', sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column('claimed_until', sa.DateTime(), nullable=True))
         batch_op.create_index('ix_notification_claim_token', ['claim_token'], unique=False)
+        batch_op.create_index('ix_notification_sent', ['state', 'sent_on'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.drop_index('ix_notification_sent')
         batch_op.drop_index('ix_notification_claim_token')
         batch_op.drop_column('claimed_until')
         batch_op.drop_column('claim_token')
