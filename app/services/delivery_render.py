@@ -10,11 +10,7 @@ from app.models import ClientRequest, Contact, Document, Message, MessageKind, T
 from app.services import events
 from app.services.firm import get_settings
 from app.services.notifications import event_title
-
-
-def portal_base():
-    """The portal address links in mails point to: the firm's setting, else PORTAL_BASE_URL."""
-    return (get_settings().portal_base_url or current_app.config["PORTAL_BASE_URL"]).rstrip("/")
+from app.services.portal_mail import base_url as portal_base  # the one definition of the portal address
 
 
 def render(person, rows, objects=None, firm=None, base=None):
