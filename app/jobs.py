@@ -119,6 +119,24 @@ def drain_outbox():
         return dict(drain(fan_out=fan_out_drain))
 
 
+def send_message_mail(message_id):
+    """Mail a staff "Send e-mail" message to the thread's clients now; a re-run sends nothing."""
+    from app.services.messages_mail import mail_message
+
+    with _app_context():
+        return mail_message(message_id)
+
+
+def enqueue_message_mail(message_id):
+    """After the commit that posted it: have a worker mail the message (logged if Redis is down)."""
+    try:
+        return queue().enqueue(send_message_mail, message_id, job_id=f"message-mail-{message_id}",
+                               retry=_delivery_retry())
+    except RedisError:
+        log.warning("could not enqueue the e-mail of message %s", message_id, exc_info=True)
+        return None
+
+
 def deliver_notification(notification_id):
     """Send one due outbox row (with the recipient's other due rows, as a digest); safe to re-run."""
     from app.services.delivery import deliver

@@ -45,8 +45,8 @@ def _person_key(person):
     return f"c{person.id}" if isinstance(person, Contact) else f"u{person.id}"
 
 
-def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=True):
-    """Add in-app and e-mail rows for each person (skipping the actor); uncommitted."""
+def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=True, channels=tuple(Channel)):
+    """Add in-app and e-mail rows (or only `channels`) for each person (skipping the actor); uncommitted."""
     now = datetime.now()
     send_after = now + timedelta(seconds=get_settings().notification_delay if delay else 0)
     prefix = f"{event_name}:{type(obj).__name__}:{obj.id}:"
@@ -58,7 +58,7 @@ def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=
                               and not isinstance(person, Contact)):
             continue
         key = _person_key(person)
-        for channel in Channel:
+        for channel in channels:
             idempotency_key = f"{prefix}{key}:{channel.name}:{discriminator}"[:200]
             if idempotency_key in seen:
                 continue
@@ -125,7 +125,9 @@ def _on_message_posted(entity, obj, actor=None, kind=None, thread=None, **_):
         people = list(thread.assignees) if thread.portal_state is PortalState.assigned else []
     else:
         people = [thread.contact] if thread.contact is not None else []
-    notify(events.MESSAGE_POSTED, people, obj, entity, actor)
+    # A staff e-mail is mailed at once (app.services.messages_mail); the bell still shows it.
+    channels = (Channel.in_app,) if kind is MessageKind.email else tuple(Channel)
+    notify(events.MESSAGE_POSTED, people, obj, entity, actor, channels=channels)
 
 
 def _on_client_completed(entity, obj, actor=None, **_):
