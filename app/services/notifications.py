@@ -199,7 +199,7 @@ def _enqueue_new(session):
         from app import jobs
 
         latest = {}
-        for _, send_after in rows:
+        for _row_id, send_after in rows:
             second = send_after.replace(microsecond=0)
             latest[second] = max(latest.get(second, send_after), send_after)
         now = datetime.now()
