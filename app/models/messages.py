@@ -3,7 +3,7 @@ import enum
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Column, DateTime, Enum, ForeignKey, Index, Integer, Table, Text, func
+from sqlalchemy import CheckConstraint, Column, DateTime, Enum, ForeignKey, Index, Integer, String, Table, Text, func
 from sqlalchemy.orm import relationship
 
 
@@ -54,6 +54,11 @@ class Message(Model):
     created_on = Column(DateTime, nullable=False, default=func.now())
     deleted_on = Column(DateTime)
     attachments = relationship("Document", secondary=message_attachments)
+    # A staff e-mail (kind email) is mailed at once by a job: pending → sending → sent / failed.
+    mail_state = Column(String(20))
+    mailed_to = Column(Text)  # the addresses the mail server accepted, comma-separated
+    mailed_on = Column(DateTime)
+    mail_error = Column(Text)  # refusals (address: server reply), shown on the thread
 
     def kind_label(self):
         """The kind in the reader's language."""

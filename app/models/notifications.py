@@ -45,6 +45,7 @@ class Notification(Model):
         CheckConstraint("(recipient_user_id IS NULL) <> (recipient_contact_id IS NULL)",
                         name="ck_notification_one_recipient"),
         Index("ix_notification_due", "state", "send_after"),
+        Index("ix_notification_sent", "state", "sent_on"),
         Index("ix_notification_contact_unread", "recipient_contact_id", "read_at"),
         Index("ix_notification_user_unread", "recipient_user_id", "read_at"),
     )
@@ -68,6 +69,9 @@ class Notification(Model):
     read_at = Column(DateTime)
     idempotency_key = Column(String(200), nullable=False, unique=True)
     actor_user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    # A drain's lease on a pending row: which batch took it, and until when (then others may).
+    claim_token = Column(String(16), index=True)
+    claimed_until = Column(DateTime)
     created_on = Column(DateTime, nullable=False, default=func.now())
 
     def __repr__(self):

@@ -16,7 +16,8 @@ from flask_appbuilder.security.sqla.models import (
     assoc_user_group,
     assoc_user_role,
 )
-from sqlalchemy import false, select, true, union
+from sqlalchemy import false, select, true, tuple_, union
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings, ImportRun
@@ -159,18 +160,56 @@ def entity_ids(user, action=R.VIEW):
         return None
     cid = contact_id_of(user)
     if cid is not None:
-        role_ids = _entity_role_ids(action, contact=True)
-        groups = select(contact_group_members.c.group_id).where(contact_group_members.c.contact_id == cid)
-        return select(EntityShare.entity_id).where(
-            EntityShare.role_id.in_(role_ids),
-            (EntityShare.contact_id == cid) | EntityShare.group_id.in_(groups),
-        )
+        return contact_entity_ids(cid, action)
     shared = select(EntityShare.entity_id).where(
         EntityShare.user_id == uid, EntityShare.role_id.in_(_entity_role_ids(action, contact=False))
     )
     if _owner_grants(action):
         return union(shared, select(Entity.id).where(Entity.responsible_id == uid))
     return shared
+
+
+def contact_entity_ids(contact_id, action=R.VIEW, role_ids=None):
+    """SQL select of the entity ids where a contact may take `action` through its shares (with or
+    without a portal account: mails reach contacts who have not signed up yet)."""
+    groups = select(contact_group_members.c.group_id).where(contact_group_members.c.contact_id == contact_id)
+    return select(EntityShare.entity_id).where(
+        EntityShare.role_id.in_(_entity_role_ids(action, contact=True) if role_ids is None else role_ids),
+        (EntityShare.contact_id == contact_id) | EntityShare.group_id.in_(groups),
+    )
+
+
+def contact_visible_ids(contact_id, model, ids, action=R.VIEW):
+    """The ids among `ids` of `model` rows the contact reaches in the portal (one query)."""
+    return {i for _, _, i in contacts_visible({(contact_id, model): ids}, action)}
+
+
+def contacts_visible(wanted, action=R.VIEW):
+    """Batch check for many contacts: `wanted` maps (contact_id, Model) to ids; returns the
+    (contact_id, Model, id) the portal shows each contact. The portal's own scope() clause, with
+    the contact as a column instead of a value: one query per model, whatever the number of contacts."""
+    found, by_model, role_ids = set(), {}, _entity_role_ids(action, contact=True)
+    for (contact_id, model), ids in wanted.items():
+        if model in ENTITY_SCOPED:
+            by_model.setdefault(model, set()).update((contact_id, i) for i in ids)
+    who = aliased(Contact, name="recipient")
+    for model, pairs in by_model.items():
+        pk = model.__mapper__.primary_key[0]
+        for chunk in _chunks(sorted(pairs), 500):
+            statement = select(who.id, pk).select_from(who).join(model, true()).where(  # pairs filter the product
+                who.id.in_({c for c, _ in chunk}), pk.in_({i for _, i in chunk}), tuple_(who.id, pk).in_(chunk),
+                ENTITY_SCOPED[model](contact_entity_ids(who.id, action, role_ids), who.id))
+            found |= {(cid, model, oid) for cid, oid in db.session.execute(statement)}
+    return found
+
+
+def _chunks(items, size):
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def can_contact_see(contact, obj):
+    """Whether a usable contact sees `obj` in the portal (mails re-check with this before sending)."""
+    return may_be_mailed(contact) and obj is not None and obj.id in contact_visible_ids(contact.id, type(obj), [obj.id])
 
 
 def contact_actions(contact, entity):

@@ -1,7 +1,7 @@
 """How rows of each entity-owned model belong to entities, and what contacts may see of them.
 
 Each clause takes `ids` (a select of the entity ids in scope, or None for every entity) and the
-contact id of the user (None for staff). Used only by app.security.access.
+contact id of the user (None for staff) — or a contact id column, to check many contacts at once. Used only by app.security.access.
 """
 from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.orm import aliased
@@ -34,20 +34,20 @@ def _within(column, ids):
 
 def _activity_clause(ids, contact):
     """Staff see the entity's log; a contact only the events of its own account (never staff work)."""
-    if not contact:
+    if contact is None:
         return _within(ActivityEvent.entity_id, ids)
     own = select(Contact.user_id).where(Contact.id == contact, Contact.user_id.is_not(None))
     return and_(_within(ActivityEvent.entity_id, ids), ActivityEvent.actor_id.in_(own))
 
 
 def _document_clause(ids, contact):
-    shared = Document.visibility == Visibility.portal if contact else true()
+    shared = Document.visibility == Visibility.portal if contact is not None else true()
     return and_(_within(Document.entity_id, ids), shared)
 
 
 def _task_clause(ids, contact):
     """Contacts see tasks assigned to them in the portal and not withdrawn."""
-    if not contact:
+    if contact is None:
         return _within(Task.entity_id, ids)
     mine = select(task_assignees.c.task_id).where(task_assignees.c.contact_id == contact)
     return and_(_within(Task.entity_id, ids), Task.portal_state == TaskPortalState.assigned, Task.id.in_(mine))
@@ -55,7 +55,7 @@ def _task_clause(ids, contact):
 
 def _request_clause(ids, contact):
     """Contacts see the requests they raised."""
-    own = ClientRequest.contact_id == contact if contact else true()
+    own = ClientRequest.contact_id == contact if contact is not None else true()
     return and_(_within(ClientRequest.entity_id, ids), own)
 
 
@@ -65,7 +65,7 @@ def _message_clause(ids, contact):
         Message.task_id.in_(select(Task.id).where(_task_clause(ids, contact))),
         Message.request_id.in_(select(ClientRequest.id).where(_request_clause(ids, contact))),
     )
-    if not contact:
+    if contact is None:
         return thread
     return and_(thread, Message.kind.in_(CLIENT_VISIBLE), Message.deleted_on.is_(None))
 
@@ -89,11 +89,11 @@ ENTITY_SCOPED = {
     ),
     Task: _task_clause,
     ChecklistItem: lambda ids, contact: ChecklistItem.task_id.in_(select(Task.id).where(_task_clause(ids, contact))),
-    TaskSeries: lambda ids, contact: false() if contact else _within(TaskSeries.entity_id, ids),
+    TaskSeries: lambda ids, contact: false() if contact is not None else _within(TaskSeries.entity_id, ids),
     ClientRequest: _request_clause,
     Message: _message_clause,
     TaxVoucher: lambda ids, contact: _within(TaxVoucher.entity_id, ids),
     K1Recipient: lambda ids, contact: _within(K1Recipient.entity_id, ids),
-    Folder: lambda ids, contact: and_(_within(Folder.entity_id, ids), _folder_clause(ids, contact) if contact else true()),
+    Folder: lambda ids, contact: and_(_within(Folder.entity_id, ids), _folder_clause(ids, contact) if contact is not None else true()),
 }
 

@@ -1,207 +1,234 @@
-"""Delivering outbox rows: re-check at send time, honour preferences, one mail (a digest when
-several rows of one person are due), never twice."""
+"""Delivering the e-mail outbox in batches, each mail exactly once.
+
+A drain claims due rows in bulk (a lease: claim token + claimed_until; PostgreSQL skips rows other
+workers hold, SQLite serialises the claiming UPDATE), re-checks the whole batch through the access
+module, and sends one mail per recipient (a digest when several rows are due) over one SMTP
+connection. Each mail's rows go pending → sending (committed before the hand-off) → sent: a
+worker killed between the two leaves "sending", which the sweep flags for a person to check and
+never re-sends; rows it had claimed but not started go back to the queue when the lease ends."""
+import secrets
+import time
+from collections import Counter
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
-from flask_babel import force_locale, format_date
-from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import mailer
 from app.extensions import db
-from app.models import (ClientRequest, Contact, Document, Message, MessageKind, Notification, NotificationPreference,
-                        Task, TaxVoucher)
+from app.models import Contact, Notification
 from app.models.notifications import Channel, NotificationState
-from app.models.contacts import PortalState as ContactState
-from app.models.tasks import PortalState
-from app.security import access
-from app.security import roles as R
-from app.services import events
+from app.services.delivery_checks import address_of, load_objects, reasons, wants_email  # noqa: F401 (re-export)
+from app.services.delivery_render import portal_base, render
 from app.services.firm import get_settings
-from app.services.notifications import event_title, object_models
-from app.services.vouchers import still_due
 
 MAX_ATTEMPTS = 4
+BATCH = 100
+LEASE = timedelta(minutes=10)  # a claimed batch not started by then is taken again
 EARLY = timedelta(seconds=2)  # rq's scheduler works in whole seconds: a job may start a moment early
-OBJECTS = object_models()
+INTERRUPTED = "interrupted while sending: it may have reached the recipient; check before retrying"
+PENDING, SENDING = NotificationState.pending, NotificationState.sending
+
+
+def drain(batch_size=BATCH, budget=50.0, fan_out=None):
+    """Send every due e-mail row, a batch at a time over one SMTP connection, until none is left or
+    `budget` seconds are spent (then another drain job carries on). Returns the counts."""
+    totals, stop = Counter(), time.monotonic() + budget
+    db.session().expire_on_commit = False  # a commit per mail must not reload the batch's objects
+    with mailer.Outgoing() as outgoing:
+        while True:
+            rows = claim(batch_size)
+            if not rows:
+                return totals
+            if fan_out is not None and len(rows) >= batch_size:
+                fan_out()  # more is due: let an idle worker drain beside this one
+            totals.update(send_batch(rows, outgoing))
+            if time.monotonic() > stop:
+                from app import jobs
+
+                jobs.enqueue_drain()
+                return totals
 
 
 def deliver(notification_id):
-    """Send the row (and the recipient's other due rows) unless they no longer apply."""
+    """Send one row now, with its recipient's other due rows (a digest); safe to re-run."""
     row = db.session.get(Notification, notification_id)
-    if row is None or row.state is not NotificationState.pending or row.channel is not Channel.email:
+    if row is None or row.state is not PENDING or row.channel is not Channel.email:
         return "skipped"
     if row.send_after > datetime.now() + EARLY:
-        return "not due"  # the outbox sweep picks it up when it is
-    due = [n for n in _due_rows(row) if not _cancel_if_stale(n)]
-    person = row.recipient_contact or row.recipient_user
-    address = person.primary_email if isinstance(person, Contact) else person.email
-    if not due or not address:
-        for n in due:
-            n.state, n.last_error = NotificationState.cancelled, "no e-mail address"
+        return "not due"
+    owner = (Notification.recipient_contact_id == row.recipient_contact_id if row.recipient_contact_id
+             else Notification.recipient_user_id == row.recipient_user_id)
+    rows = claim(None, owner)
+    if notification_id not in {r.id for r in rows}:
+        _release(rows)
+        return "claimed elsewhere"
+    with mailer.Outgoing() as outgoing:
+        send_batch(rows, outgoing)
+    return db.session.get(Notification, notification_id).state.name
+
+
+def _due(now, where=None):
+    clause = and_(Notification.state == PENDING, Notification.channel == Channel.email,
+                  Notification.send_after <= now + EARLY,
+                  or_(Notification.claimed_until.is_(None), Notification.claimed_until < now))
+    return clause if where is None else and_(clause, where)
+
+
+def claim(limit, where=None, now=None):
+    """Take due rows (at most `limit`, then their recipients' other due rows, so a digest stays
+    whole) under a new lease, commit, and return them loaded for sending."""
+    now, token = now or datetime.now(), secrets.token_hex(8)
+    picked = select(Notification.id).where(_due(now, where)).order_by(Notification.id)
+    if limit:
+        picked = picked.limit(limit)
+    _take(picked.with_for_update(skip_locked=True), token, now)
+    mine = Notification.claim_token == token
+    contacts = select(Notification.recipient_contact_id).where(mine, Notification.recipient_contact_id.is_not(None))
+    users = select(Notification.recipient_user_id).where(mine, Notification.recipient_user_id.is_not(None))
+    siblings = select(Notification.id).where(_due(now), or_(Notification.recipient_contact_id.in_(contacts),
+                                                            Notification.recipient_user_id.in_(users)))
+    if limit:
+        _take(siblings.with_for_update(skip_locked=True), token, now)
+    db.session.commit()
+    return db.session.scalars(select(Notification).where(Notification.claim_token == token).options(
+        selectinload(Notification.recipient_contact).selectinload(Contact.emails),
+        selectinload(Notification.recipient_user)).order_by(Notification.id)).all()
+
+
+def _take(ids, token, now):
+    db.session.execute(update(Notification).where(Notification.id.in_(ids)).values(
+        claim_token=token, claimed_until=now + LEASE, attempts=Notification.attempts + 1)
+        .execution_options(synchronize_session=False))
+
+
+def send_batch(rows, outgoing):
+    """Re-check the claimed rows, then send one mail per recipient; returns the counts. Raises when
+    the SMTP connection fails (rows not yet handed over go back to the queue)."""
+    objects = load_objects(rows)
+    refused = reasons(rows, objects)
+    counts = Counter()
+    groups = {}
+    for row in rows:
+        if row.id in refused:
+            row.state, row.last_error = NotificationState.cancelled, refused[row.id]
+            counts["cancelled"] += 1
+        else:
+            groups.setdefault((row.recipient_contact_id, row.recipient_user_id), []).append(row)
+    db.session.commit()
+    pending, delivered = list(groups.values()), []  # delivered: handed over, "sent" rides on the next commit
+    context = dict(objects=objects, firm=get_settings(), base=portal_base())
+    try:
+        while pending:
+            group = pending.pop(0)
+            counts[_send_one(group, context, outgoing, delivered)] += len(group)
+    except Exception:
+        _release([r for g in pending for r in g], delivered)
+        raise
+    finally:
+        _record_sent(delivered)
         db.session.commit()
-        return "cancelled"
-    if not _claim(due):
-        db.session.rollback()
+    return counts
+
+
+def _send_one(group, context, outgoing, delivered):
+    """pending → sending (committed) → hand-off → sent; a refusal fails just this mail."""
+    person = group[0].recipient_contact or group[0].recipient_user
+    address = address_of(person)
+    if not address:
+        return _finish(group, NotificationState.cancelled, "no e-mail address", delivered)
+    subject, text, html = render(person, group, **context)
+    built = mailer.message(address, subject, text, html)
+    try:
+        outgoing.open()
+    except mailer.NotConnected as exc:
+        _finish(group, None, str(exc)[:2000], delivered)
+        raise
+    if not _mark_sending(group, delivered):
         return "claimed elsewhere"
     try:
-        subject, text, html = render(person, due)
-        mailer.send(address, subject, text, html)
-    except Exception as exc:  # SMTP or rendering trouble: back to pending (or failed), then rq retries
-        _failed(due, exc)
+        outgoing.send(built)
+    except mailer.MailRefused as exc:
+        return _finish(group, NotificationState.failed if exc.permanent else None, f"refused: {exc}"[:2000], delivered)
+    except Exception:
+        _finish(group, NotificationState.failed, INTERRUPTED, delivered)
         raise
-    for n in due:
-        n.state = NotificationState.sent
-    db.session.commit()
+    delivered.extend(group)
     return "sent"
 
 
-def _claim(rows):
-    """Mark the rows as being sent, atomically (UPDATE … WHERE state = pending), and commit: a worker
-    killed after the SMTP hand-off never sends them again, and two workers never both send."""
-    ids = [n.id for n in rows]
-    claimed = db.session.execute(
-        update(Notification).where(Notification.id.in_(ids), Notification.state == NotificationState.pending)
-        .values(state=NotificationState.sending, attempts=Notification.attempts + 1, sent_on=datetime.now())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != len(ids):
-        return False
+_SENT = text("UPDATE notification SET state = 'sent', claim_token = NULL, claimed_until = NULL "
+             "WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+_SENDING = text("UPDATE notification SET state = 'sending', sent_on = :now "
+                "WHERE id IN :ids AND claim_token = :token AND state = 'pending'").bindparams(
+    bindparam("ids", expanding=True))
+_UNDO_SENDING = text("UPDATE notification SET state = 'pending' "
+                     "WHERE id IN :ids AND claim_token = :token AND state = 'sending'").bindparams(
+    bindparam("ids", expanding=True))
+
+
+def _record_sent(delivered):
+    """Write "sent" for the mails handed over since the last commit (the caller commits)."""
+    if delivered:
+        db.session.execute(_SENT, {"ids": [r.id for r in delivered]})
+        for row in delivered:
+            set_committed_value(row, "state", NotificationState.sent)
+        delivered.clear()
+
+
+def _mark_sending(group, delivered):
+    """In one commit: the previous mails' "sent" and this mail's "sending" (only if still ours).
+    Plain SQL: these two statements run once per mail."""
+    params = {"ids": [r.id for r in group], "token": group[0].claim_token}
+    _record_sent(delivered)
+    done = db.session.execute(_SENDING, dict(params, now=datetime.now())).rowcount
+    if done != len(group):  # the lease ran out and another worker took some: leave the mail to it
+        db.session.execute(_UNDO_SENDING, params)
     db.session.commit()
-    return True
+    for row in group:  # what the UPDATE wrote, so the ORM writes every later change of state
+        set_committed_value(row, "state", SENDING if done == len(group) else PENDING)
+    return done == len(group)
+
+
+def _finish(group, state, error=None, delivered=()):
+    """Record how a mail ended; state None = a temporary refusal: queued again (until the last attempt)."""
+    _record_sent(delivered)
+    for row in group:
+        row.state = state or (NotificationState.failed if row.attempts >= MAX_ATTEMPTS else PENDING)
+        row.claim_token = row.claimed_until = None
+        if error:
+            row.last_error = error
+    db.session.commit()
+    return (state or PENDING).name
+
+
+def _release(rows, delivered=()):
+    """Give claimed rows not yet started back to the queue (attempts kept: nothing was tried)."""
+    _record_sent(delivered)
+    ids = [r.id for r in rows]
+    if ids:
+        db.session.execute(update(Notification).where(Notification.id.in_(ids), Notification.state == PENDING).values(
+            claim_token=None, claimed_until=None, attempts=Notification.attempts - 1)
+            .execution_options(synchronize_session=False))
+    db.session.commit()
 
 
 def sweep(now=None, stale_after=600):
-    """Re-create lost jobs (Redis flushed or restarted) for due pending rows, and mark rows left in
-    "sending" by a killed worker as failed for an admin to check and retry. Returns the counts."""
-    from rq.job import Job
-
+    """Flag rows a killed worker left in "sending" (failed, for a person to check), free leases that
+    ran out, and hand due rows to a drain job when Redis lost theirs. Returns the counts."""
     from app import jobs
-    from app.redis_conn import get_redis
 
     now = now or datetime.now()
-    interrupted = db.session.execute(
-        update(Notification).where(Notification.state == NotificationState.sending,
-                                   Notification.sent_on < now - timedelta(seconds=stale_after))
-        .values(state=NotificationState.failed,
-                last_error="interrupted while sending: it may have reached the recipient; check before retrying")
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    interrupted = db.session.execute(update(Notification).where(
+        Notification.state == SENDING, Notification.sent_on < now - timedelta(seconds=stale_after))
+        .values(state=NotificationState.failed, last_error=INTERRUPTED, claim_token=None, claimed_until=None)
+        .execution_options(synchronize_session=False)).rowcount
+    released = db.session.execute(update(Notification).where(
+        Notification.state == PENDING, Notification.claimed_until < now)
+        .values(claim_token=None, claimed_until=None).execution_options(synchronize_session=False)).rowcount
     db.session.commit()
-    due = db.session.scalars(select(Notification.id).where(
-        Notification.state == NotificationState.pending, Notification.channel == Channel.email,
-        Notification.send_after <= now).order_by(Notification.id).limit(1000)).all()
-    connection, requeued = get_redis(), 0
-    for notification_id in due:
-        job = Job.fetch(f"notify-{notification_id}", connection=connection) \
-            if Job.exists(f"notify-{notification_id}", connection=connection) else None
-        if job is None or job.get_status(refresh=True) in ("finished", "failed", "stopped", "canceled"):
-            jobs.enqueue_delivery(notification_id, now)
-            requeued += 1
-    return {"requeued": requeued, "interrupted": interrupted}
-
-
-def _due_rows(row):
-    owner = (Notification.recipient_contact_id == row.recipient_contact_id if row.recipient_contact_id
-             else Notification.recipient_user_id == row.recipient_user_id)
-    return db.session.scalars(select(Notification).where(
-        owner, Notification.channel == Channel.email, Notification.state == NotificationState.pending,
-        Notification.send_after <= datetime.now() + EARLY,
-    ).order_by(Notification.id)).all()
-
-
-def _failed(rows, exc):
-    db.session.rollback()
-    for n in rows:
-        n = db.session.get(Notification, n.id)
-        n.state = NotificationState.failed if n.attempts >= MAX_ATTEMPTS else NotificationState.pending
-        n.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-    db.session.commit()
-
-
-def _cancel_if_stale(row):
-    """Cancel a row whose object is gone, no longer visible to the recipient, or not wanted by mail."""
-    reason = _why_not(row)
-    if reason:
-        row.state, row.last_error = NotificationState.cancelled, reason
-    return bool(reason)
-
-
-def _why_not(row):
-    model = OBJECTS.get(row.object_type)
-    obj = db.session.get(model, row.object_id) if model is not None else None
-    if obj is None:
-        return "object deleted"
-    if not wants_email(row):
-        return "e-mail turned off by the recipient"
-    if row.recipient_contact_id:
-        return _contact_reason(row.recipient_contact, obj, row.event)
-    user = row.recipient_user
-    return None if user.active and access.can(user, R.VIEW, obj) else "no longer visible to the recipient"
-
-
-def _contact_reason(contact, obj, event):
-    if contact.portal_state is ContactState.disabled:
-        return "contact disabled"
-    thread = (obj.task or obj.request) if isinstance(obj, Message) else obj
-    if thread is None or R.VIEW not in access.contact_actions(contact, thread.entity):
-        return "entity no longer shared"
-    if isinstance(obj, Message):
-        if obj.deleted_on is not None or obj.kind is MessageKind.internal:
-            return "message deleted"
-        obj = obj.task or obj.request
-    if isinstance(obj, Task) and event != events.TASK_WITHDRAWN:
-        if obj.portal_state is not PortalState.assigned or contact not in obj.assignees:
-            return "task no longer assigned"
-    if isinstance(obj, ClientRequest) and obj.contact_id != contact.id:
-        return "not the requester"
-    if isinstance(obj, TaxVoucher) and not still_due(obj):
-        return "paid"
-    return None
-
-
-def wants_email(row):
-    """In-app is always on; e-mail unless the person turned it off (globally or for this event)."""
-    if row.recipient_contact_id and not row.recipient_contact.notify_by_email:
-        return False
-    column = NotificationPreference.contact_id if row.recipient_contact_id else NotificationPreference.user_id
-    person_id = row.recipient_contact_id or row.recipient_user_id
-    preference = db.session.scalar(select(NotificationPreference.email).where(
-        column == person_id, NotificationPreference.event == row.event))
-    return preference is not False
-
-
-def render(person, rows):
-    """Subject, text and HTML of the mail, in the recipient's language."""
-    language = person.language if isinstance(person, Contact) else current_app.config["BABEL_DEFAULT_LOCALE"]
-    firm = get_settings()
-    base = (firm.portal_base_url or current_app.config["PORTAL_BASE_URL"]).rstrip("/")
-    with force_locale(language):
-        items = [_item(n, base, isinstance(person, Contact)) for n in rows]
-        subject = items[0]["title"] if len(items) == 1 else _("%(n)d updates from %(firm)s", n=len(items),
-                                                               firm=firm.firm_name)
-        settings_url = f"{base}/portal/settings" if isinstance(person, Contact) else f"{base}/notifications/preferences"
-        context = dict(firm=firm, person=person, items=items, logo_url=f"{base}/firm-logo", settings_url=settings_url)
-        return (f"{firm.firm_name}: {subject}", render_template("email/notification.txt", **context),
-                render_template("email/notification.html", **context))
-
-
-def _item(row, base, to_contact):
-    obj = db.session.get(OBJECTS[row.object_type], row.object_id)
-    if isinstance(obj, TaxVoucher):  # only the date and a link: amounts stay behind the portal sign-in
-        url = f"{base}/portal/payments/{obj.due_date.isoformat()}?entity={obj.entity_id}"
-        return {"title": event_title(row.event, format_date(obj.due_date, "medium")), "url": url, "body": "",
-                "extra": None, "deadline": obj.due_date}
-    if isinstance(obj, Document):  # staff only: a client's upload
-        return {"title": event_title(row.event, obj.name), "url": f"{base}/documentview/show/{obj.id}", "body": "",
-                "extra": None, "deadline": None}
-    task = (obj.task or obj.request) if isinstance(obj, Message) else obj
-    name = getattr(task, "title", None) or getattr(task, "subject", "")
-    kind = "requests" if isinstance(task, ClientRequest) else "tasks"
-    url = f"{base}/portal/{kind}/{task.id}" if to_contact else (
-        f"{base}/clientrequestview/show/{task.id}" if kind == "requests" else f"{base}/taskview/show/{task.id}")
-    body = obj.body if isinstance(obj, Message) and obj.kind is not MessageKind.internal else ""
-    extra = getattr(task, "additional_message", None) if row.event == events.FILE_REQUEST_CREATED else None
-    return {"title": event_title(row.event, name), "url": url, "body": body, "extra": extra,
-            "deadline": getattr(task, "deadline", None)}
-
+    due = db.session.scalar(select(db.func.count()).select_from(
+        select(Notification.id).where(_due(now)).limit(1000).subquery()))
+    requeued = due if due and jobs.ensure_sweep_drain() else 0
+    return {"requeued": requeued, "interrupted": interrupted, "released": released}

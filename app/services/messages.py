@@ -38,6 +38,8 @@ def post(thread, user, body, kind=MessageKind.portal, attachments=()):
         raise MessageError(_("Choose who the message is for."))
     message = Message(kind=kind, body=body, attachments=list(attachments),
                       author_user_id=None if contact_id else user.id, author_contact_id=contact_id)
+    if kind is MessageKind.email:
+        message.mail_state = "pending"  # mailed at once by a job after the commit
     if isinstance(thread, Task):
         message.task = thread
     else:
@@ -47,6 +49,10 @@ def post(thread, user, body, kind=MessageKind.portal, attachments=()):
     events.emit(events.MESSAGE_POSTED, thread.entity, message, actor=user, kind=kind, thread=thread,
                 summary=f"{kind.name}: {thread}")
     db.session.commit()
+    if kind is MessageKind.email:
+        from app import jobs
+
+        jobs.enqueue_message_mail(message.id)
     return message
 
 

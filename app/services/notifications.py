@@ -1,5 +1,5 @@
 """Notification triggers: domain events become outbox rows in the same transaction; after the
-commit each e-mail row gets an rq job at its send_after (job id = "notify-<id>")."""
+commit a drain job is scheduled at their send_after (app.services.delivery sends them)."""
 import logging
 from datetime import datetime, timedelta
 
@@ -47,8 +47,8 @@ def _person_key(person):
     return f"c{person.id}" if isinstance(person, Contact) else f"u{person.id}"
 
 
-def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=True):
-    """Add in-app and e-mail rows for each person (skipping the actor); uncommitted."""
+def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=True, channels=tuple(Channel)):
+    """Add in-app and e-mail rows (or only `channels`) for each person (skipping the actor); uncommitted."""
     now = datetime.now()
     send_after = now + timedelta(seconds=get_settings().notification_delay if delay else 0)
     prefix = f"{event_name}:{type(obj).__name__}:{obj.id}:"
@@ -60,7 +60,7 @@ def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=
                               and not isinstance(person, Contact)):
             continue
         key = _person_key(person)
-        for channel in Channel:
+        for channel in channels:
             idempotency_key = f"{prefix}{key}:{channel.name}:{discriminator}"[:200]
             if idempotency_key in seen:
                 continue
@@ -144,7 +144,9 @@ def _on_message_posted(entity, obj, actor=None, kind=None, thread=None, **_):
         people = list(thread.assignees) if thread.portal_state is PortalState.assigned else []
     else:
         people = [thread.contact] if thread.contact is not None else []
-    notify(events.MESSAGE_POSTED, people, obj, entity, actor)
+    # A staff e-mail is mailed at once (app.services.messages_mail); the bell still shows it.
+    channels = (Channel.in_app,) if kind is MessageKind.email else tuple(Channel)
+    notify(events.MESSAGE_POSTED, people, obj, entity, actor, channels=channels)
 
 
 def _on_client_completed(entity, obj, actor=None, **_):
@@ -210,13 +212,18 @@ def _remember_new(session, flush_context):
 
 
 def _enqueue_new(session):
-    """After the commit: one delivery job per new e-mail row, due at its send_after."""
+    """After the commit: one drain job per distinct send_after (to the second) of the new e-mail rows."""
     rows = session.info.pop(PENDING_KEY, [])
     if rows:
         from app import jobs
 
-        for notification_id, send_after in rows:
-            jobs.enqueue_delivery(notification_id, send_after)
+        latest = {}
+        for _row_id, send_after in rows:
+            second = send_after.replace(microsecond=0)
+            latest[second] = max(latest.get(second, send_after), send_after)
+        now = datetime.now()
+        for send_after in sorted(latest.values()):
+            jobs.enqueue_drain(send_after if send_after > now else None)
 
 
 def _forget_new(session):
