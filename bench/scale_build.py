@@ -43,6 +43,7 @@ def build(app, factor, log=print):
     with app.app_context():
         staff_ids = _staff(app)
         conn = db.session.connection()
+        conn.execute(text("SET statement_timeout = 0"))  # the timeout is for the pages, not the build
         conn.execute(text("TRUNCATE " + ", ".join(DOMAIN_TABLES) + " RESTART IDENTITY CASCADE"))
         roles = dict(conn.execute(text("SELECT name, id FROM ab_role")).all())
         params = dict(n, today=date.today(), staff_lo=min(staff_ids), staff_hi=max(staff_ids),
@@ -56,6 +57,7 @@ def build(app, factor, log=print):
         db.session.commit()
         _portal_contact(app, n)
         conn = db.session.connection()
+        conn.execute(text("SET statement_timeout = 0"))
         _sequences(conn)
         started = time.perf_counter()
         conn.execute(text("ANALYZE"))
