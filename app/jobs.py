@@ -78,6 +78,22 @@ def enqueue_delivery(notification_id, send_after=None):
         return None
 
 
+def enqueue_deliveries(rows):
+    """Schedule the delivery of new outbox rows [(id, send_after)] through one Redis pipeline (a daily
+    job writes thousands); a lost job is re-created by the outbox sweep, so Redis trouble is logged."""
+    try:
+        q = queue()
+        retry = _delivery_retry()
+        with q.connection.pipeline() as pipe:
+            for notification_id, send_after in rows:
+                when = ((send_after or datetime.now()) + timedelta(seconds=1)).astimezone(timezone.utc)
+                q.enqueue_at(when, deliver_notification, notification_id, job_id=f"notify-{notification_id}",
+                             retry=retry, pipeline=pipe)
+            pipe.execute()
+    except RedisError:
+        log.warning("could not schedule %d notifications", len(rows), exc_info=True)
+
+
 def deliver_notification(notification_id):
     """Send one due outbox row (with the recipient's other due rows, as a digest); safe to re-run."""
     from app.services.delivery import deliver

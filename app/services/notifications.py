@@ -50,18 +50,16 @@ def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=
     now = datetime.now()
     send_after = now + timedelta(seconds=get_settings().notification_delay if delay else 0)
     prefix = f"{event_name}:{type(obj).__name__}:{obj.id}:"
+    people = [p for p in people if p is not None and not (
+        actor is not None and getattr(p, "id", None) == actor.id and not isinstance(p, Contact))]
+    keys = {(p, channel): f"{prefix}{_person_key(p)}:{channel.name}:{discriminator}"[:200]
+            for p in people for channel in Channel}
     # A re-run (a daily job run twice) finds its rows already written: never a second row or mail.
+    # Exact keys (the unique index answers), not a LIKE on a prefix (no index can serve it here).
     seen = set(db.session.scalars(select(Notification.idempotency_key).where(
-        Notification.idempotency_key.like(prefix.replace("%", r"\%").replace("_", r"\_") + "%", escape="\\"))))
-    for person in people:
-        if person is None or (actor is not None and getattr(person, "id", None) == actor.id
-                              and not isinstance(person, Contact)):
-            continue
-        key = _person_key(person)
-        for channel in Channel:
-            idempotency_key = f"{prefix}{key}:{channel.name}:{discriminator}"[:200]
-            if idempotency_key in seen:
-                continue
+        Notification.idempotency_key.in_(set(keys.values()))))) if keys else set()
+    for (person, channel), idempotency_key in keys.items():
+        if idempotency_key not in seen:
             seen.add(idempotency_key)
             db.session.add(Notification(
                 recipient_contact_id=person.id if isinstance(person, Contact) else None,
@@ -196,8 +194,7 @@ def _enqueue_new(session):
     if rows:
         from app import jobs
 
-        for notification_id, send_after in rows:
-            jobs.enqueue_delivery(notification_id, send_after)
+        jobs.enqueue_deliveries(rows)  # new rows: no failed job of theirs to replace
 
 
 def _forget_new(session):
