@@ -147,7 +147,7 @@ def measure(app, counter, groups, runs, timed):
         client = sign_in()
         for label, path in pages:
             median, p95, sql, size, status, n = timed(client, counter, path, runs)
-            note = "" if status == 200 else f"HTTP {status}"
+            note = "" if status == 200 else (f"HTTP {status}" if isinstance(status, int) else f"{status} (timeout)")
             note += f" ({n} runs)" if n < runs else ""
             rows.append({"what": f"{who}: {label}", "median": median, "p95": p95, "sql": sql, "kb": size / 1024,
                          "note": note.strip()})

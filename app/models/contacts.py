@@ -52,7 +52,7 @@ class Contact(Model):
 
     id = Column(Integer, primary_key=True)
     first_name = Column(String(100), nullable=False)
-    last_name = Column(String(100), nullable=False)
+    last_name = Column(String(100), nullable=False, index=True)
     username = Column(String(100), nullable=False, unique=True)
     phone = Column(String(50))
     language = Column(String(5), nullable=False, default="en")

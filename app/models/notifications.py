@@ -67,7 +67,7 @@ class Notification(Model):
     sent_on = Column(DateTime)
     read_at = Column(DateTime)
     idempotency_key = Column(String(200), nullable=False, unique=True)
-    actor_user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    actor_user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     created_on = Column(DateTime, nullable=False, default=func.now())
 
     def __repr__(self):
