@@ -21,6 +21,7 @@ from sqlalchemy import false, select, true, union
 from app.extensions import db
 from app.models import Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings
 from app.models.contacts import contact_group_members
+from app.security import grants_cache
 from app.security import roles as R
 from app.security.scopes import ENTITY_SCOPED
 
@@ -61,7 +62,7 @@ def _role_grants():
             grants.setdefault(role_id, set()).add(name)
         return {k: frozenset(v) for k, v in grants.items()}
 
-    return _cached("grants", load)
+    return _cached("grants", lambda: grants_cache.cached("grants", _grants_version(), load))
 
 
 def _role_ids_by_name():
@@ -71,7 +72,12 @@ def _role_ids_by_name():
         rows = db.session.execute(select(Role.name, Role.id).where(Role.name.in_(R.ENTITY_ROLES)))
         return dict(rows.all())
 
-    return _cached("role_ids", load)
+    return _cached("role_ids", lambda: grants_cache.cached("role_ids", _grants_version(), load))
+
+
+def _grants_version():
+    """The roles-and-permissions version, read once per request."""
+    return _cached("grants_version", grants_cache.version)
 
 
 def _uid(user):
