@@ -78,7 +78,8 @@ def _ids(app):
                         "AND s.user_id = %d" % scoped_uid),
             "document": one("SELECT min(d.id) FROM document d JOIN entity_share s ON s.entity_id = d.entity_id "
                             "AND s.user_id = %d" % scoped_uid),
-            "thread": one("SELECT task_id FROM message GROUP BY task_id ORDER BY count(*) DESC LIMIT 1"),
+            "thread": one("SELECT task_id FROM message WHERE task_id IS NOT NULL GROUP BY task_id "
+                          "ORDER BY count(*) DESC LIMIT 1"),
             "small_task": one("SELECT max(task_id) FROM task_assignee WHERE contact_id = %d" % contact),
             "portal_doc": one("SELECT max(id) FROM document"),
             "portal_entity": one("SELECT min(entity_id) FROM entity_share WHERE contact_id = %d" % contact),

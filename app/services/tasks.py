@@ -145,23 +145,20 @@ def emit_deadline_events(today, days_before=(3, 0)):
 
     The due tasks are selected in SQL by deadline (index) and handled BATCH at a time, each batch
     committed: the work and memory grow with the tasks due, not with the table. Returns their ids."""
-    found = []
-    for deadline in reminder_deadlines(today, days_before):
-        after = 0
-        while True:
-            batch = db.session.scalars(
-                select(Task).where(*_open_assigned(), Task.deadline == deadline, Task.id > after)
-                .options(joinedload(Task.entity), selectinload(Task.assignees))
-                .order_by(Task.id).limit(BATCH)).all()
-            for task in batch:
-                events.emit(events.DEADLINE_APPROACHING, task.entity, task, days_left=(task.deadline - today).days,
-                            recipients=list(task.assignees))
-            found += [task.id for task in batch]
-            db.session.commit()
-            if len(batch) < BATCH:
-                break
-            after = batch[-1].id
-    return found
+    found, deadlines, after = [], reminder_deadlines(today, days_before), 0
+    while True:
+        batch = db.session.scalars(
+            select(Task).where(*_open_assigned(), Task.deadline.in_(deadlines), Task.id > after)
+            .options(joinedload(Task.entity), selectinload(Task.assignees))
+            .order_by(Task.id).limit(BATCH)).all()
+        for task in batch:
+            events.emit(events.DEADLINE_APPROACHING, task.entity, task, days_left=(task.deadline - today).days,
+                        recipients=list(task.assignees))
+        found += [task.id for task in batch]
+        db.session.commit()
+        if len(batch) < BATCH:
+            return found
+        after = batch[-1].id
 
 
 def spawn_due_occurrences(today=None):
