@@ -151,9 +151,10 @@ def emit_deadline_events(today, days_before=(3, 0)):
             select(Task).where(*_open_assigned(), Task.deadline.in_(deadlines), Task.id > after)
             .options(joinedload(Task.entity), selectinload(Task.assignees))
             .order_by(Task.id).limit(BATCH)).all()
-        for task in batch:
-            events.emit(events.DEADLINE_APPROACHING, task.entity, task, days_left=(task.deadline - today).days,
-                        recipients=list(task.assignees))
+        with db.session.no_autoflush:  # the batch's rows go out together at the commit (keys never overlap)
+            for task in batch:
+                events.emit(events.DEADLINE_APPROACHING, task.entity, task, days_left=(task.deadline - today).days,
+                            recipients=list(task.assignees))
         found += [task.id for task in batch]
         db.session.commit()
         if len(batch) < BATCH:

@@ -248,7 +248,8 @@ def remind(today, days_before=None):
         batch = rows[start:start + REMIND_BATCH]
         firsts = {v.id: v for v in db.session.scalars(select(TaxVoucher).where(
             TaxVoucher.id.in_([r[2] for r in batch])).options(joinedload(TaxVoucher.entity)))}
-        done = sum(_remind_one(firsts[first_id], wanted[due_date]) for _entity_id, due_date, first_id in batch)
+        with db.session.no_autoflush:  # written together at the commit; no two rows share a key
+            done = sum(_remind_one(firsts[first_id], wanted[due_date]) for _entity_id, due_date, first_id in batch)
         try:
             db.session.commit()
         except IntegrityError:  # another run wrote the same reminders first
