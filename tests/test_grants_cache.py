@@ -1,10 +1,19 @@
 """Role grants are cached across requests and reloaded as soon as a role's permissions change."""
+import pytest
 from flask import current_app
 
 from app.extensions import db
 from app.security import access, grants_cache
 from app.security import roles as R
 from tests import factories as f
+
+
+@pytest.fixture(autouse=True)
+def grants_cache_on(app):
+    """The suite runs with GRANTS_CACHE off (stable query counts); these tests turn it on."""
+    app.config["GRANTS_CACHE"] = True
+    yield
+    app.config["GRANTS_CACHE"] = False
 
 
 def _entity_perm(action):
@@ -56,3 +65,11 @@ def test_without_redis_nothing_is_cached():
     for _ in range(2):
         grants_cache.cached("probe", None, lambda: calls.append(1))
     assert len(calls) == 2
+
+
+def test_a_new_staff_member_does_not_invalidate_the_grants(app):
+    """Giving a user a role changes no grant: the version stays (the cache stays warm)."""
+    with app.app_context():
+        before = grants_cache.version()
+        f.staff(R.STAFF)
+        assert grants_cache.version() == before

@@ -6,7 +6,7 @@ process reloads. Without Redis nothing is cached across requests (each request l
 """
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
 from redis.exceptions import RedisError
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 VERSION_KEY = "portico:grants-version"
@@ -16,9 +16,13 @@ _store = {}  # (name, version) -> value, for this process
 
 
 def version():
-    """The current grants version, or None when Redis cannot say (then nothing is cached)."""
+    """The current grants version, or None when Redis cannot say or GRANTS_CACHE is off (nothing cached)."""
+    from flask import current_app
+
     from app.redis_conn import get_redis
 
+    if not current_app.config.get("GRANTS_CACHE", True):
+        return None
     try:
         return int(get_redis().get(VERSION_KEY) or 0)
     except (RedisError, ValueError):
@@ -48,9 +52,20 @@ def bump():
         pass  # this process dropped its copy; others re-read when Redis is back (the version moves then)
 
 
+def _changes_grants(obj, new_or_deleted):
+    """A new or deleted grant object, or a role whose permissions or name changed (a role also turns
+    dirty when a user joins it: that changes no grant)."""
+    if not isinstance(obj, _GRANT_MODELS):
+        return False
+    if new_or_deleted or not isinstance(obj, Role):
+        return True
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in ("permissions", "name"))
+
+
 def _note_changes(session, flush_context):
-    touched = list(session.new) + list(session.dirty) + list(session.deleted)
-    if any(isinstance(obj, _GRANT_MODELS) for obj in touched):
+    if any(_changes_grants(obj, True) for obj in list(session.new) + list(session.deleted)) or \
+            any(_changes_grants(obj, False) for obj in session.dirty):
         session.info[_CHANGED] = True
 
 
