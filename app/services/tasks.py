@@ -152,14 +152,26 @@ def emit_deadline_events(today, days_before=(3, 0)):
             .options(joinedload(Task.entity), selectinload(Task.assignees))
             .order_by(Task.id).limit(BATCH)).all()
         with db.session.no_autoflush:  # the batch's rows go out together at the commit (keys never overlap)
+            existing = _existing_reminders(batch, today)
             for task in batch:
                 events.emit(events.DEADLINE_APPROACHING, task.entity, task, days_left=(task.deadline - today).days,
-                            recipients=list(task.assignees))
+                            recipients=list(task.assignees), existing=existing)
         found += [task.id for task in batch]
         db.session.commit()
         if len(batch) < BATCH:
             return found
         after = batch[-1].id
+
+
+def _existing_reminders(batch, today):
+    """The outbox keys of this batch's reminders already written (one query for the whole batch)."""
+    from app.models.notifications import Channel
+    from app.services import notifications
+
+    return notifications.existing_keys(
+        notifications.idempotency_key(events.DEADLINE_APPROACHING, task, person, channel,
+                                      notifications.deadline_discriminator(task, (task.deadline - today).days))
+        for task in batch for person in task.assignees for channel in Channel)
 
 
 def spawn_due_occurrences(today=None):
