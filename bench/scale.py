@@ -93,6 +93,7 @@ def main():
     parser.add_argument("--skip-build", action="store_true", help="time the firm already in the database")
     parser.add_argument("--runs", type=int, default=20, help="requests per page")
     parser.add_argument("--only", default="", help="comma-separated groups: staff,scoped,ops,portal,jobs")
+    parser.add_argument("--skip", default="", help="comma-separated page labels to leave out (e.g. shares,documents)")
     args = parser.parse_args()
     app = make_app()
     if not args.skip_build:
@@ -105,7 +106,8 @@ def main():
     import scale_pages
 
     groups = [g for g in (args.only or "staff,scoped,ops,portal,jobs").split(",") if g]
-    rows = scale_pages.measure(app, Counter(app), groups, args.runs, timed)
+    skip = {label.strip() for label in args.skip.split(",") if label.strip()}
+    rows = scale_pages.measure(app, Counter(app), groups, args.runs, timed, skip)
     print_table(rows)
 
 

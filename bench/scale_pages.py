@@ -132,7 +132,7 @@ def portal_pages(ids):
     ]
 
 
-def measure(app, counter, groups, runs, timed):
+def measure(app, counter, groups, runs, timed, skip=()):
     """Rows for the table: every page of the chosen groups, then the jobs."""
     ids, rows = _ids(app), []
     plan = []
@@ -147,6 +147,8 @@ def measure(app, counter, groups, runs, timed):
     for who, sign_in, pages in plan:
         client = sign_in()
         for label, path in pages:
+            if label in skip:
+                continue
             median, p95, sql, size, status, n = timed(client, counter, path, runs)
             note = "" if status == 200 else (f"HTTP {status}" if isinstance(status, int) else f"{status} (timeout)")
             note += f" ({n} runs)" if n < runs else ""
