@@ -9,7 +9,7 @@ Starts, on 127.0.0.1 only and for this run: a private redis-server, an SMTP sink
 keeps the access codes, `gunicorn -w N run:app` and two rq workers. Each virtual user is a portal
 contact of the bench firm (created once, `bench.load<N>@bench.example`, sharing the bench portal
 contact's first entity and assigned one of its tasks) and signs in through the real flow: e-mail,
-PIN, then the code from its mail. Each user sends its own X-Forwarded-For (TRUSTED_PROXIES=1), as
+PIN, then the code from its mail; its --seconds of steps start once it is in. Each user sends its own X-Forwarded-For (TRUSTED_PROXIES=1), as
 users behind a proxy do, so the per-network code limit counts each user apart. Everything stops
 after --seconds (plus sign-in and shutdown time, bounded by timeouts).
 """
@@ -81,9 +81,11 @@ class User:
                               {"code": code or "", "csrf_token": self.token("/portal/sign-in/code")})
         return answer.status == 302
 
-    def work(self, deadline):
+    def work(self, seconds):
+        """Sign in, then run the steps for `seconds` from then (the sign-in wait does not eat the window)."""
         if not self.step("sign in", self.sign_in):
             return
+        deadline = time.monotonic() + seconds
         task = f"/portal/tasks/{self.task_id}"
         while time.monotonic() < deadline:
             self.step("home", lambda: self.request("GET", "/portal/").status == 200)
@@ -149,9 +151,8 @@ def main():
     base, procs = start_servers(args, env, tmp)
     results, pool = [], urllib3.PoolManager(maxsize=args.users, block=False)
     try:
-        deadline = time.monotonic() + args.seconds
         started = time.monotonic()
-        threads = [threading.Thread(target=User(base, email, task_id, i, pool, sink, results).work, args=(deadline,))
+        threads = [threading.Thread(target=User(base, email, task_id, i, pool, sink, results).work, args=(args.seconds,))
                    for i, (email, task_id) in enumerate(users)]
         for thread in threads:
             thread.start()
