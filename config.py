@@ -76,6 +76,8 @@ class Config:
     # Portal PINs: a slow KDF (werkzeug's scrypt, n=32768).
     PIN_HASH_METHOD = os.environ.get("PIN_HASH_METHOD", "scrypt:32768:8:1")
     PIN_FAKE_HASH = None  # set in create_app with the same method (timing of unknown addresses)
+    # Role grants kept across requests under a version in Redis (app/security/grants_cache.py).
+    GRANTS_CACHE = True
 
     # Sessions
     SESSION_COOKIE_HTTPONLY = True
@@ -135,6 +137,8 @@ class TestingConfig(Config):
     FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     PIN_HASH_METHOD = "pbkdf2:sha256:1000"
     RATELIMIT_ENABLED = False
+    # Off so that query-count tests count the same whatever ran before them; tests/test_grants_cache.py turns it on.
+    GRANTS_CACHE = False
     STORAGE_DIR = os.environ.get("STORAGE_DIR", os.path.join(BASE_DIR, "instance", "test-storage"))
 
 

@@ -56,10 +56,12 @@ def create_app(config_class=None):
 
     from app import cli, markdown, web
     from app.mailer import init_mail
+    from app.security import grants_cache
     from app.services import notifications
 
     init_mail(app)
     notifications.register()
+    grants_cache.register()
     cli.register(app)
     web.register(app)
     from app.security import second_factor

@@ -5,6 +5,7 @@ import redis
 from flask import current_app
 
 _EMBEDDED = {}
+_CLIENTS = {}
 
 
 def redis_url(app=None):
@@ -25,7 +26,15 @@ def redis_url(app=None):
 
 
 def get_redis(app=None, **kwargs):
-    """A redis-py client for the configured server (a real one or the embedded one)."""
+    """The process's redis-py client for the configured server (a real one or the embedded one).
+
+    One client, hence one connection pool, per URL and options for the life of the process: a new
+    client per call opened a new connection per request. redis-py pools are thread-safe and reset
+    themselves in a forked child."""
     kwargs.setdefault("socket_connect_timeout", 2)
     kwargs.setdefault("socket_timeout", 5)
-    return redis.Redis.from_url(redis_url(app), **kwargs)
+    key = (redis_url(app), tuple(sorted(kwargs.items())))
+    client = _CLIENTS.get(key)
+    if client is None:
+        client = _CLIENTS.setdefault(key, redis.Redis.from_url(key[0], **kwargs))
+    return client

@@ -212,3 +212,29 @@ def test_screen_permissions_are_remembered_per_request_only(app, client, login):
         user.roles = [f.role(R.CLIENT)]
         db.session.commit()
     assert client.get("/entityview/list/").status_code in (302, 403)
+
+
+def test_listed_scope_finds_the_same_rows_as_the_subquery(world):
+    """scope(..., listed=True) (entity ids spelt out) and the subquery scope select the same messages and
+    events, for a scoped staff member, an Admin and a contact."""
+    from sqlalchemy import select
+
+    from app.models import ActivityEvent, Message, MessageKind
+    from app.services import messages, requests, tasks
+
+    staff, admin = f.staff(R.STAFF), f.staff(R.ADMIN)
+    f.share(world["own"], R.VIEWER, user=staff)
+    person = f.portal_contact(world["own"])
+    f.share(world["foreign"], R.ENTITY_COLLABORATOR, contact=f.contact(with_user=True))
+    for entity in (world["own"], world["foreign"]):
+        task = tasks.create_task(entity, f"Task of {entity.name}", admin)
+        tasks.assign(task, admin)
+        messages.post(task, admin, "To the client")
+        messages.post(task, admin, "Internal note", kind=MessageKind.internal)
+    requests.create_request(world["own"], person, person.user, "Question", "Body")
+    for user in (staff, admin, person.user):
+        for model in (Message, ActivityEvent):
+            plain = set(db.session.scalars(select(model.id).where(access.scope(user, model))))
+            listed = set(db.session.scalars(select(model.id).where(access.scope(user, model, listed=True))))
+            assert plain == listed, (user, model)
+    assert len(set(db.session.scalars(select(Message.id).where(access.scope(staff, Message, listed=True))))) == 2

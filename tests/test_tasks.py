@@ -249,5 +249,5 @@ def test_deadline_approaching_is_emitted_for_assigned_open_tasks_only(work):
         tasks.assign(task, work["accountant"])
     tasks.complete(done, work["accountant"])
     found = tasks.emit_deadline_events(today)
-    assert {t.title for t in found} == {"Due soon", "Due today"}
+    assert {db.session.get(Task, task_id).title for task_id in found} == {"Due soon", "Due today"}
     assert _verbs().count("work.deadline_approaching") == 2

@@ -55,7 +55,7 @@ class ActivityEvent(Model):
 
     id = Column(Integer, primary_key=True)
     created_on = Column(DateTime, nullable=False, default=func.now(), index=True)
-    actor_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    actor_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     actor = relationship("User")
     entity_id = Column(Integer, ForeignKey("entity.id", ondelete="SET NULL"))
     entity = relationship("Entity")

@@ -52,7 +52,7 @@ class Contact(Model):
 
     id = Column(Integer, primary_key=True)
     first_name = Column(String(100), nullable=False)
-    last_name = Column(String(100), nullable=False)
+    last_name = Column(String(100), nullable=False, index=True)
     username = Column(String(100), nullable=False, unique=True)
     # The firm's own id for the person: re-imports match on it.
     external_id = Column(String(64), unique=True)

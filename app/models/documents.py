@@ -75,7 +75,8 @@ class Document(Model):
     """A file of an entity: its current version's facts, status, note and visibility."""
 
     __tablename__ = "document"
-    __table_args__ = (Index("ix_document_entity_created", "entity_id", "created_on"),)
+    __table_args__ = (Index("ix_document_entity_created", "entity_id", "created_on"),
+                      Index("ix_document_created_on", "created_on"))
 
     id = Column(Integer, primary_key=True)
     entity_id = Column(Integer, ForeignKey("entity.id", ondelete="CASCADE"), nullable=False)
@@ -94,7 +95,7 @@ class Document(Model):
     version_count = Column(Integer, nullable=False, default=1)
     created_on = Column(DateTime, nullable=False, default=func.now())
     updated_on = Column(DateTime, nullable=False, default=func.now(), onupdate=func.now())
-    created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     created_by = relationship("User")
     versions = relationship(
         "DocumentVersion", back_populates="document", cascade="all, delete-orphan",
@@ -137,7 +138,7 @@ class DocumentVersion(Model):
     mime = Column(String(100), nullable=False)
     size = Column(BigInteger, nullable=False)
     sha256 = Column(String(64), nullable=False)
-    uploaded_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    uploaded_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     uploaded_by = relationship("User")
     uploaded_on = Column(DateTime, nullable=False, default=func.now())
 

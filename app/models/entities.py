@@ -114,7 +114,7 @@ class EntityShare(Model):
     id = Column(Integer, primary_key=True)
     entity_id = Column(Integer, ForeignKey("entity.id", ondelete="CASCADE"), nullable=False, index=True)
     entity = relationship("Entity", back_populates="shares")
-    role_id = Column(Integer, ForeignKey("ab_role.id", ondelete="CASCADE"), nullable=False)
+    role_id = Column(Integer, ForeignKey("ab_role.id", ondelete="CASCADE"), nullable=False, index=True)
     role = relationship("Role")
     user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), index=True)
     user = relationship("User")
@@ -122,7 +122,7 @@ class EntityShare(Model):
     contact = relationship("Contact", back_populates="shares")
     group_id = Column(Integer, ForeignKey("contact_group.id", ondelete="CASCADE"), index=True)
     group = relationship("ContactGroup", back_populates="shares")
-    created_on = Column(DateTime, nullable=False, default=func.now())
+    created_on = Column(DateTime, nullable=False, default=func.now(), index=True)
 
     @property
     def grantee(self):

@@ -40,14 +40,14 @@ class K1Recipient(Model):
     name = Column(String(200), nullable=False)
     email = Column(String(254), nullable=False)
     share = Column(Numeric(7, 4))  # ownership percentage
-    document_id = Column(Integer, ForeignKey("document.id", ondelete="SET NULL"))
+    document_id = Column(Integer, ForeignKey("document.id", ondelete="SET NULL"), index=True)
     document = relationship("Document")
     status = Column(enum_column_type(K1Status, "k1_status"), nullable=False, default=K1Status.not_sent)
     link_hash = Column(String(64), index=True)  # sha256 of the guest link's token; the token itself is only mailed
     link_expires_on = Column(DateTime)
     link_revoked_on = Column(DateTime)
     sent_on = Column(DateTime)
-    sent_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    sent_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     opened_on = Column(DateTime)
     downloaded_on = Column(DateTime)
     created_on = Column(DateTime, nullable=False, default=func.now())

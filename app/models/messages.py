@@ -27,6 +27,7 @@ message_attachments = Table(
     Model.metadata,
     Column("message_id", Integer, ForeignKey("message.id", ondelete="CASCADE"), primary_key=True),
     Column("document_id", Integer, ForeignKey("document.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_message_attachment_document_id", "document_id"),
 )
 
 
@@ -38,6 +39,7 @@ class Message(Model):
         CheckConstraint("(task_id IS NULL) <> (request_id IS NULL)", name="ck_message_one_thread"),
         Index("ix_message_task_time", "task_id", "created_on"),
         Index("ix_message_request_time", "request_id", "created_on"),
+        Index("ix_message_created_on", "created_on"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -47,9 +49,9 @@ class Message(Model):
     request = relationship("ClientRequest")
     kind = Column(Enum(MessageKind, name="message_kind", native_enum=False, length=20), nullable=False)
     body = Column(Text, nullable=False)
-    author_user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    author_user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     author_user = relationship("User")
-    author_contact_id = Column(Integer, ForeignKey("contact.id", ondelete="SET NULL"))
+    author_contact_id = Column(Integer, ForeignKey("contact.id", ondelete="SET NULL"), index=True)
     author_contact = relationship("Contact")
     created_on = Column(DateTime, nullable=False, default=func.now())
     deleted_on = Column(DateTime)

@@ -68,7 +68,7 @@ class Notification(Model):
     sent_on = Column(DateTime)
     read_at = Column(DateTime)
     idempotency_key = Column(String(200), nullable=False, unique=True)
-    actor_user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    actor_user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     # A drain's lease on a pending row: which batch took it, and until when (then others may).
     claim_token = Column(String(16), index=True)
     claimed_until = Column(DateTime)

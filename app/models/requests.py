@@ -28,6 +28,7 @@ request_attachments = Table(
     Model.metadata,
     Column("request_id", Integer, ForeignKey("client_request.id", ondelete="CASCADE"), primary_key=True),
     Column("document_id", Integer, ForeignKey("document.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_client_request_attachment_document_id", "document_id"),
 )
 
 
@@ -35,7 +36,8 @@ class ClientRequest(Model):
     """A question or request from a contact about one entity."""
 
     __tablename__ = "client_request"
-    __table_args__ = (Index("ix_client_request_entity_status", "entity_id", "status"),)
+    __table_args__ = (Index("ix_client_request_entity_status", "entity_id", "status"),
+                      Index("ix_client_request_created_on", "created_on"))
 
     id = Column(Integer, primary_key=True)
     entity_id = Column(Integer, ForeignKey("entity.id", ondelete="CASCADE"), nullable=False)
@@ -46,7 +48,7 @@ class ClientRequest(Model):
     body = Column(Text, nullable=False)
     status = Column(Enum(RequestStatus, name="client_request_status", native_enum=False, length=20),
                     nullable=False, default=RequestStatus.new)
-    task_id = Column(Integer, ForeignKey("task.id", ondelete="SET NULL"))
+    task_id = Column(Integer, ForeignKey("task.id", ondelete="SET NULL"), index=True)
     task = relationship("Task")
     created_on = Column(DateTime, nullable=False, default=func.now())
     attachments = relationship("Document", secondary=request_attachments)

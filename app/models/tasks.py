@@ -137,17 +137,17 @@ class Task(Model):
     withdrawn_on = Column(DateTime)
     client_status = Column(enum_column_type(ClientStatus, "task_client_status"), nullable=False, default=ClientStatus.pending)
     client_done_on = Column(DateTime)
-    client_done_by_id = Column(Integer, ForeignKey("contact.id", ondelete="SET NULL"))
+    client_done_by_id = Column(Integer, ForeignKey("contact.id", ondelete="SET NULL"), index=True)
     client_done_by = relationship("Contact", foreign_keys=[client_done_by_id])
     auto_complete = Column(Boolean, nullable=False, default=False)
     series_id = Column(Integer, ForeignKey("task_series.id", ondelete="SET NULL"), index=True)
     series = relationship("TaskSeries")
     occurrence = Column(Integer)
     additional_message = Column(Text)
-    update_document_id = Column(Integer, ForeignKey("document.id", ondelete="SET NULL"))
+    update_document_id = Column(Integer, ForeignKey("document.id", ondelete="SET NULL"), index=True)
     update_document = relationship("Document", foreign_keys=[update_document_id])
     created_on = Column(DateTime, nullable=False, default=func.now())
-    created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
 
     checklist = relationship("ChecklistItem", back_populates="task", cascade="all, delete-orphan",
                              order_by="ChecklistItem.position")
@@ -198,7 +198,7 @@ class ChecklistItem(Model):
     text = Column(String(500), nullable=False)
     done = Column(Boolean, nullable=False, default=False)
     done_on = Column(DateTime)
-    done_by_user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    done_by_user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
 
     def __repr__(self):
         return self.text
@@ -212,8 +212,8 @@ class FileRequestAnswer(Model):
 
     id = Column(Integer, primary_key=True)
     task_id = Column(Integer, ForeignKey("task.id", ondelete="CASCADE"), nullable=False, index=True)
-    contact_id = Column(Integer, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
+    contact_id = Column(Integer, ForeignKey("contact.id", ondelete="CASCADE"), nullable=False, index=True)
     contact = relationship("Contact")
-    document_id = Column(Integer, ForeignKey("document.id", ondelete="SET NULL"))
+    document_id = Column(Integer, ForeignKey("document.id", ondelete="SET NULL"), index=True)
     document = relationship("Document")
     answered_on = Column(DateTime, nullable=False, default=func.now())

@@ -26,6 +26,7 @@ class TaxVoucher(Model):
     __table_args__ = (
         CheckConstraint("amount >= 0", name="ck_tax_voucher_amount"),
         Index("ix_tax_voucher_entity_due", "entity_id", "due_date"),
+        Index("ix_tax_voucher_due_date", "due_date"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -40,7 +41,7 @@ class TaxVoucher(Model):
     status = Column(enum_column_type(VoucherStatus, "voucher_status"), nullable=False, default=VoucherStatus.unpaid)
     paid_on = Column(Date)
     confirmation_number = Column(String(100))
-    marked_paid_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    marked_paid_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     marked_paid_by = relationship("User", foreign_keys=[marked_paid_by_id])
     marked_paid_at = Column(DateTime)
     created_on = Column(DateTime, nullable=False, default=func.now())

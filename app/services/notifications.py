@@ -47,24 +47,40 @@ def _person_key(person):
     return f"c{person.id}" if isinstance(person, Contact) else f"u{person.id}"
 
 
-def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=True, channels=tuple(Channel)):
-    """Add in-app and e-mail rows (or only `channels`) for each person (skipping the actor); uncommitted."""
+def idempotency_key(event_name, obj, person, channel, discriminator=""):
+    """The outbox key of one notification: event, object, person, channel and what makes it unique."""
+    return f"{event_name}:{type(obj).__name__}:{obj.id}:{_person_key(person)}:{channel.name}:{discriminator}"[:200]
+
+
+def existing_keys(keys):
+    """Which of `keys` the outbox holds already (one query; the unique index answers)."""
+    keys = set(keys)
+    return set(db.session.scalars(select(Notification.idempotency_key).where(
+        Notification.idempotency_key.in_(keys)))) if keys else set()
+
+
+def deadline_discriminator(task, days_left):
+    """What tells one deadline reminder of a task from another (the deadline and the days left)."""
+    return f"{task.deadline.isoformat()}:{days_left}"
+
+
+def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=True, existing=None,
+           channels=tuple(Channel)):
+    """Add in-app and e-mail rows (or only `channels`) for each person (skipping the actor); uncommitted.
+    `existing`: the keys already in the outbox when the caller looked them up for a whole batch (else one
+    query here)."""
     now = datetime.now()
     send_after = now + timedelta(seconds=get_settings().notification_delay if delay else 0)
-    prefix = f"{event_name}:{type(obj).__name__}:{obj.id}:"
+    people = [p for p in people if p is not None and not (
+        actor is not None and getattr(p, "id", None) == actor.id and not isinstance(p, Contact))]
+    keys = {(p, channel): idempotency_key(event_name, obj, p, channel, discriminator)
+            for p in people for channel in channels}
     # A re-run (a daily job run twice) finds its rows already written: never a second row or mail.
-    seen = set(db.session.scalars(select(Notification.idempotency_key).where(
-        Notification.idempotency_key.like(prefix.replace("%", r"\%").replace("_", r"\_") + "%", escape="\\"))))
-    for person in people:
-        if person is None or (actor is not None and getattr(person, "id", None) == actor.id
-                              and not isinstance(person, Contact)):
-            continue
-        key = _person_key(person)
-        for channel in channels:
-            idempotency_key = f"{prefix}{key}:{channel.name}:{discriminator}"[:200]
-            if idempotency_key in seen:
-                continue
-            seen.add(idempotency_key)
+    # Exact keys (the unique index answers), not a LIKE on a prefix (no index can serve it here).
+    seen = existing if existing is not None else existing_keys(keys.values())  # grows with what is added
+    for (person, channel), key in keys.items():
+        if key not in seen:
+            seen.add(key)
             db.session.add(Notification(
                 recipient_contact_id=person.id if isinstance(person, Contact) else None,
                 recipient_user_id=None if isinstance(person, Contact) else person.id,
@@ -73,7 +89,7 @@ def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=
                 send_after=now if channel is Channel.in_app else send_after,
                 state=NotificationState.sent if channel is Channel.in_app else NotificationState.pending,
                 sent_on=now if channel is Channel.in_app else None,
-                idempotency_key=idempotency_key,
+                idempotency_key=key,
             ))
 
 
@@ -162,10 +178,10 @@ def _on_file_request_created(entity, obj, actor=None, recipients=(), **_):
     notify(events.FILE_REQUEST_CREATED, recipients, obj, entity, actor)
 
 
-def _on_deadline_approaching(entity, obj, actor=None, recipients=(), days_left=0, **_):
+def _on_deadline_approaching(entity, obj, actor=None, recipients=(), days_left=0, existing=None, **_):
     if obj.staff_status is StaffStatus.open:
         notify(events.DEADLINE_APPROACHING, recipients, obj, entity, actor,
-               discriminator=f"{obj.deadline.isoformat()}:{days_left}", delay=False)
+               discriminator=deadline_discriminator(obj, days_left), delay=False, existing=existing)
 
 
 def _on_voucher_due(entity, obj, actor=None, recipients=(), days_left=0, **_):

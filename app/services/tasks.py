@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import IntegrityError
 
 from app import jobs
@@ -17,6 +18,7 @@ from app.services import events
 from app.services.entities import contacts_with_access
 from app.services.recurrence import Rule, next_deadline
 
+BATCH = 500  # due tasks handled and committed at a time by the periodic jobs
 log = logging.getLogger(__name__)
 
 
@@ -122,31 +124,71 @@ def attach(task, document, user):
         db.session.commit()
 
 
+def _open_assigned():
+    return (Task.staff_status == StaffStatus.open, Task.portal_state == PortalState.assigned)
+
+
+def reminder_deadlines(today, days_before=(3, 0)):
+    """The deadlines reminded of today: `days_before` days ahead, and every 7th day overdue back to
+    the oldest open, assigned task (one query)."""
+    due = {today + timedelta(days=n) for n in days_before}
+    oldest = db.session.scalar(select(func.min(Task.deadline)).where(*_open_assigned()))
+    day = today - timedelta(days=7)
+    while oldest is not None and day >= oldest:
+        due.add(day)
+        day -= timedelta(days=7)
+    return sorted(due)
+
+
 def emit_deadline_events(today, days_before=(3, 0)):
     """Emit deadline_approaching for open, assigned tasks due `days_before` days from `today`, and
-    weekly while overdue (the daily cron job calls this; outbox keys make a re-run harmless)."""
-    due = [today + timedelta(days=n) for n in days_before]
-    candidates = db.session.scalars(select(Task).where(
-        Task.deadline <= max(due), Task.staff_status == StaffStatus.open, Task.portal_state == PortalState.assigned,
-    )).all()
-    found = [t for t in candidates if t.deadline in due or (t.deadline < today and (today - t.deadline).days % 7 == 0)]
-    for task in found:
-        events.emit(events.DEADLINE_APPROACHING, task.entity, task, days_left=(task.deadline - today).days,
-                    recipients=list(task.assignees))
-    db.session.commit()
-    return found
+    weekly while overdue (the daily cron job calls this; outbox keys make a re-run harmless).
+
+    The due tasks are selected in SQL by deadline (index) and handled BATCH at a time, each batch
+    committed: the work and memory grow with the tasks due, not with the table. Returns their ids."""
+    found, deadlines, after = [], reminder_deadlines(today, days_before), 0
+    while True:
+        batch = db.session.scalars(
+            select(Task).where(*_open_assigned(), Task.deadline.in_(deadlines), Task.id > after)
+            .options(joinedload(Task.entity), selectinload(Task.assignees))
+            .order_by(Task.id).limit(BATCH)).all()
+        with db.session.no_autoflush:  # the batch's rows go out together at the commit (keys never overlap)
+            existing = _existing_reminders(batch, today)
+            for task in batch:
+                events.emit(events.DEADLINE_APPROACHING, task.entity, task, days_left=(task.deadline - today).days,
+                            recipients=list(task.assignees), existing=existing)
+        found += [task.id for task in batch]
+        db.session.commit()
+        if len(batch) < BATCH:
+            return found
+        after = batch[-1].id
+
+
+def _existing_reminders(batch, today):
+    """The outbox keys of this batch's reminders already written (one query for the whole batch)."""
+    from app.models.notifications import Channel
+    from app.services import notifications
+
+    return notifications.existing_keys(
+        notifications.idempotency_key(events.DEADLINE_APPROACHING, task, person, channel,
+                                      notifications.deadline_discriminator(task, (task.deadline - today).days))
+        for task in batch for person in task.assignees for channel in Channel)
 
 
 def spawn_due_occurrences(today=None):
-    """Create the next occurrence of every series whose latest occurrence's deadline has passed."""
+    """Create the next occurrence of every series whose latest occurrence's deadline has passed.
+
+    Selected in SQL (the latest occurrence per series, kept only when due): the work grows with the
+    series due, not with every series."""
     today = today or date.today()
-    latest = db.session.execute(
-        select(Task.series_id, func.max(Task.occurrence)).where(Task.series_id.is_not(None)).group_by(Task.series_id)
-    ).all()
+    latest = (select(Task.series_id, func.max(Task.occurrence).label("occurrence"))
+              .where(Task.series_id.is_not(None)).group_by(Task.series_id).subquery())
+    due = db.session.scalars(
+        select(Task.id).join(latest, (Task.series_id == latest.c.series_id) & (Task.occurrence == latest.c.occurrence))
+        .where(Task.deadline <= today).order_by(Task.id)).all()
     created = 0
-    for series_id, occurrence in latest:
-        task = _occurrence(series_id, occurrence)
-        if task is not None and task.deadline is not None and task.deadline <= today and spawn_next(task.id):
+    for task_id in due:
+        if spawn_next(task_id):
             created += 1
     return created
 

@@ -214,6 +214,9 @@ def mark_paid(voucher, user, paid_on, confirmation, today=None):
     return voucher
 
 
+REMIND_BATCH = 500  # (entity, due date) reminders committed at a time
+
+
 def reminder_days():
     """Days before a due date when reminders go out (REMINDER_DAYS_BEFORE, e.g. "3,0")."""
     raw = str(current_app.config.get("REMINDER_DAYS_BEFORE", "3,0"))
@@ -239,27 +242,30 @@ def remind(today, days_before=None):
         .where(TaxVoucher.due_date.in_(list(wanted)))
         .group_by(TaxVoucher.entity_id, TaxVoucher.due_date).having(unpaid > 0)
         .order_by(TaxVoucher.due_date, TaxVoucher.entity_id)).all()
-    firsts = {v.id: v for v in db.session.scalars(select(TaxVoucher).where(TaxVoucher.id.in_([r[2] for r in rows]))
-                                                  .options(joinedload(TaxVoucher.entity)))}
     emitted = 0
-    for _entity_id, due_date, first_id in rows:
-        emitted += _remind_one(firsts[first_id], wanted[due_date])
-    try:
-        db.session.commit()
-    except IntegrityError:  # another run wrote the same reminders first
-        db.session.rollback()
-        return 0
+    for start in range(0, len(rows), REMIND_BATCH):  # committed a batch at a time: bounded memory
+        batch = rows[start:start + REMIND_BATCH]
+        firsts = {v.id: v for v in db.session.scalars(select(TaxVoucher).where(
+            TaxVoucher.id.in_([r[2] for r in batch])).options(joinedload(TaxVoucher.entity)))}
+        with db.session.no_autoflush:  # written together at the commit; no two rows share a key
+            done = sum(_remind_one(firsts[first_id], wanted[due_date]) for _entity_id, due_date, first_id in batch)
+        try:
+            db.session.commit()
+        except IntegrityError:  # another run wrote the same reminders first
+            db.session.rollback()
+            continue
+        emitted += done
     return emitted
 
 
 def _remind_one(voucher, days_left):
     discriminator = f"{voucher.due_date.isoformat()}:{days_left}"
-    told = set(db.session.scalars(select(Notification.recipient_contact_id).where(
-        Notification.event == events.VOUCHER_DUE, Notification.object_type == "TaxVoucher",
-        Notification.object_id == voucher.id, Notification.channel == Channel.in_app,
-        Notification.idempotency_key.endswith(":" + discriminator, autoescape=True))))
-    recipients = [c for c, _role in contacts_with_access(voucher.entity)
-                  if access.may_be_mailed(c) and c.id not in told]
+    people = [c for c, _role in contacts_with_access(voucher.entity) if access.may_be_mailed(c)]
+    keys = {f"{events.VOUCHER_DUE}:TaxVoucher:{voucher.id}:c{c.id}:{Channel.in_app.name}:{discriminator}": c.id
+            for c in people}  # the exact keys notify() writes: the unique index answers
+    told = {keys[k] for k in db.session.scalars(select(Notification.idempotency_key).where(
+        Notification.idempotency_key.in_(list(keys))))} if keys else set()
+    recipients = [c for c in people if c.id not in told]
     if not recipients:
         return 0
     events.emit(events.VOUCHER_DUE, voucher.entity, voucher, recipients=recipients, days_left=days_left,

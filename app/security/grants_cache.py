@@ -1,0 +1,86 @@
+"""Role grants cached across requests, safely: keyed by a version that every change bumps.
+
+The version lives in Redis (shared by every web process and worker). A commit that touches a role,
+permission, view-menu or their links increments it after the commit, so the next request of any
+process reloads. Without Redis nothing is cached across requests (each request loads, as before).
+"""
+from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
+from redis.exceptions import RedisError
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+VERSION_KEY = "portico:grants-version"
+_CHANGED = "portico_grants_changed"
+_GRANT_MODELS = (Role, Permission, PermissionView, ViewMenu)
+_store = {}  # (name, version) -> value, for this process
+
+
+def version():
+    """The current grants version, or None when Redis cannot say or GRANTS_CACHE is off (nothing cached)."""
+    from flask import current_app
+
+    from app.redis_conn import get_redis
+
+    if not current_app.config.get("GRANTS_CACHE", True):
+        return None
+    try:
+        return int(get_redis().get(VERSION_KEY) or 0)
+    except (RedisError, ValueError):
+        return None
+
+
+def cached(name, current_version, load):
+    """`load()` once per (name, version) in this process; every call when the version is unknown."""
+    if current_version is None:
+        return load()
+    key = (name, current_version)
+    if key not in _store:
+        if len(_store) > 32:  # old versions are never asked for again
+            _store.clear()
+        _store[key] = load()
+    return _store[key]
+
+
+def bump():
+    """Invalidate every process's cached grants (after a change to roles or permissions)."""
+    from app.redis_conn import get_redis
+
+    _store.clear()
+    try:
+        get_redis().incr(VERSION_KEY)
+    except RedisError:
+        pass  # this process dropped its copy; others re-read when Redis is back (the version moves then)
+
+
+def _changes_grants(obj, new_or_deleted):
+    """A new or deleted grant object, or a role whose permissions or name changed (a role also turns
+    dirty when a user joins it: that changes no grant)."""
+    if not isinstance(obj, _GRANT_MODELS):
+        return False
+    if new_or_deleted or not isinstance(obj, Role):
+        return True
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in ("permissions", "name"))
+
+
+def _note_changes(session, flush_context):
+    if any(_changes_grants(obj, True) for obj in list(session.new) + list(session.deleted)) or \
+            any(_changes_grants(obj, False) for obj in session.dirty):
+        session.info[_CHANGED] = True
+
+
+def _after_commit(session):
+    if session.info.pop(_CHANGED, False):
+        bump()
+
+
+def _after_rollback(session):
+    session.info.pop(_CHANGED, None)
+
+
+def register():
+    """Listen for commits that change grants (once per process)."""
+    if not event.contains(Session, "after_flush", _note_changes):
+        event.listen(Session, "after_flush", _note_changes)
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_rollback", _after_rollback)
