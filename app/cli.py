@@ -74,4 +74,8 @@ def cron_command():
 
 def register(app):
     """Attach the command group to `app`."""
+    from app import cli_ops
+
+    if "check" not in portico.commands:
+        cli_ops.register(portico)
     app.cli.add_command(portico)
