@@ -61,12 +61,12 @@ def worker_command(burst):
 @portico.command("cron")
 def cron_command():
     """Run rq's cron scheduler with Portico's periodic jobs (outbox sweep, reminders, recurring tasks)."""
-    from rq.cron import CronScheduler
-
+    from app.cron_leader import LeaderCronScheduler
     from app.jobs import CRON, QUEUES
     from app.redis_conn import get_redis
 
-    scheduler = CronScheduler(connection=get_redis(socket_timeout=None))
+    # Several cron processes may run (one per node): only the Redis-locked leader enqueues.
+    scheduler = LeaderCronScheduler(connection=get_redis(socket_timeout=None))
     for func, when in CRON:
         scheduler.register(func, QUEUES[0], **when)
     scheduler.start()
