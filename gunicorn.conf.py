@@ -22,7 +22,7 @@ max_requests_jitter = max_requests // 10
 forwarded_allow_ips = ""
 secure_scheme_headers = {}
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # empty: no access log
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Each worker builds its own app: no state is shared between processes except through PostgreSQL and Redis.
