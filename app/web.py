@@ -88,6 +88,8 @@ def blob_response(key, mime, size, etag, max_age=0):
     response.direct_passthrough = True
     if size is not None:
         response.content_length = size
+    else:  # make_conditional counted the empty placeholder body: let the server stream it chunked
+        response.headers.pop("Content-Length", None)
     return response
 
 

@@ -156,3 +156,29 @@ def test_migrate_both_ways_verifies_and_is_idempotent(app, client, login, firm, 
     for doc_id, content in zip(ids, contents):
         assert client.get(f"/files/{doc_id}/download").data == content
 
+
+
+def test_storage_commands_report_and_exit_non_zero_on_problems(app, firm):
+    """storage-verify exits 0 on a sound store and 1 naming a missing blob; storage-migrate refuses a
+    target equal to its source."""
+    _, key = _upload(app, firm)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["portico", "storage-verify"]).exit_code == 0
+    with app.app_context():
+        backend().delete(key)
+    result = runner.invoke(args=["portico", "storage-verify"])
+    assert result.exit_code == 1 and f"{key}: missing" in result.output
+    same = runner.invoke(args=["portico", "storage-migrate", "--to", firm.kind])
+    assert same.exit_code == 2 and "must differ" in same.output
+
+
+def test_firm_logo_is_served_whole_from_either_backend(app, client, firm):
+    """The logo (no recorded size) streams whole: no Content-Length of 0 from the empty placeholder."""
+    from app.services.firm import set_logo
+
+    with app.app_context():
+        set_logo(FileStorage(io.BytesIO(h.PNG), "logo.png"))
+    response = client.get("/firm-logo")
+    assert response.status_code == 200 and response.data == h.PNG
+    assert response.headers.get("Content-Length") in (None, str(len(h.PNG)))
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
