@@ -37,6 +37,15 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "")
     STORAGE_DIR = os.environ.get("STORAGE_DIR", os.path.join(BASE_DIR, "instance", "storage"))
+    # Where blobs live: "local" (STORAGE_DIR) or "s3" (S3_BUCKET; STORAGE_DIR then only holds spool files).
+    STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "local")
+    S3_BUCKET = os.environ.get("S3_BUCKET", "")
+    S3_PREFIX = os.environ.get("S3_PREFIX", "")
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", "")
+    S3_REGION = os.environ.get("S3_REGION", "")
+    S3_ADDRESSING_STYLE = os.environ.get("S3_ADDRESSING_STYLE", "")
+    # Downloads as presigned links valid this many seconds (S3 only; 0 = stream through Portico).
+    S3_PRESIGNED_DOWNLOAD_SECONDS = int(os.environ.get("S3_PRESIGNED_DOWNLOAD_SECONDS", 0))
     PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))  # reverse-proxy hops in front of Portico
     # The whole request (several files at once); each file is held to the firm's max_upload_bytes.

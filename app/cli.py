@@ -77,10 +77,11 @@ def worker_command(burst, max_jobs, max_memory_mb):
 def cron_command():
     """Run rq's cron scheduler with Portico's periodic jobs (outbox sweep and purge, reminders, recurring
     tasks); several may run, only the one holding the Redis lease enqueues."""
+    from app.cron_leader import LeaderCronScheduler
     from app.jobs import CRON, QUEUES
     from app.redis_conn import get_redis
-    from app.worker import LeaderCronScheduler
 
+    # Several cron processes may run (one per node): only the Redis-locked leader enqueues.
     scheduler = LeaderCronScheduler(connection=get_redis(socket_timeout=None))
     for func, when in CRON:
         scheduler.register(func, QUEUES[0], **when)
@@ -89,4 +90,8 @@ def cron_command():
 
 def register(app):
     """Attach the command group to `app`."""
+    from app import cli_ops
+
+    if "check" not in portico.commands:
+        cli_ops.register(portico)
     app.cli.add_command(portico)

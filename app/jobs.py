@@ -1,5 +1,6 @@
 """Background jobs run by rq workers; each takes ids, reloads, and is safe to run twice."""
 import logging
+import os
 import secrets
 from datetime import datetime, time, timedelta, timezone
 
@@ -236,7 +237,7 @@ def sweep_recurring_tasks():
 
 # Periodic jobs, run by rq's own CronScheduler (`flask portico cron`).
 CRON = [
-    (sweep_outbox, {"interval": 60}),
+    (sweep_outbox, {"interval": int(os.environ.get("OUTBOX_SWEEP_SECONDS", 60))}),
     (send_deadline_reminders, {"cron": "0 6 * * *"}),
     (sweep_recurring_tasks, {"cron": "15 * * * *"}),
     (send_voucher_reminders, {"cron": "5 6 * * *"}),

@@ -3,13 +3,16 @@ import secrets
 import time
 from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, g, jsonify, render_template, request, send_file, session
+from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request,
+                   send_file, session)
 from flask_login import current_user, logout_user
 from sqlalchemy import text
+from werkzeug.wsgi import wrap_file
 
 from app.extensions import db
 from app.redis_conn import get_redis
 from app.security import access
+from app.storage import CHUNK, backend
 
 bp = Blueprint("portico", __name__)
 
@@ -24,6 +27,17 @@ def health():
     return jsonify(status), 200 if healthy else 503
 
 
+@bp.route("/ready")
+def ready():
+    """Readiness for a load balancer: database, migrations at head, Redis and storage (200 or 503)."""
+    from app.services.readiness import run_checks
+
+    status = {part: "ok" if ok else "error" for part, ok, _ in run_checks()}
+    healthy = all(v == "ok" for v in status.values())
+    status["status"] = "ok" if healthy else "unavailable"
+    return jsonify(status), 200 if healthy else 503
+
+
 @bp.route("/firm-logo")
 def firm_logo():
     """The firm's logo (public: it appears in mails and on the sign-in page)."""
@@ -32,7 +46,7 @@ def firm_logo():
     found = logo()
     if found is None:
         abort(404)
-    response = send_file(found[0], mimetype=found[1], max_age=3600)
+    response = blob_response(found[0], found[1], size=None, etag=found[0].rsplit("/", 1)[-1], max_age=3600)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
@@ -57,12 +71,39 @@ def content_disposition(kind, filename):
 SANDBOX_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'"
 
 
+def blob_response(key, mime, size, etag, max_age=0):
+    """A stored blob as a streamed response with conditional GET (ETag). The local backend goes
+    through send_file (byte ranges too); others stream the store's body with Content-Length from
+    the recorded size (no ranges)."""
+    store = backend()
+    if store.kind == "local":
+        return send_file(store.path(key), mimetype=mime, conditional=True, etag=etag, max_age=max_age)
+    response = Response(mimetype=mime)
+    response.set_etag(etag)
+    response.cache_control.max_age = max_age
+    response.make_conditional(request)
+    if response.status_code == 304 or request.method == "HEAD":
+        return response
+    response.response = wrap_file(request.environ, store.open(key), buffer_size=CHUNK)
+    response.direct_passthrough = True
+    if size is not None:
+        response.content_length = size
+    else:  # make_conditional counted the empty placeholder body: let the server stream it chunked
+        response.headers.pop("Content-Length", None)
+    return response
+
+
 def send_version(version, filename, inline=False):
     """A stored document version as a response with the safe headers: RFC 6266 name, nosniff,
-    private no-store, and the sandbox CSP when shown inline."""
-    from app.services.documents import blob_path
-
-    response = send_file(blob_path(version), mimetype=version.mime, conditional=True, etag=version.sha256, max_age=0)
+    private no-store, and the sandbox CSP when shown inline. A download (not an inline view) is a
+    redirect to a short-lived presigned link when S3_PRESIGNED_DOWNLOAD_SECONDS is set."""
+    seconds = current_app.config.get("S3_PRESIGNED_DOWNLOAD_SECONDS") or 0
+    url = None if inline or not seconds else backend().presigned_url(version.storage_key, filename, version.mime, seconds)
+    if url:
+        response = redirect(url, 303)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    response = blob_response(version.storage_key, version.mime, version.size, version.sha256)
     response.headers["Content-Disposition"] = content_disposition("inline" if inline else "attachment", filename)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"

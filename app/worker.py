@@ -12,10 +12,7 @@ import resource
 import sys
 
 from rq import SimpleWorker
-from rq.cron import CronScheduler
 
-CRON_LEADER_KEY = "portico:cron-leader"
-CRON_LEASE = 90  # seconds; renewed on every pass of the scheduler loop (at most 60 s apart)
 
 
 class RecyclingWorker(SimpleWorker):
@@ -42,27 +39,3 @@ def run_worker(queues, connection, burst=False, max_jobs=None, max_memory_mb=0):
         worker._stop_requested and max_memory_mb
     if recycled and not burst:
         os.execv(sys.executable, [sys.executable, *sys.argv])
-
-
-class LeaderCronScheduler(CronScheduler):
-    """rq's cron scheduler that only enqueues while it holds the cron lease in Redis, so a second
-    `flask portico cron` (a failover spare, or a mistake) waits instead of doubling every job."""
-
-    _RENEW = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) "
-              "else return redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) and 1 or 0 end")
-
-    def is_leader(self):
-        """Take or renew the lease; True while this process holds it."""
-        return bool(self.connection.eval(self._RENEW, 1, CRON_LEADER_KEY, self.name, CRON_LEASE))
-
-    def enqueue_jobs(self):
-        """Enqueue the due periodic jobs, only as the leader."""
-        if not self.is_leader():
-            return []
-        return super().enqueue_jobs()
-
-    def register_death(self, pipeline=None):
-        """Give the lease up at shutdown, so a spare takes over at once."""
-        if self.connection.get(CRON_LEADER_KEY) == self.name.encode():
-            self.connection.delete(CRON_LEADER_KEY)
-        super().register_death(pipeline)

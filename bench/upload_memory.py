@@ -1,7 +1,8 @@
 """Upload a 10 MB file through a real Portico server (gunicorn) and print its peak memory growth.
 
-Usage: .venv/bin/python bench/upload_memory.py [--mb 10]
-Starts gunicorn on 127.0.0.1 with a throwaway SQLite database and storage folder, signs in, then
+Usage: .venv/bin/python bench/upload_memory.py [--mb 10] [--backend local|s3|both]
+Starts gunicorn on 127.0.0.1 with a throwaway SQLite database and storage folder (and, for s3, a
+throwaway `rclone serve s3` as the object store), signs in, then
 measures the worker's resident memory before the upload and its peak (VmHWM, reset just before)
 during it. The request body is streamed from a file on disk, so the client holds no copy either.
 """
@@ -99,11 +100,26 @@ def peak_kb(pid):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=10.0, help="file size in MiB (default 10, the limit)")
+    parser.add_argument("--backend", choices=["local", "s3", "both"], default="both", help="storage backend(s)")
     args = parser.parse_args()
     size = min(int(args.mb * 1024 * 1024), 10 * 1024 * 1024)
+    failed = 0
+    for backend in (["local", "s3"] if args.backend == "both" else [args.backend]):
+        failed += run(backend, size)
+    return 1 if failed else 0
+
+
+def run(backend, size):
+    """Measure one upload on `backend`; 0 when it succeeded under the ceiling."""
+    sys.path.insert(0, ROOT)
+    from tests.s3server import S3Server
+
     work = tempfile.mkdtemp(prefix="portico-bench-")
     env = dict(os.environ, PORTICO_ENV="testing", DATABASE_URL=f"sqlite:///{work}/bench.db",
-               STORAGE_DIR=os.path.join(work, "storage"), FLASK_APP="run.py")
+               STORAGE_DIR=os.path.join(work, "storage"), FLASK_APP="run.py", STORAGE_BACKEND="local")
+    s3 = S3Server().start() if backend == "s3" else None
+    if s3 is not None:
+        env.update(s3.env())
     port = free_port()
     server = None
     try:
@@ -139,15 +155,17 @@ def main():
                 "Content-Length": str(os.path.getsize(path)), "Accept": "application/json"})
         elapsed = time.perf_counter() - started
         peak = peak_kb(worker.pid)
-        print(f"upload of {size:,} bytes: HTTP {status} in {elapsed:.2f} s")
-        print(f"worker RSS before: {before / 1024:.1f} MiB, peak during upload: {peak / 1024:.1f} MiB")
-        print(f"peak resident-memory growth: {(peak - before) / 1024:.2f} MiB (ceiling 3 MiB)")
+        print(f"[{backend}] upload of {size:,} bytes: HTTP {status} in {elapsed:.2f} s")
+        print(f"[{backend}] worker RSS before: {before / 1024:.1f} MiB, peak during upload: {peak / 1024:.1f} MiB")
+        print(f"[{backend}] peak resident-memory growth: {(peak - before) / 1024:.2f} MiB (ceiling 3 MiB)")
         return 0 if status == 200 and peak - before < 3 * 1024 else 1
     finally:
         if server is not None:
             server.terminate()
             server.wait(10)
         shutil.rmtree(work, ignore_errors=True)
+        if s3 is not None:
+            s3.stop()
 
 
 if __name__ == "__main__":

@@ -239,3 +239,37 @@ def count_queries(app):
             event.remove(engine, "before_cursor_execute", before)
 
     return _count
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One rclone S3 server for the run (started on first use, stopped at the end); its credentials
+    are in the process environment, where boto3 looks for them."""
+    from tests.s3server import S3Server
+
+    server = S3Server().start()
+    saved = {name: os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update({k: v for k, v in server.env().items() if k.startswith("AWS_")})
+    yield server
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    server.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage_backend(request, app):
+    """Runs a test once on the local backend and once on the rclone S3 server (a fresh prefix)."""
+    import uuid
+
+    saved = {k: app.config.get(k) for k in ("STORAGE_BACKEND", "S3_BUCKET", "S3_PREFIX", "S3_ENDPOINT_URL", "S3_REGION")}
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        app.config.update({k: v for k, v in server.env(prefix=f"t{uuid.uuid4().hex[:8]}").items()
+                           if not k.startswith("AWS_")})
+    app.extensions.pop("portico_storage", None)
+    yield request.param
+    app.config.update(saved)
+    app.extensions.pop("portico_storage", None)

@@ -15,7 +15,7 @@ from app.models.documents import Direction, Visibility
 from app.security import access
 from app.services import activity, events
 from app.services.filetypes import UploadRefused, clean_filename, detect
-from app.services.firm import get_settings
+from app.services.firm import get_settings, logo_keys
 from app.storage import backend
 
 log = logging.getLogger(__name__)
@@ -35,15 +35,19 @@ def upload(entity, file_storage, user, folder=None, direction=Direction.from_fir
     if folder is not None and folder.entity_id != entity.id:
         raise DocumentError(_("That folder belongs to another entity."))
     name = clean_filename(file_storage.filename)
-    blob = backend().save(file_storage.stream, get_settings().max_upload_bytes)
-    try:
-        if blob.size == 0:
+
+    def inspect(head, path):  # runs on the spooled file, before anything is stored
+        if not head:
             raise UploadRefused(_("The file is empty."))
-        kind = detect(blob.head, backend().path(blob.key), name)
+        kind = detect(head, path, name)
         if document is not None and document.file_type != kind.key:
             raise DocumentError(_("A new version must be the same type of file as the document (%(kind)s).",
                                   kind=document.file_type.upper()))
-        return _record_upload(entity, blob, kind, name, user, folder, direction, visibility, document,
+        return kind
+
+    blob = backend().save(file_storage.stream, get_settings().max_upload_bytes, inspect=inspect)
+    try:
+        return _record_upload(entity, blob, blob.inspected, name, user, folder, direction, visibility, document,
                               same_name_versions)
     except BaseException:
         db.session.rollback()
@@ -130,11 +134,6 @@ def stage_delete(doc, user):
 def finish_delete():
     """After the screen's commit: remove the noted blobs that nothing references any more."""
     remove_unreferenced(db.session.info.pop(_STAGED_BLOBS, []))
-
-
-def blob_path(version):
-    """The local file of a version (for send_file, which handles ranges and ETags)."""
-    return backend().path(version.storage_key)
 
 
 def check_update(doc):
@@ -253,11 +252,11 @@ def sweep_storage(older_than=3600):
     for start in range(0, len(keys), 500):
         chunk = keys[start:start + 500]
         used |= set(db.session.scalars(select(DocumentVersion.storage_key).where(DocumentVersion.storage_key.in_(chunk))))
+    used |= set(logo_keys())
     orphans = [k for k in keys if k not in used and store.age(k) > older_than]
     for key in orphans:
         store.delete(key)
     return {"temp_files": temps, "orphan_blobs": len(orphans)}
-
 
 
 def folder_tree(user, entity_id):

@@ -1,4 +1,5 @@
 """The firm's single settings row."""
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -29,29 +30,38 @@ def set_logo(file_storage):
     from app.services.filetypes import UploadRefused, clean_filename, detect
     from app.storage import backend
 
-    blob = backend().save(file_storage.stream, LOGO_MAX_BYTES)
-    try:
-        kind = detect(blob.head, backend().path(blob.key), clean_filename(file_storage.filename))
+    def inspect(head, path):  # runs on the spooled file, before anything is stored
+        kind = detect(head, path, clean_filename(file_storage.filename))
         if kind.key not in LOGO_TYPES:
             raise UploadRefused(_("The logo must be a PNG, JPEG or GIF image."))
+        return kind
+
+    blob = backend().save(file_storage.stream, LOGO_MAX_BYTES, inspect=inspect)
+    settings = get_settings()
+    old, settings.logo_key = settings.logo_key, f"{blob.inspected.key}:{blob.key}"
+    try:
+        db.session.commit()
     except BaseException:
+        db.session.rollback()
         backend().delete(blob.key)
         raise
-    settings = get_settings()
-    old, settings.logo_key = settings.logo_key, f"{kind.key}:{blob.key}"
-    db.session.commit()
     if old:
         backend().delete(old.split(":", 1)[1])
     return settings
 
 
 def logo():
-    """(path, mime type) of the firm's logo, or None."""
+    """(storage key, mime type) of the firm's logo, or None."""
     from app.services.filetypes import ALLOWED
-    from app.storage import backend
 
     key = get_settings().logo_key
     if not key:
         return None
     kind, blob = key.split(":", 1)
-    return backend().path(blob), ALLOWED[kind].mime
+    return blob, ALLOWED[kind].mime
+
+
+def logo_keys():
+    """The storage keys the firm settings reference (kept by the orphan sweep, copied by migration)."""
+    key = db.session.scalar(select(FirmSettings.logo_key).where(FirmSettings.id == 1))
+    return [key.split(":", 1)[1]] if key else []
