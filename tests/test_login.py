@@ -89,6 +89,34 @@ def test_staff_login_html_and_api_are_rate_limited(app):
     assert api[:3] == [401, 401, 401] and api[3] == 429
 
 
+def _limited_app(limit):
+    import uuid
+
+    from app import create_app
+    from tests.conftest import PorticoTestConfig
+
+    class Limited(PorticoTestConfig):
+        RATELIMIT_ENABLED = True
+        AUTH_RATE_LIMIT = limit
+        RATELIMIT_KEY_PREFIX = f"portico-test-{uuid.uuid4().hex}"
+
+    return create_app(Limited)
+
+
+def test_staff_login_limit_counts_an_ipv6_client_by_its_64_and_ipv4_by_address(app):
+    """Rotating addresses inside one IPv6 /64 does not escape the login limit; another /64 or IPv4 address is apart."""
+    client = _limited_app("3 per minute").test_client()
+
+    def attempt(ip):
+        client.environ_base["REMOTE_ADDR"] = ip
+        return _login(client, "nobody", "wrong password!").status_code
+
+    assert [attempt(f"2001:db8:5:6::{n}") for n in range(1, 5)] == [302, 302, 302, 429]
+    assert attempt("2001:db8:5:7::1") == 302
+    assert [attempt("192.0.2.10") for _ in range(3)] == [302, 302, 302]
+    assert attempt("::ffff:192.0.2.10") == 429 and attempt("192.0.2.11") == 302
+
+
 def test_sessions_end_after_the_absolute_lifetime(app, client, people):
     """A session older than SESSION_ABSOLUTE_LIFETIME is signed out whatever its activity."""
     _login(client, "real.staff")

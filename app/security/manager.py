@@ -1,14 +1,14 @@
 """Portico's FAB security manager: staff-only login and guarded user screens."""
 import logging
 
-from flask import current_app
+from flask import current_app, request
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.utils.limit import Limit
-from flask_limiter.util import get_remote_address
 from werkzeug.security import check_password_hash
 
 from app.security import access
+from app.services import throttle
 from app.views.staff import StaffResetMyPasswordView, StaffResetPasswordView, StaffUserView
 
 log = logging.getLogger(__name__)
@@ -18,10 +18,15 @@ def _login_limit():
     return current_app.config["AUTH_RATE_LIMIT"]
 
 
+def client_network_key():
+    """Flask-Limiter's key: the client's IPv4 address or IPv6 /64 (rotating inside a /64 is one client)."""
+    return throttle.client_network(request.remote_addr)
+
+
 class PorticoSecurityApi(SecurityApi):
     """FAB's JWT login API, rate-limited like the HTML login (FAB limits only the HTML form)."""
 
-    limits = [Limit(_login_limit, key_func=get_remote_address, methods=("POST",))]
+    limits = [Limit(_login_limit, key_func=client_network_key, methods=("POST",))]
 
 
 class PorticoSecurityManager(SecurityManager):
@@ -31,6 +36,11 @@ class PorticoSecurityManager(SecurityManager):
     resetpasswordview = StaffResetPasswordView
     resetmypasswordview = StaffResetMyPasswordView
     security_api = PorticoSecurityApi
+
+    def create_limiter(self, app):
+        """FAB's limiter (the staff login limit), counting by client network unless configured otherwise."""
+        app.config.setdefault("RATELIMIT_KEY_FUNC", client_network_key)
+        return super().create_limiter(app)
 
     def auth_user_db(self, username, password):
         """Authenticate staff; a client's account is refused exactly like an unknown one."""
