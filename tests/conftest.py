@@ -2,6 +2,7 @@
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 
 import pytest
@@ -35,6 +36,17 @@ def _redis_url():
 
 
 _EMBEDDED = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Leave nothing behind: stop this run's embedded Redis server(s) and the SMTP sink, remove the temp dir."""
+    from app.redis_conn import stop_embedded
+
+    for server in _EMBEDDED:
+        stop_embedded(server)
+    _EMBEDDED.clear()
+    SMTP.controller.stop()
+    shutil.rmtree(_TMP, ignore_errors=True)
 
 
 class SmtpSink:
