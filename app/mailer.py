@@ -28,6 +28,8 @@ def send(to, subject, text, html):
     message = Message(subject=subject, recipients=[to], body=text, html=html,
                       sender=current_app.config["MAIL_DEFAULT_SENDER"])
     if not current_app.config.get("MAIL_SERVER"):
+        if not current_app.config["DEV_MAIL"]:
+            raise RuntimeError("MAIL_SERVER is not set: no mail can be sent")
         os.makedirs(mail_folder(), exist_ok=True)
         safe_to = re.sub(r"[^A-Za-z0-9._-]", "_", to.replace("@", "_at_"))  # a local part may hold "/"
         name = f"{time.time():.6f}-{safe_to}.eml"

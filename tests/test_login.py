@@ -68,7 +68,7 @@ def test_login_page_is_not_cached_and_has_security_headers(client):
 
 
 def test_staff_login_html_and_api_are_rate_limited(app):
-    """After AUTH_RATE_LIMIT attempts, both /login/ and the JWT login API answer 429 (Redis-backed)."""
+    """After AUTH_RATE_LIMIT attempts, both /login/ and (when switched on) the JWT login API answer 429."""
     import uuid
 
     from app import create_app
@@ -78,6 +78,7 @@ def test_staff_login_html_and_api_are_rate_limited(app):
         RATELIMIT_ENABLED = True
         AUTH_RATE_LIMIT = "3 per minute"
         RATELIMIT_KEY_PREFIX = f"portico-test-{uuid.uuid4().hex}"
+        TOKEN_LOGIN_API = True  # the token login API is off by default; when on, it is limited too
 
     limited = create_app(Limited)
     assert limited.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "redis+unix://"))
@@ -115,6 +116,14 @@ def test_staff_login_limit_counts_an_ipv6_client_by_its_64_and_ipv4_by_address(a
     assert attempt("2001:db8:5:7::1") == 302
     assert [attempt("192.0.2.10") for _ in range(3)] == [302, 302, 302]
     assert attempt("::ffff:192.0.2.10") == 429 and attempt("192.0.2.11") == 302
+
+
+def test_the_token_login_api_is_off(app, client, people):
+    """FAB's JWT login and refresh routes do not exist until a REST API needs them."""
+    assert not [r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/security/")]
+    response = client.post("/api/v1/security/login", json={"username": "real.staff", "password": f.PASSWORD,
+                                                           "provider": "db"})
+    assert response.status_code == 404
 
 
 def test_sessions_end_after_the_absolute_lifetime(app, client, people):

@@ -13,7 +13,6 @@ from tests import factories as f
 PUBLIC = {
     "static", "appbuilder.static", "portico.health", "AuthDBView.login", "AuthDBView.logout",
     "LocaleView.index", "UtilView.back", "HomeView.index",
-    "PorticoSecurityApi.login", "PorticoSecurityApi.refresh",  # credentials / JWT checked inside
     "ops.static", "portico.firm_logo",
 } | PORTAL_PUBLIC | K1_PUBLIC
 # Portal pages: only a contact signed in through the portal (anyone else goes to its sign-in).

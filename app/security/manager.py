@@ -29,6 +29,12 @@ class PorticoSecurityApi(SecurityApi):
     limits = [Limit(_login_limit, key_func=client_network_key, methods=("POST",))]
 
 
+class NoTokenLoginApi(SecurityApi):
+    """FAB's token login API with no routes: FAB 5.3 adds the security API whenever its screens are on."""
+
+    include_route_methods = set()
+
+
 class PorticoSecurityManager(SecurityManager):
     """FAB's manager with our user views and a login that client accounts can never pass."""
 
@@ -36,6 +42,13 @@ class PorticoSecurityManager(SecurityManager):
     resetpasswordview = StaffResetPasswordView
     resetmypasswordview = StaffResetMyPasswordView
     security_api = PorticoSecurityApi
+
+    def register_views(self):
+        """FAB's security screens; its token login API (/api/v1/security/login, refresh) only once a
+        REST API needs it (TOKEN_LOGIN_API): a password oracle nothing here uses otherwise."""
+        if not current_app.config.get("TOKEN_LOGIN_API"):
+            self.security_api = NoTokenLoginApi
+        super().register_views()
 
     def create_limiter(self, app):
         """FAB's limiter (the staff login limit), counting by client network unless configured otherwise."""
