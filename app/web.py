@@ -91,6 +91,9 @@ def _security_headers(response):
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.endpoint and request.endpoint.endswith(".login"):
         response.headers["Cache-Control"] = "no-store"
+    # Staff and portal pages hold client data: never cached (by the browser's back button or a proxy).
+    # Responses that chose their own caching (static files, the public logo) keep it.
+    response.headers.setdefault("Cache-Control", "no-store")
     if request.is_secure or current_app.config.get("SESSION_COOKIE_SECURE"):  # production is HTTPS only
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response

@@ -126,6 +126,29 @@ def test_the_token_login_api_is_off(app, client, people):
     assert response.status_code == 404
 
 
+def test_get_logout_does_not_sign_staff_out(client, people):
+    """A cross-site link to /logout/ (GET) signs nobody out; POST without the CSRF token neither; with it, yes."""
+    _login(client, "real.staff")
+    client.get("/logout/")
+    assert _signed_in(client)
+    assert client.post("/logout/").status_code == 400
+    assert _signed_in(client)
+    page = client.get("/entityview/list/").get_data(as_text=True)
+    assert re.search(r'<form[^>]*method="post"[^>]*action="/logout/"', page) and 'href="/logout/"' not in page
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert client.post("/logout/", data={"csrf_token": token}).status_code == 302
+    assert not _signed_in(client)
+
+
+def test_staff_pages_are_not_cached(client, people):
+    """Every staff page (lists, forms, the bell) is sent with Cache-Control: no-store."""
+    _login(client, "real.staff")
+    for path in ("/", "/entityview/list/", "/contactview/list/", "/notifications/", "/taskview/list/"):
+        response = client.get(path)
+        assert response.status_code in (200, 302), path
+        assert "no-store" in response.headers.get("Cache-Control", ""), path
+
+
 def test_sessions_end_after_the_absolute_lifetime(app, client, people):
     """A session older than SESSION_ABSOLUTE_LIFETIME is signed out whatever its activity."""
     _login(client, "real.staff")

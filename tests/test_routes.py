@@ -11,7 +11,7 @@ from tests import factories as f
 
 # Routes anyone may call. Everything else needs a signed-in user with a screen permission.
 PUBLIC = {
-    "static", "appbuilder.static", "portico.health", "AuthDBView.login", "AuthDBView.logout",
+    "static", "appbuilder.static", "portico.health", "StaffAuthDBView.login", "StaffAuthDBView.logout",
     "LocaleView.index", "UtilView.back", "HomeView.index",
     "ops.static", "portico.firm_logo",
 } | PORTAL_PUBLIC | K1_PUBLIC

@@ -9,7 +9,7 @@ from werkzeug.security import check_password_hash
 
 from app.security import access
 from app.services import throttle
-from app.views.staff import StaffResetMyPasswordView, StaffResetPasswordView, StaffUserView
+from app.views.staff import StaffAuthDBView, StaffResetMyPasswordView, StaffResetPasswordView, StaffUserView
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class PorticoSecurityManager(SecurityManager):
     """FAB's manager with our user views and a login that client accounts can never pass."""
 
     userdbmodelview = StaffUserView
+    authdbview = StaffAuthDBView
     resetpasswordview = StaffResetPasswordView
     resetmypasswordview = StaffResetMyPasswordView
     security_api = PorticoSecurityApi
