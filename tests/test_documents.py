@@ -281,6 +281,27 @@ def test_out_of_scope_document_version_and_folder_ids_are_404(app, client, login
         assert db.session.query(Document).count() == 1 and db.session.get(Folder, ids.folder).name == "Private"
 
 
+@pytest.mark.parametrize("raw", ["²", "٤", str(2**63), "9" * 30, "-1", "1.0"])
+def test_malformed_folder_ids_in_the_browser_are_4xx_not_500(app, client, login, office, raw):
+    """A unicode digit or a number past 2^63 as a folder id (query, upload, new folder, move) is refused with a 4xx."""
+    login(client, office.accountant)
+    token = csrf_token(client, f"/documents/entity/{office.own}")
+    client.post(f"/documents/entity/{office.own}/folders", data={"csrf_token": token, "name": "Kept"})
+    with app.app_context():
+        kept = db.session.query(Folder).filter_by(name="Kept").one().id
+    answers = [
+        client.get(f"/documents/entity/{office.own}?folder={raw}").status_code,
+        h.upload(client, office.own, "a.txt", b"a\n", folder_id=raw).status_code,
+        client.post(f"/documents/entity/{office.own}/folders",
+                    data={"csrf_token": token, "name": "New", "parent_id": raw}).status_code,
+        client.post(f"/documents/folders/{kept}/move", data={"csrf_token": token, "parent_id": raw}).status_code,
+    ]
+    assert all(400 <= status < 500 for status in answers[1:]), answers
+    assert answers[0] in (200, 404)  # ?folder= that is not a number shows the top level
+    with app.app_context():
+        assert db.session.query(Document).count() == 0 and db.session.query(Folder).count() == 1
+
+
 def test_staff_only_documents_never_reach_a_contact(app, office):
     """Whatever the id, a contact's scope holds only portal-shared documents of their entities."""
     with app.app_context():

@@ -188,3 +188,61 @@ def test_staff_screen_hides_client_accounts_and_protects_admins(app, client, log
     assert client.get(f"/resetpassword/form?pk={ids.admin}").status_code == 403
     add_form = client.get("/users/add").get_data(as_text=True)
     assert ">Staff Admin<" in add_form and ">Admin<" not in add_form and ">Client<" not in add_form
+
+
+def _model_views(app):
+    from flask_appbuilder import ModelView
+
+    return [v for v in app.appbuilder.baseviews if isinstance(v, ModelView)]
+
+
+def _status(call):
+    """The response status, or 500 when the app raised (the test client re-raises instead of answering 500)."""
+    try:
+        return call().status_code
+    except Exception:  # noqa: BLE001 (any exception here is the 500 being looked for)
+        return 500
+
+
+def test_sorting_any_list_by_any_of_its_columns_is_never_a_500(app, client, login, firm):
+    """Every list view × every list column (relations included), both directions: sorted or ignored, never 500."""
+    from flask import url_for
+
+    with app.app_context():
+        admin = f.staff(R.ADMIN).id
+    login(client, admin)
+    failures = []
+    for view in _model_views(app):
+        with app.test_request_context():
+            url = url_for(f"{view.endpoint}.list")
+        name = type(view).__name__
+        for column in list(view.list_columns) + ["no_such_column"]:
+            for direction in ("asc", "desc"):
+                status = _status(lambda: client.get(f"{url}?_oc_{name}={column}&_od_{name}={direction}"))
+                if status >= 500:
+                    failures.append((name, column, direction))
+    assert failures == [], "\n".join(map(str, failures))
+
+
+@pytest.mark.parametrize("who", ["anonymous", R.ADMIN])
+def test_unknown_action_names_posted_to_any_model_view_are_refused_not_500(app, client, login, firm, who):
+    """An unknown action name to every ModelView's bulk and single-row action routes answers 4xx,
+    anonymously (with /login/'s CSRF token) as well as for an Admin."""
+    from flask import url_for
+
+    if who != "anonymous":
+        with app.app_context():
+            login(client, f.staff(who).id)
+    token = csrf_token(client, "/login/") if who == "anonymous" else csrf_token(client, "/notifications/preferences")
+    failures = []
+    for view in _model_views(app):
+        routes = {r.endpoint for r in app.url_map.iter_rules()}
+        if f"{view.endpoint}.action_post" not in routes:
+            continue
+        with app.test_request_context():
+            bulk = url_for(f"{view.endpoint}.action_post")
+            single = url_for(f"{view.endpoint}.action", name="no_such_action", pk="1")
+        for url, data in ((bulk, {"action": "no_such_action", "rowid": "1"}), (bulk, {"rowid": "1"}), (single, {})):
+            if _status(lambda: client.post(url, data={"csrf_token": token, **data})) >= 500:
+                failures.append((type(view).__name__, url, data.get("action")))
+    assert failures == [], "\n".join(map(str, failures))

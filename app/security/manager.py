@@ -3,12 +3,20 @@ import logging
 
 from flask import current_app, request
 from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.views import (
+    PermissionModelView,
+    PermissionViewModelView,
+    RoleModelView,
+    UserGroupModelView,
+    ViewMenuModelView,
+)
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.utils.limit import Limit
 from werkzeug.security import check_password_hash
 
 from app.security import access
 from app.services import throttle
+from app.views.base import SafeArgsMixin
 from app.views.staff import StaffAuthDBView, StaffResetMyPasswordView, StaffResetPasswordView, StaffUserView
 
 log = logging.getLogger(__name__)
@@ -29,6 +37,12 @@ class PorticoSecurityApi(SecurityApi):
     limits = [Limit(_login_limit, key_func=client_network_key, methods=("POST",))]
 
 
+def _safe(view_class):
+    """FAB's security screen with our malformed-input guards (unknown actions, unsortable columns).
+    The same class name keeps FAB's endpoints and permission names."""
+    return type(view_class.__name__, (SafeArgsMixin, view_class), {"__doc__": view_class.__doc__})
+
+
 class NoTokenLoginApi(SecurityApi):
     """FAB's token login API with no routes: FAB 5.3 adds the security API whenever its screens are on."""
 
@@ -40,6 +54,11 @@ class PorticoSecurityManager(SecurityManager):
 
     userdbmodelview = StaffUserView
     authdbview = StaffAuthDBView
+    rolemodelview = _safe(RoleModelView)
+    groupmodelview = _safe(UserGroupModelView)
+    permissionmodelview = _safe(PermissionModelView)
+    viewmenumodelview = _safe(ViewMenuModelView)
+    permissionviewmodelview = _safe(PermissionViewModelView)
     resetpasswordview = StaffResetPasswordView
     resetmypasswordview = StaffResetMyPasswordView
     security_api = PorticoSecurityApi

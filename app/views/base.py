@@ -104,6 +104,20 @@ class SafeArgsMixin:
     def _show(self, pk):
         return super()._show(parse_pk(pk))
 
+    def _get_list_widget(self, filters, order_column="", order_direction="", **kwargs):
+        # `?_oc_<view>=` is sent by anyone: a column the list cannot sort by (a relation, a typo)
+        # is ignored (default order) rather than handed to SQLAlchemy, which raises on relations.
+        if order_column not in self.order_columns:
+            order_column, order_direction = "", ""
+        return super()._get_list_widget(filters, order_column=order_column, order_direction=order_direction,
+                                        **kwargs)
+
+    def get_action_permission_name(self, name):
+        """The permission of action `name`; an unknown action is a 404 (FAB fails on it with a 500)."""
+        if name not in self.actions:
+            abort(404)
+        return super().get_action_permission_name(name)
+
     @expose("/action_post", methods=["POST"])
     def action_post(self):
         """FAB's bulk action route, refusing single-row actions and malformed row ids."""
