@@ -298,6 +298,7 @@ def test_malformed_folder_ids_in_the_browser_are_4xx_not_500(app, client, login,
     ]
     assert all(400 <= status < 500 for status in answers[1:]), answers
     assert answers[0] in (200, 404)  # ?folder= that is not a number shows the top level
+    assert client.get(f"/documents/entity/{office.own}?page={raw}").status_code in (200, 404)
     with app.app_context():
         assert db.session.query(Document).count() == 0 and db.session.query(Folder).count() == 1
 

@@ -155,6 +155,34 @@ def test_related_field_choices_list_only_rows_in_scope(client, login, firm):
     assert "Theirs" not in page
 
 
+def test_contact_filter_of_the_email_list_holds_only_contacts_in_scope(client, login, firm):
+    """A scoped accountant's contact e-mail list never names a foreign contact, not even in FAB's filter script."""
+    login(client, firm.accountant)
+    page = client.get("/contactemailview/list/").get_data(as_text=True)
+    assert "Mine" in page and "Theirs" not in page
+
+
+def test_no_staff_screen_names_a_foreign_row_in_its_choices(app, client, login, firm):
+    """Every list (with its search filters), add and edit form of a scoped accountant: the foreign
+    entity's and the foreign contact's names appear nowhere."""
+    from flask import url_for
+
+    login(client, firm.accountant)
+    leaks = []
+    for view in _model_views(app):
+        paths = []
+        with app.test_request_context():
+            for method in ("list", "add"):
+                if f"{view.endpoint}.{method}" in {r.endpoint for r in app.url_map.iter_rules()}:
+                    paths.append(url_for(f"{view.endpoint}.{method}"))
+        for path in paths:
+            response = client.get(path)
+            body = response.get_data(as_text=True)
+            if response.status_code == 200 and ("Theirs" in body or "Foreign Co" in body):
+                leaks.append(path)
+    assert leaks == []
+
+
 def test_crafted_choice_outside_scope_is_refused(app, client, login, firm):
     """Posting a foreign entity id in the share form fails validation and saves nothing."""
     login(client, firm.accountant)

@@ -156,6 +156,20 @@ class ScopedModelView(SafeArgsMixin, ModelView):
     action_rights = {"muldelete": R.DELETE}
     page_size = 25
 
+    def _init_forms(self):
+        """Before FAB builds the search, add and edit forms: every relation choice not limited by the
+        view itself is limited to the user's scope, so no filter or form names a row out of reach."""
+        for attr, columns in (("search_form_query_rel_fields", self.search_columns),
+                              ("add_form_query_rel_fields", self.add_columns),
+                              ("edit_form_query_rel_fields", self.edit_columns)):
+            fields = dict(getattr(self, attr) or {})  # a copy: the class's dict may be shared
+            for column in columns:
+                if column not in fields and self.datamodel.is_relation(column) and \
+                        access.is_scoped(self.datamodel.get_related_model(column)):
+                    fields[column] = in_scope(R.VIEW)
+            setattr(self, attr, fields)
+        super()._init_forms()
+
     def _item_or_404(self, pk):
         item = self.datamodel.get(parse_pk(pk), self._base_filters)
         if item is None:
