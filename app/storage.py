@@ -46,8 +46,9 @@ class LocalBackend:
             raise ValueError("not a storage key")
         return os.path.join(self.root, *parts)
 
-    def save(self, stream, max_bytes):
-        """Copy `stream` into a new blob, hashing and counting; past `max_bytes` nothing is kept."""
+    def save(self, stream, max_bytes, inspect=None):
+        """Copy `stream` into a new blob, hashing and counting; past `max_bytes` nothing is kept.
+        `inspect`, if given, is called with every chunk (content checks without a second read)."""
         digest, size, head = hashlib.sha256(), 0, b""
         fd, tmp_path = tempfile.mkstemp(dir=self.tmp, prefix="up-")
         try:
@@ -59,6 +60,8 @@ class LocalBackend:
                     if len(head) < HEAD_BYTES:
                         head += chunk[: HEAD_BYTES - len(head)]
                     digest.update(chunk)
+                    if inspect is not None:
+                        inspect(chunk)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())

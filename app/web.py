@@ -3,7 +3,7 @@ import secrets
 import time
 from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, g, jsonify, render_template, request, send_file, session
+from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request, send_file, session
 from flask_login import current_user, logout_user
 from sqlalchemy import text
 
@@ -61,8 +61,15 @@ def send_version(version, filename, inline=False):
     """A stored document version as a response with the safe headers: RFC 6266 name, nosniff,
     private no-store, and the sandbox CSP when shown inline."""
     from app.services.documents import blob_path
+    from app.services.filetypes import csv_without_formulas
 
-    response = send_file(blob_path(version), mimetype=version.mime, conditional=True, etag=version.sha256, max_age=0)
+    if version.mime == "text/csv":
+        # Served with formula cells neutralised, so these are not the stored bytes: no ETag (the
+        # sha256 names the stored file), no length, no ranges. Streamed row by row.
+        response = Response(csv_without_formulas(blob_path(version)), mimetype="text/csv")
+    else:
+        response = send_file(blob_path(version), mimetype=version.mime, conditional=True, etag=version.sha256,
+                             max_age=0)
     response.headers["Content-Disposition"] = content_disposition("inline" if inline else "attachment", filename)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"

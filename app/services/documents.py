@@ -15,7 +15,7 @@ from app.models import Document, DocumentVersion, Folder
 from app.models.documents import Direction, Visibility
 from app.security import access
 from app.services import activity, events
-from app.services.filetypes import UploadRefused, clean_filename, detect
+from app.services.filetypes import ContentScan, UploadRefused, clean_filename, detect
 from app.services.firm import get_settings
 from app.storage import backend
 
@@ -35,11 +35,12 @@ def upload(entity, file_storage, user, folder=None, direction=Direction.from_fir
     if folder is not None and folder.entity_id != entity.id:
         raise DocumentError(_("That folder belongs to another entity."))
     name = clean_filename(file_storage.filename)
-    blob = backend().save(file_storage.stream, get_settings().max_upload_bytes)
+    scan = ContentScan()
+    blob = backend().save(file_storage.stream, get_settings().max_upload_bytes, inspect=scan.feed)
     try:
         if blob.size == 0:
             raise UploadRefused(_("The file is empty."))
-        kind = detect(blob.head, backend().path(blob.key), name)
+        kind = detect(blob.head, backend().path(blob.key), name, scan)
         if document is not None and document.file_type != kind.key:
             raise DocumentError(_("A new version must be the same type of file as the document (%(kind)s).",
                                   kind=document.file_type.upper()))
