@@ -10,6 +10,7 @@ from sqlalchemy import event, text
 
 from config import TestingConfig
 
+pytest_plugins = ["tests.ci_skips"]  # in CI, a skip without a declared reason fails
 _TMP = tempfile.mkdtemp(prefix="portico-test-")
 # Tables that hold the roles and permissions written once per session; everything else is wiped
 # between tests.
