@@ -377,6 +377,7 @@ def test_production_neither_serves_nor_writes_development_mail(app, tmp_path):
     """PORTICO_ENV=production: no /ops/mail route, and without MAIL_SERVER a mail fails instead of
     landing (sign-in codes included) in instance/mail."""
     import os
+    import warnings
 
     import pytest
 
@@ -391,7 +392,9 @@ def test_production_neither_serves_nor_writes_development_mail(app, tmp_path):
         RATELIMIT_ENABLED = False
         MAIL_SERVER = ""
 
-    production = create_app(Prod)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "SQLite in production": expected here
+        production = create_app(Prod)
     production.instance_path = str(tmp_path)
     assert not [r for r in production.url_map.iter_rules() if r.rule.startswith("/ops/mail")]
     with production.test_request_context(), pytest.raises(RuntimeError, match="MAIL_SERVER"):

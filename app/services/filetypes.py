@@ -210,6 +210,7 @@ def safe_cell(cell):
 def csv_without_formulas(path):
     """The CSV file at `path` as UTF-8 chunks with every formula-like cell neutralised (safe_cell),
     row by row: never the whole file in memory. Same delimiter; quoting is re-done where needed."""
+    csv.field_size_limit(2**31 - 1)  # one long cell (a pasted note) must not cut a download short
     with open(path, "rb") as raw:
         sample = raw.read(_CSV_FLUSH)
         bom = sample.startswith(codecs.BOM_UTF8)
