@@ -61,7 +61,10 @@ class Config:
     FAB_CREATE_DB = False
     FAB_UPDATE_PERMS = False  # `flask portico init` writes permissions; never at start-up
     FAB_ADD_SECURITY_VIEWS = True
-    FAB_ADD_SECURITY_API = False
+    FAB_ADD_SECURITY_API = False  # FAB's user/role REST APIs
+    # FAB's JWT login API (/api/v1/security/login, refresh), which FAB 5.3 adds with the screens
+    # whatever FAB_ADD_SECURITY_API says: off until a REST API needs tokens.
+    TOKEN_LOGIN_API = _env_bool("TOKEN_LOGIN_API", False)
     FAB_API_SWAGGER_UI = False
     FAB_SECURITY_MANAGER_CLASS = "app.security.manager.PorticoSecurityManager"
     FAB_INDEX_VIEW = "app.views.home.HomeView"
@@ -106,6 +109,8 @@ class Config:
     }
 
     # Mail
+    # Without MAIL_SERVER, mails are written to instance/mail and shown at /ops/mail (never in production).
+    DEV_MAIL = True
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
@@ -157,6 +162,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
+    DEV_MAIL = False  # sign-in codes in a folder served by the app: never in production
 
     @classmethod
     def validate(cls, app):

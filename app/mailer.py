@@ -157,6 +157,8 @@ class Outgoing:
 
 
 def _write_file(built):
+    if not current_app.config["DEV_MAIL"]:  # production: no MAIL_SERVER is an error, never a mail folder
+        raise RuntimeError("MAIL_SERVER is not set: no mail can be sent")
     os.makedirs(mail_folder(), exist_ok=True)
     to = built.recipients[0]
     safe_to = re.sub(r"[^A-Za-z0-9._-]", "_", to.replace("@", "_at_"))  # a local part may hold "/"

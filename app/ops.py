@@ -362,8 +362,9 @@ def init_ops(app):
     admin.add_view(OutboxView(Notification, db, name=_l("Outbox"), endpoint="ops_outbox", url="/ops/outbox"))
     admin.add_view(JobsView(name=_l("Background jobs"), endpoint="ops_jobs", url="/ops/jobs"))
     admin.add_view(AuditLogView(ActivityEvent, db, name=_l("Audit log"), endpoint="ops_audit", url="/ops/audit"))
-    from app.ops_mail import DevMailView
+    if app.config["DEV_MAIL"]:
+        from app.ops_mail import DevMailView
 
-    admin.add_view(DevMailView(name=_l("Development mail"), endpoint="ops_mail", url="/ops/mail"))
+        admin.add_view(DevMailView(name=_l("Development mail"), endpoint="ops_mail", url="/ops/mail"))
     admin.add_link(MenuLink(name=_l("Back to Portico"), url="/"))
     return admin

@@ -98,12 +98,21 @@ def send_version(version, filename, inline=False):
     private no-store, and the sandbox CSP when shown inline. A download (not an inline view) is a
     redirect to a short-lived presigned link when S3_PRESIGNED_DOWNLOAD_SECONDS is set."""
     seconds = current_app.config.get("S3_PRESIGNED_DOWNLOAD_SECONDS") or 0
-    url = None if inline or not seconds else backend().presigned_url(version.storage_key, filename, version.mime, seconds)
+    # CSV always goes through Portico: its formula cells are neutralised on the way out.
+    direct = seconds and not inline and version.mime != "text/csv"
+    url = backend().presigned_url(version.storage_key, filename, version.mime, seconds) if direct else None
     if url:
         response = redirect(url, 303)
         response.headers["Cache-Control"] = "private, no-store"
         return response
-    response = blob_response(version.storage_key, version.mime, version.size, version.sha256)
+    if version.mime == "text/csv":
+        from app.services.filetypes import csv_without_formulas
+
+        # Served with formula cells neutralised, so these are not the stored bytes: no ETag (the
+        # sha256 names the stored file), no length, no ranges. Streamed row by row.
+        response = Response(csv_without_formulas(backend().open(version.storage_key)), mimetype="text/csv")
+    else:
+        response = blob_response(version.storage_key, version.mime, version.size, version.sha256)
     response.headers["Content-Disposition"] = content_disposition("inline" if inline else "attachment", filename)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -132,6 +141,9 @@ def _security_headers(response):
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.endpoint and request.endpoint.endswith(".login"):
         response.headers["Cache-Control"] = "no-store"
+    # Staff and portal pages hold client data: never cached (by the browser's back button or a proxy).
+    # Responses that chose their own caching (static files, the public logo) keep it.
+    response.headers.setdefault("Cache-Control", "no-store")
     if request.is_secure or current_app.config.get("SESSION_COOKIE_SECURE"):  # production is HTTPS only
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response

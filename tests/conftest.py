@@ -2,6 +2,7 @@
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import event, text
 
 from config import TestingConfig
 
+pytest_plugins = ["tests.ci_skips"]  # in CI, a skip without a declared reason fails
 _TMP = tempfile.mkdtemp(prefix="portico-test-")
 # Tables that hold the roles and permissions written once per session; everything else is wiped
 # between tests.
@@ -35,6 +37,17 @@ def _redis_url():
 
 
 _EMBEDDED = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Leave nothing behind: stop this run's embedded Redis server(s) and the SMTP sink, remove the temp dir."""
+    from app.redis_conn import stop_embedded
+
+    for server in _EMBEDDED:
+        stop_embedded(server)
+    _EMBEDDED.clear()
+    SMTP.controller.stop()
+    shutil.rmtree(_TMP, ignore_errors=True)
 
 
 class SmtpSink:

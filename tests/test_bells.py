@@ -64,9 +64,9 @@ def test_unread_count_and_list_show_own_rows_only(app, client, login, desk):
     login(client, desk.ann)
     page = client.get("/notifications/").get_data(as_text=True)
     assert "<h1" in page and "Notifications" in page
-    assert "<strong><a" in page and "Client marked done: Annual report" in page
+    assert "<strong>Client marked done" in page and "Client marked done: Annual report" in page
     assert "New message about Annual report" in page and "Secret payroll" not in page
-    assert page.count('href="/notifications/open/') == 2
+    assert page.count('action="/notifications/open/') == 2 and 'href="/notifications/open/' not in page
 
 
 def test_opening_marks_read_and_redirects_to_the_task(app, client, login, desk):
@@ -76,10 +76,23 @@ def test_opening_marks_read_and_redirects_to_the_task(app, client, login, desk):
         db.session.commit()
         row_id = row.id
     login(client, desk.ann)
-    response = client.get(f"/notifications/open/{row_id}")
+    response = client.post(f"/notifications/open/{row_id}", data={"csrf_token": csrf_token(client, "/notifications/preferences")})
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/taskview/show/{desk.mine}")
     with app.app_context():
         assert db.session.get(Notification, row_id).read_at is not None
+
+
+def test_opening_a_notification_by_get_or_without_csrf_marks_nothing_read(app, client, login, desk):
+    """A cross-site link (GET) or a POST without the CSRF token leaves the row unread."""
+    with app.app_context():
+        row = _note(desk.ann, desk.mine)
+        db.session.commit()
+        row_id = row.id
+    login(client, desk.ann)
+    assert client.get(f"/notifications/open/{row_id}").status_code == 405
+    assert client.post(f"/notifications/open/{row_id}").status_code == 400
+    with app.app_context():
+        assert db.session.get(Notification, row_id).read_at is None
 
 
 def test_opening_someone_elses_notification_is_404(app, client, login, desk):
@@ -89,9 +102,10 @@ def test_opening_someone_elses_notification_is_404(app, client, login, desk):
         db.session.commit()
         row_id = row.id
     login(client, desk.ann)
+    token = csrf_token(client, "/notifications/preferences")
     for path in (f"/notifications/open/{row_id}", f"/notifications/open/{row_id + 1000}",
                  "/notifications/open/abc", "/notifications/open/99999999999999999999999"):
-        assert client.get(path).status_code == 404, path
+        assert client.post(path, data={"csrf_token": token}).status_code == 404, path
     with app.app_context():
         assert db.session.get(Notification, row_id).read_at is None
 
@@ -111,7 +125,7 @@ def test_mark_all_read(app, client, login, desk):
         sm = app.appbuilder.sm
         assert bells.unread_count(sm.get_user_by_id(desk.ann)) == 0
         assert bells.unread_count(sm.get_user_by_id(desk.ben)) == 1
-    assert "<strong><a" not in client.get("/notifications/").get_data(as_text=True)
+    assert "<strong>" not in client.get("/notifications/").get_data(as_text=True)
 
 
 def test_navbar_shows_the_badge_on_an_ordinary_page(app, client, login, desk):
@@ -199,11 +213,11 @@ def test_list_page_query_count_does_not_grow(app, client, login, desk, count_que
     add(3, 0)
     with count_queries() as few:
         page = client.get("/notifications/")
-    assert page.get_data(as_text=True).count('href="/notifications/open/') == 3
+    assert page.get_data(as_text=True).count('action="/notifications/open/') == 3
     add(27, 10)
     with count_queries() as many:
         page = client.get("/notifications/")
-    assert page.get_data(as_text=True).count('href="/notifications/open/') == 20
+    assert page.get_data(as_text=True).count('action="/notifications/open/') == 20
     assert few() == many()
 
 

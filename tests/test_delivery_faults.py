@@ -210,6 +210,7 @@ def _outcome(app):
         return {r.recipient_contact.primary_email: (r.state, r.last_error) for r in rows}
 
 
+@pytest.mark.may_skip_in_ci(reason="CI runs the suite on SQLite too; the race is tried in its PostgreSQL run")
 def test_two_workers_drain_one_backlog_concurrently_and_send_each_mail_once(app, smtp):
     """Two workers, three drain jobs, 300 due rows on PostgreSQL: every address gets exactly one mail."""
     from app import jobs

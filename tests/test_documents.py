@@ -12,6 +12,7 @@ from app.models import ActivityEvent, Document, DocumentVersion, Entity, Folder
 from app.models.documents import Visibility
 from app.security import access
 from app.security import roles as R
+from app.storage import backend
 from app.services import documents as service
 from tests import documents_helpers as h
 from tests import factories as f
@@ -105,6 +106,68 @@ def test_dangerous_or_mismatched_files_are_refused(app, client, login, office, n
     assert message in response.get_json()["errors"][0]
     assert _docs(app) == (0, 0)
     assert h.stored_files(office.root) == []
+
+
+PAD = b"line of ordinary text\n" * 4000  # ~88 KB: more than the 64 KB head type detection reads
+PDF_BODY = h.PDF[:-6] + b"%" + b"x" * 70000 + b"\n"
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("notes.txt", PAD + b"<script>alert(1)</script>\n", "Web pages, SVG images and scripts cannot be uploaded."),
+        ("bank.csv", b"a,b\n" + PAD + b"1,<iframe src=//evil.example>\n", "Web pages, SVG images and scripts"),
+        ("notes.txt", b"see <b>this</b>: <html><body>hi</body></html>\n", "Web pages, SVG images and scripts"),
+        ("late.pdf", PDF_BODY + b"%<html><script>alert(1)</script>\n%%EOF\n", "This PDF also contains web page code"),
+        ("open.pdf", h.PDF.replace(b"/Type /Catalog", b"/Type /Catalog /OpenAction << /S /JavaScript /JS (app.alert(1)) >>"),
+         "This PDF contains actions that run code"),
+        ("launch.pdf", PDF_BODY + b"2 0 obj<< /S /Launch /F (cmd.exe) >>endobj\n%%EOF\n",
+         "This PDF contains actions that run code"),
+        ("hidden.pdf", h.PDF.replace(b"/Type /Catalog", b"/Type /Catalog /AA << /O << /S /J#61vaScript /J#53 (x) >> >>"),
+         "This PDF contains actions that run code"),
+    ],
+)
+def test_markup_and_code_anywhere_in_text_files_and_pdfs_are_refused(app, client, login, office, name, content,
+                                                                       message):
+    """Text and CSV files are scanned for HTML/script markup to their end (not just 64 KB); PDFs for markup
+    and for JavaScript or Launch actions (also when the names are #-escaped): refused, nothing kept."""
+    login(client, office.accountant)
+    response = h.upload(client, office.own, name, content, accept="application/json")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert message in response.get_json()["errors"][0]
+    assert _docs(app) == (0, 0)
+    assert h.stored_files(office.root) == []
+
+
+FORMULAS = ('name;amount;note\r\n"=HYPERLINK(""http://evil.example"";""click"")";-12,50;+372 5555 5555\r\n'
+            '"@SUM(A1:A2)";-3+4;"\tx"\r\n+cmd|\' /C calc\'!A0;"=1\r\n2";ok\r\n').encode("utf-8")
+
+
+def test_csv_formulas_are_accepted_and_neutralised_on_download(app, client, login, portal_login, office):
+    """A CSV whose cells start with = + - @ or a tab is stored as sent, but every download (staff and
+    portal) prefixes such cells with ' (plain numbers stay numbers), streamed, without the stored ETag."""
+    import csv
+
+    login(client, office.accountant)
+    assert h.upload(client, office.own, "bank.csv", FORMULAS, visibility="portal").status_code == 302
+    with app.app_context():
+        doc = db.session.query(Document).one()
+        doc_id, sha = doc.id, doc.versions[0].sha256
+        with backend().open(doc.versions[0].storage_key) as stored:
+            assert stored.read() == FORMULAS  # the stored bytes are what was uploaded
+        contact = f.portal_contact(db.session.get(Entity, office.own)).id
+    staff = client.get(f"/files/{doc_id}/download")
+    portal = portal_login(app.test_client(), contact).get(f"/portal/documents/{doc_id}/download")
+    for response in (staff, portal):
+        assert response.status_code == 200
+        assert response.headers.get("ETag", "").strip('W/"') != sha
+        assert response.headers["Cache-Control"] == "private, no-store"
+        assert "attachment" in response.headers["Content-Disposition"]
+        rows = list(csv.reader(io.StringIO(response.get_data(as_text=True)), delimiter=";"))
+        assert rows == [["name", "amount", "note"],
+                        ["'=HYPERLINK(\"http://evil.example\";\"click\")", "-12,50", "+372 5555 5555"],
+                        ["'@SUM(A1:A2)", "'-3+4", "'\tx"],
+                        ["'+cmd|' /C calc'!A0", "'=1\r\n2", "ok"]]
 
 
 @pytest.mark.parametrize("name, content, kind", [
@@ -279,6 +342,28 @@ def test_out_of_scope_document_version_and_folder_ids_are_404(app, client, login
     assert moved.status_code == 404
     with app.app_context():
         assert db.session.query(Document).count() == 1 and db.session.get(Folder, ids.folder).name == "Private"
+
+
+@pytest.mark.parametrize("raw", ["²", "٤", str(2**63), "9" * 30, "-1", "1.0"])
+def test_malformed_folder_ids_in_the_browser_are_4xx_not_500(app, client, login, office, raw):
+    """A unicode digit or a number past 2^63 as a folder id (query, upload, new folder, move) is refused with a 4xx."""
+    login(client, office.accountant)
+    token = csrf_token(client, f"/documents/entity/{office.own}")
+    client.post(f"/documents/entity/{office.own}/folders", data={"csrf_token": token, "name": "Kept"})
+    with app.app_context():
+        kept = db.session.query(Folder).filter_by(name="Kept").one().id
+    answers = [
+        client.get(f"/documents/entity/{office.own}?folder={raw}").status_code,
+        h.upload(client, office.own, "a.txt", b"a\n", folder_id=raw).status_code,
+        client.post(f"/documents/entity/{office.own}/folders",
+                    data={"csrf_token": token, "name": "New", "parent_id": raw}).status_code,
+        client.post(f"/documents/folders/{kept}/move", data={"csrf_token": token, "parent_id": raw}).status_code,
+    ]
+    assert all(400 <= status < 500 for status in answers[1:]), answers
+    assert answers[0] in (200, 404)  # ?folder= that is not a number shows the top level
+    assert client.get(f"/documents/entity/{office.own}?page={raw}").status_code in (200, 404)
+    with app.app_context():
+        assert db.session.query(Document).count() == 0 and db.session.query(Folder).count() == 1
 
 
 def test_staff_only_documents_never_reach_a_contact(app, office):

@@ -68,7 +68,7 @@ def test_login_page_is_not_cached_and_has_security_headers(client):
 
 
 def test_staff_login_html_and_api_are_rate_limited(app):
-    """After AUTH_RATE_LIMIT attempts, both /login/ and the JWT login API answer 429 (Redis-backed)."""
+    """After AUTH_RATE_LIMIT attempts, both /login/ and (when switched on) the JWT login API answer 429."""
     import uuid
 
     from app import create_app
@@ -78,6 +78,7 @@ def test_staff_login_html_and_api_are_rate_limited(app):
         RATELIMIT_ENABLED = True
         AUTH_RATE_LIMIT = "3 per minute"
         RATELIMIT_KEY_PREFIX = f"portico-test-{uuid.uuid4().hex}"
+        TOKEN_LOGIN_API = True  # the token login API is off by default; when on, it is limited too
 
     limited = create_app(Limited)
     assert limited.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "redis+unix://"))
@@ -87,6 +88,65 @@ def test_staff_login_html_and_api_are_rate_limited(app):
     api = [client.post("/api/v1/security/login", json={"username": "nobody", "password": "x" * 12,
                                                        "provider": "db"}).status_code for _ in range(4)]
     assert api[:3] == [401, 401, 401] and api[3] == 429
+
+
+def _limited_app(limit):
+    import uuid
+
+    from app import create_app
+    from tests.conftest import PorticoTestConfig
+
+    class Limited(PorticoTestConfig):
+        RATELIMIT_ENABLED = True
+        AUTH_RATE_LIMIT = limit
+        RATELIMIT_KEY_PREFIX = f"portico-test-{uuid.uuid4().hex}"
+
+    return create_app(Limited)
+
+
+def test_staff_login_limit_counts_an_ipv6_client_by_its_64_and_ipv4_by_address(app):
+    """Rotating addresses inside one IPv6 /64 does not escape the login limit; another /64 or IPv4 address is apart."""
+    client = _limited_app("3 per minute").test_client()
+
+    def attempt(ip):
+        client.environ_base["REMOTE_ADDR"] = ip
+        return _login(client, "nobody", "wrong password!").status_code
+
+    assert [attempt(f"2001:db8:5:6::{n}") for n in range(1, 5)] == [302, 302, 302, 429]
+    assert attempt("2001:db8:5:7::1") == 302
+    assert [attempt("192.0.2.10") for _ in range(3)] == [302, 302, 302]
+    assert attempt("::ffff:192.0.2.10") == 429 and attempt("192.0.2.11") == 302
+
+
+def test_the_token_login_api_is_off(app, client, people):
+    """FAB's JWT login and refresh routes do not exist until a REST API needs them."""
+    assert not [r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/security/")]
+    response = client.post("/api/v1/security/login", json={"username": "real.staff", "password": f.PASSWORD,
+                                                           "provider": "db"})
+    assert response.status_code == 404
+
+
+def test_get_logout_does_not_sign_staff_out(client, people):
+    """A cross-site link to /logout/ (GET) signs nobody out; POST without the CSRF token neither; with it, yes."""
+    _login(client, "real.staff")
+    client.get("/logout/")
+    assert _signed_in(client)
+    assert client.post("/logout/").status_code == 400
+    assert _signed_in(client)
+    page = client.get("/entityview/list/").get_data(as_text=True)
+    assert re.search(r'<form[^>]*method="post"[^>]*action="/logout/"', page) and 'href="/logout/"' not in page
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert client.post("/logout/", data={"csrf_token": token}).status_code == 302
+    assert not _signed_in(client)
+
+
+def test_staff_pages_are_not_cached(client, people):
+    """Every staff page (lists, forms, the bell) is sent with Cache-Control: no-store."""
+    _login(client, "real.staff")
+    for path in ("/", "/entityview/list/", "/contactview/list/", "/notifications/", "/taskview/list/"):
+        response = client.get(path)
+        assert response.status_code in (200, 302), path
+        assert "no-store" in response.headers.get("Cache-Control", ""), path
 
 
 def test_sessions_end_after_the_absolute_lifetime(app, client, people):

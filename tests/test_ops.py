@@ -372,3 +372,32 @@ def test_development_mail_is_listed_for_admins_only(app, client, login, tmp_path
     name = re.search(r'href="/ops/mail/([^"/]+\.eml)"', listing).group(1)
     assert client.get("/ops/mail/..%2F..%2Fconfig.py").status_code == 404
     assert "Plain body" in client.get(f"/ops/mail/{name}").get_data(as_text=True)
+
+
+def test_production_neither_serves_nor_writes_development_mail(app, tmp_path):
+    """PORTICO_ENV=production: no /ops/mail route, and without MAIL_SERVER a mail fails instead of
+    landing (sign-in codes included) in instance/mail."""
+    import os
+    import warnings
+
+    import pytest
+
+    from app import create_app, mailer
+    from config import ProductionConfig
+    from tests.conftest import PorticoTestConfig
+
+    class Prod(ProductionConfig):
+        SECRET_KEY = "p" * 48
+        SQLALCHEMY_DATABASE_URI = PorticoTestConfig.SQLALCHEMY_DATABASE_URI
+        REDIS_URL = PorticoTestConfig.REDIS_URL
+        RATELIMIT_ENABLED = False
+        MAIL_SERVER = ""
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "SQLite in production": expected here
+        production = create_app(Prod)
+    production.instance_path = str(tmp_path)
+    assert not [r for r in production.url_map.iter_rules() if r.rule.startswith("/ops/mail")]
+    with production.test_request_context(), pytest.raises(RuntimeError, match="MAIL_SERVER"):
+        mailer.send("dev@client.example", "Your code", "12345678", "<p>12345678</p>")
+    assert not os.path.exists(os.path.join(tmp_path, "mail"))

@@ -100,6 +100,17 @@ def test_opening_marks_read_and_goes_to_the_portal_page(app, client, portal_logi
         assert all(db.session.get(Notification, row_id).read_at is not None for row_id in rows)
 
 
+def test_opening_a_notification_by_get_marks_nothing_read(app, client, portal_login, desk):
+    """A link (GET) to a notification's open route changes nothing: only the CSRF-checked POST marks read."""
+    with app.app_context():
+        row_id = _note(desk.pia, desk.shown)
+    portal_login(client, desk.pia)
+    for path in (f"/portal/notifications/{row_id}/open", f"/portal/notifications/{row_id}"):
+        assert client.get(path).status_code in (404, 405), path
+    with app.app_context():
+        assert db.session.get(Notification, row_id).read_at is None
+
+
 def test_a_payment_reminder_names_only_the_date_and_opens_the_payments_page(app, client, portal_login, desk):
     """A voucher row reads "Tax payments due on <date>" (no amount) and opens that date's payments page."""
     with app.app_context():

@@ -135,6 +135,20 @@ def test_codes_per_client_address_are_limited_and_an_ipv6_64_is_one_address(app,
     assert db.session.scalar(select(func.count(AccessCode.id)).where(AccessCode.contact_id.is_not(None))) == 0
 
 
+def test_ipv4_mapped_ipv6_clients_are_counted_per_ipv4_address(app, ctx):
+    """On a dual-stack listener ten codes from one IPv4 client (::ffff:a.b.c.d) do not limit another."""
+    def ask(ip):
+        try:
+            access_codes.issue("sign_in", unique_email("mapped"), None, ip=ip)
+            return True
+        except access_codes.TooSoon:
+            return False
+
+    assert all(ask("::ffff:203.0.113.20") for _ in range(10))
+    assert not ask("::ffff:203.0.113.20") and not ask("203.0.113.20")  # the same client, either notation
+    assert ask("::ffff:203.0.113.21")
+
+
 def test_parallel_guesses_cannot_share_the_last_try(app, ctx):
     """A request that read the code before others used up its tries still cannot use it (no stale check)."""
     person = f.contact(email=unique_email())

@@ -174,6 +174,25 @@ def test_the_hourly_pin_cap_holds_whatever_the_lock(app, ctx):
     assert portal_auth.pin_lock_seconds(person.primary_email) == portal_auth.PIN_MAX_LOCK
 
 
+def test_one_network_spraying_a_common_pin_over_many_accounts_is_stopped(app):
+    """Wrong PINs are capped per client network too: one address trying a PIN on many accounts gets
+    locked out (even for an account it never tried), while another network still signs in."""
+    people = [make_contact(app) for _ in range(portal_auth.PIN_NETWORK_FAILURES + 1)]
+    sprayer = app.test_client()
+    sprayer.environ_base["REMOTE_ADDR"] = "2001:db8:77:1::5"
+    for person in people[:-1]:
+        post(sprayer, SIGN_IN, email=person.email)
+        assert post(sprayer, PIN_PAGE, pin=WRONG_PIN).status_code == 200
+    post(sprayer, SIGN_IN, email=people[-1].email)
+    sprayer.environ_base["REMOTE_ADDR"] = "2001:db8:77:1::6"  # another address of the same /64
+    response = post(sprayer, PIN_PAGE, pin=f.PIN)
+    assert response.status_code == 200 and "Too many wrong PINs" in response.get_data(as_text=True)
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.77"
+    post(elsewhere, SIGN_IN, email=people[-1].email)
+    assert location(post(elsewhere, PIN_PAGE, pin=f.PIN)).endswith(CODE_PAGE)
+
+
 def test_pin_lock_out_looks_the_same_for_an_unknown_address(app, monkeypatch):
     """Wrong PINs for an unknown address give the same pages and the same lock as for a real one."""
     monkeypatch.setattr(portal_auth, "time", Clock())

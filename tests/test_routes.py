@@ -11,9 +11,8 @@ from tests import factories as f
 
 # Routes anyone may call. Everything else needs a signed-in user with a screen permission.
 PUBLIC = {
-    "static", "appbuilder.static", "portico.health", "portico.ready", "AuthDBView.login", "AuthDBView.logout",
+    "static", "appbuilder.static", "portico.health", "portico.ready", "StaffAuthDBView.login", "StaffAuthDBView.logout",
     "LocaleView.index", "UtilView.back", "HomeView.index",
-    "PorticoSecurityApi.login", "PorticoSecurityApi.refresh",  # credentials / JWT checked inside
     "ops.static", "portico.firm_logo",
 } | PORTAL_PUBLIC | K1_PUBLIC
 # Portal pages: only a contact signed in through the portal (anyone else goes to its sign-in).

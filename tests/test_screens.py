@@ -155,6 +155,34 @@ def test_related_field_choices_list_only_rows_in_scope(client, login, firm):
     assert "Theirs" not in page
 
 
+def test_contact_filter_of_the_email_list_holds_only_contacts_in_scope(client, login, firm):
+    """A scoped accountant's contact e-mail list never names a foreign contact, not even in FAB's filter script."""
+    login(client, firm.accountant)
+    page = client.get("/contactemailview/list/").get_data(as_text=True)
+    assert "Mine" in page and "Theirs" not in page
+
+
+def test_no_staff_screen_names_a_foreign_row_in_its_choices(app, client, login, firm):
+    """Every list (with its search filters), add and edit form of a scoped accountant: the foreign
+    entity's and the foreign contact's names appear nowhere."""
+    from flask import url_for
+
+    login(client, firm.accountant)
+    leaks = []
+    for view in _model_views(app):
+        paths = []
+        with app.test_request_context():
+            for method in ("list", "add"):
+                if f"{view.endpoint}.{method}" in {r.endpoint for r in app.url_map.iter_rules()}:
+                    paths.append(url_for(f"{view.endpoint}.{method}"))
+        for path in paths:
+            response = client.get(path)
+            body = response.get_data(as_text=True)
+            if response.status_code == 200 and ("Theirs" in body or "Foreign Co" in body):
+                leaks.append(path)
+    assert leaks == []
+
+
 def test_crafted_choice_outside_scope_is_refused(app, client, login, firm):
     """Posting a foreign entity id in the share form fails validation and saves nothing."""
     login(client, firm.accountant)
@@ -207,3 +235,61 @@ def test_long_lists_show_a_capped_count_and_stop_paging_at_the_cap(app, client, 
     assert "Capped" not in beyond
     exact = client.get("/entityview/list/?_flt_0_name=Capped 1").get_data(as_text=True)
     assert "Capped 1" in exact and "6+" not in exact
+
+
+def _model_views(app):
+    from flask_appbuilder import ModelView
+
+    return [v for v in app.appbuilder.baseviews if isinstance(v, ModelView)]
+
+
+def _status(call):
+    """The response status, or 500 when the app raised (the test client re-raises instead of answering 500)."""
+    try:
+        return call().status_code
+    except Exception:  # noqa: BLE001 (any exception here is the 500 being looked for)
+        return 500
+
+
+def test_sorting_any_list_by_any_of_its_columns_is_never_a_500(app, client, login, firm):
+    """Every list view × every list column (relations included), both directions: sorted or ignored, never 500."""
+    from flask import url_for
+
+    with app.app_context():
+        admin = f.staff(R.ADMIN).id
+    login(client, admin)
+    failures = []
+    for view in _model_views(app):
+        with app.test_request_context():
+            url = url_for(f"{view.endpoint}.list")
+        name = type(view).__name__
+        for column in list(view.list_columns) + ["no_such_column"]:
+            for direction in ("asc", "desc"):
+                status = _status(lambda: client.get(f"{url}?_oc_{name}={column}&_od_{name}={direction}"))
+                if status >= 500:
+                    failures.append((name, column, direction))
+    assert failures == [], "\n".join(map(str, failures))
+
+
+@pytest.mark.parametrize("who", ["anonymous", R.ADMIN])
+def test_unknown_action_names_posted_to_any_model_view_are_refused_not_500(app, client, login, firm, who):
+    """An unknown action name to every ModelView's bulk and single-row action routes answers 4xx,
+    anonymously (with /login/'s CSRF token) as well as for an Admin."""
+    from flask import url_for
+
+    if who != "anonymous":
+        with app.app_context():
+            login(client, f.staff(who).id)
+    token = csrf_token(client, "/login/") if who == "anonymous" else csrf_token(client, "/notifications/preferences")
+    failures = []
+    for view in _model_views(app):
+        routes = {r.endpoint for r in app.url_map.iter_rules()}
+        if f"{view.endpoint}.action_post" not in routes:
+            continue
+        with app.test_request_context():
+            bulk = url_for(f"{view.endpoint}.action_post")
+            single = url_for(f"{view.endpoint}.action", name="no_such_action", pk="1")
+        for url, data in ((bulk, {"action": "no_such_action", "rowid": "1"}), (bulk, {"rowid": "1"}), (single, {})):
+            if _status(lambda: client.post(url, data={"csrf_token": token, **data})) >= 500:
+                failures.append((type(view).__name__, url, data.get("action")))
+    assert failures == [], "\n".join(map(str, failures))

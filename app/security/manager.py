@@ -3,16 +3,24 @@ import logging
 
 from flask import current_app, g, has_request_context, request
 from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.views import (
+    PermissionModelView,
+    PermissionViewModelView,
+    RoleModelView,
+    UserGroupModelView,
+    ViewMenuModelView,
+)
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.utils.limit import Limit
-from flask_limiter.util import get_remote_address
 from werkzeug.security import check_password_hash
 
 from app.security import access
-from app.views.staff import StaffResetMyPasswordView, StaffResetPasswordView, StaffUserView
+from app.services import throttle
+from app.views.base import SafeArgsMixin
+from app.views.staff import StaffAuthDBView, StaffResetMyPasswordView, StaffResetPasswordView, StaffUserView
 
 log = logging.getLogger(__name__)
-HTML_LOGIN = "AuthDBView.login"
+HTML_LOGIN = "StaffAuthDBView.login"
 
 
 def _needs_second_factor(user):
@@ -25,19 +33,54 @@ def _login_limit():
     return current_app.config["AUTH_RATE_LIMIT"]
 
 
+def client_network_key():
+    """Flask-Limiter's key: the client's IPv4 address or IPv6 /64 (rotating inside a /64 is one client)."""
+    return throttle.client_network(request.remote_addr)
+
+
 class PorticoSecurityApi(SecurityApi):
     """FAB's JWT login API, rate-limited like the HTML login (FAB limits only the HTML form)."""
 
-    limits = [Limit(_login_limit, key_func=get_remote_address, methods=("POST",))]
+    limits = [Limit(_login_limit, key_func=client_network_key, methods=("POST",))]
+
+
+def _safe(view_class):
+    """FAB's security screen with our malformed-input guards (unknown actions, unsortable columns).
+    The same class name keeps FAB's endpoints and permission names."""
+    return type(view_class.__name__, (SafeArgsMixin, view_class), {"__doc__": view_class.__doc__})
+
+
+class NoTokenLoginApi(SecurityApi):
+    """FAB's token login API with no routes: FAB 5.3 adds the security API whenever its screens are on."""
+
+    include_route_methods = set()
 
 
 class PorticoSecurityManager(SecurityManager):
     """FAB's manager with our user views and a login that client accounts can never pass."""
 
     userdbmodelview = StaffUserView
+    authdbview = StaffAuthDBView
+    rolemodelview = _safe(RoleModelView)
+    groupmodelview = _safe(UserGroupModelView)
+    permissionmodelview = _safe(PermissionModelView)
+    viewmenumodelview = _safe(ViewMenuModelView)
+    permissionviewmodelview = _safe(PermissionViewModelView)
     resetpasswordview = StaffResetPasswordView
     resetmypasswordview = StaffResetMyPasswordView
     security_api = PorticoSecurityApi
+
+    def register_views(self):
+        """FAB's security screens; its token login API (/api/v1/security/login, refresh) only once a
+        REST API needs it (TOKEN_LOGIN_API): a password oracle nothing here uses otherwise."""
+        if not current_app.config.get("TOKEN_LOGIN_API"):
+            self.security_api = NoTokenLoginApi
+        super().register_views()
+
+    def create_limiter(self, app):
+        """FAB's limiter (the staff login limit), counting by client network unless configured otherwise."""
+        app.config.setdefault("RATELIMIT_KEY_FUNC", client_network_key)
+        return super().create_limiter(app)
 
     def auth_user_db(self, username, password):
         """Authenticate staff; a client's account is refused exactly like an unknown one."""

@@ -18,7 +18,7 @@ from app.services.staff_sessions import ENROL, FULL, PASSWORD
 SESSION_TOKEN = "staff_session"
 BROWSER_COOKIE = "portico_staff_browser"
 # Reachable in every state: assets, the language switch and signing out.
-ALWAYS = {"static", "appbuilder.static", "ops.static", "LocaleView.index", "AuthDBView.logout",
+ALWAYS = {"static", "appbuilder.static", "ops.static", "LocaleView.index", "StaffAuthDBView.logout",
           "portico.health", "portico.firm_logo"}
 STEP = {PASSWORD: ("TwoFactorView.verify", {"TwoFactorView.verify", "TwoFactorView.recovery"}),
         ENROL: ("TwoFactorView.enrol", {"TwoFactorView.enrol"})}

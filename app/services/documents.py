@@ -14,7 +14,7 @@ from app.models import Document, DocumentVersion, Folder
 from app.models.documents import Direction, Visibility
 from app.security import access
 from app.services import activity, events
-from app.services.filetypes import UploadRefused, clean_filename, detect
+from app.services.filetypes import UploadRefused, clean_filename, detect, scan_file
 from app.services.firm import get_settings, logo_keys
 from app.storage import backend
 
@@ -39,7 +39,7 @@ def upload(entity, file_storage, user, folder=None, direction=Direction.from_fir
     def inspect(head, path):  # runs on the spooled file, before anything is stored
         if not head:
             raise UploadRefused(_("The file is empty."))
-        kind = detect(head, path, name)
+        kind = detect(head, path, name, scan_file(path))
         if document is not None and document.file_type != kind.key:
             raise DocumentError(_("A new version must be the same type of file as the document (%(kind)s).",
                                   kind=document.file_type.upper()))

@@ -29,11 +29,14 @@ def key_of(value):
 
 
 def client_network(address):
-    """The address limits count by: an IPv4 address, or the /64 of an IPv6 one."""
+    """The address limits count by: an IPv4 address, or the /64 of an IPv6 one. A dual-stack listener
+    shows IPv4 clients as ::ffff:a.b.c.d: those count by their IPv4 address, not as one /64."""
     try:
         ip = ipaddress.ip_address(address or "0.0.0.0")
     except ValueError:
         return str(address)
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
     if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)

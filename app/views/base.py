@@ -123,6 +123,20 @@ class SafeArgsMixin:
     def _show(self, pk):
         return super()._show(parse_pk(pk))
 
+    def _get_list_widget(self, filters, order_column="", order_direction="", **kwargs):
+        # `?_oc_<view>=` is sent by anyone: a column the list cannot sort by (a relation, a typo)
+        # is ignored (default order) rather than handed to SQLAlchemy, which raises on relations.
+        if order_column not in self.order_columns:
+            order_column, order_direction = "", ""
+        return super()._get_list_widget(filters, order_column=order_column, order_direction=order_direction,
+                                        **kwargs)
+
+    def get_action_permission_name(self, name):
+        """The permission of action `name`; an unknown action is a 404 (FAB fails on it with a 500)."""
+        if name not in self.actions:
+            abort(404)
+        return super().get_action_permission_name(name)
+
     @expose("/action_post", methods=["POST"])
     def action_post(self):
         """FAB's bulk action route, refusing single-row actions and malformed row ids."""
@@ -161,6 +175,20 @@ class ScopedModelView(ChoicesMixin, SafeArgsMixin, ModelView):
     delete_right = R.DELETE
     action_rights = {"muldelete": R.DELETE}
     page_size = 25
+
+    def _init_forms(self):
+        """Before FAB builds the search, add and edit forms: every relation choice not limited by the
+        view itself is limited to the user's scope, so no filter or form names a row out of reach."""
+        for attr, columns in (("search_form_query_rel_fields", self.search_columns),
+                              ("add_form_query_rel_fields", self.add_columns),
+                              ("edit_form_query_rel_fields", self.edit_columns)):
+            fields = dict(getattr(self, attr) or {})  # a copy: the class's dict may be shared
+            for column in columns:
+                if column not in fields and self.datamodel.is_relation(column) and \
+                        access.is_scoped(self.datamodel.get_related_model(column)):
+                    fields[column] = in_scope(R.VIEW)
+            setattr(self, attr, fields)
+        super()._init_forms()
 
     def _item_or_404(self, pk):
         item = self.datamodel.get(parse_pk(pk), self._base_filters)

@@ -40,7 +40,7 @@ del _event
 
 
 class ReadAllForm(FlaskForm):
-    """Only the CSRF token: "mark all as read"."""
+    """Only the CSRF token: "mark all as read", "open" (which marks one read)."""
 
 
 class NotificationsView(BaseView):
@@ -59,10 +59,13 @@ class NotificationsView(BaseView):
         return self.render_template("portico/bells/list.html", items=items, form=ReadAllForm(),
                                     title=_("Notifications"))
 
-    @expose("/open/<pk>")
+    @expose("/open/<pk>", methods=["POST"])
     @has_access
     def open(self, pk):
-        """Mark the notification read and go to what it is about (someone else's: 404)."""
+        """Mark the notification read and go to what it is about (someone else's: 404). POST with the
+        CSRF token only: a link from anywhere must not change what is read."""
+        if not ReadAllForm().validate_on_submit():
+            abort(400)
         row = bells.mark_read(current_user, parse_pk(pk))
         if row is None:
             abort(404)

@@ -21,6 +21,7 @@ from app.security import roles as R
 from app.services import documents as document_service
 from app.services.filetypes import UploadRefused
 from app.services.firm import get_settings
+from app.views.base import parse_pk
 
 
 class UploadForm(FlaskForm):
@@ -164,9 +165,7 @@ def _own_folder(entity, raw_id):
     """The folder named by a form field, which must belong to `entity` (else 404)."""
     if not raw_id:
         return None
-    if not str(raw_id).isdigit():
-        abort(400)
-    folder = db.session.get(Folder, int(raw_id))
+    folder = db.session.get(Folder, parse_pk(raw_id))  # "²" is a digit to Python; ids stop at 2^63 - 1
     if folder is None or folder.entity_id != entity.id:
         abort(404)
     return folder

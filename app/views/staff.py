@@ -1,12 +1,12 @@
 """Staff accounts: FAB's user screens, limited to staff and to roles the editor may grant."""
-from flask import abort, g, request
+from flask import abort, g, redirect, request
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.security.views import ResetMyPasswordView, ResetPasswordView, UserDBModelView
+from flask_appbuilder.security.views import AuthDBView, ResetMyPasswordView, ResetPasswordView, UserDBModelView
 from flask_appbuilder.validators import PasswordComplexityValidator
 from werkzeug.security import check_password_hash
 from wtforms import PasswordField
@@ -17,6 +17,18 @@ from flask_login import current_user
 from app.security import access
 from app.security import roles as R
 from app.views.base import InScope, SafeArgsMixin, parse_pk
+
+
+class StaffAuthDBView(AuthDBView):
+    """FAB's login view, with sign-out by POST only (CSRFProtect checks the token): a cross-site link
+    or image pointing at /logout/ signs nobody out."""
+
+    @expose("/logout/", methods=["GET", "POST"])
+    def logout(self):
+        """POST: sign out. GET: back to the start page, still signed in (the navbar posts a form)."""
+        if request.method != "POST":
+            return redirect(self.appbuilder.get_url_for_index)
+        return super().logout()
 
 
 class AssignableRoles(BaseFilter):

@@ -22,6 +22,10 @@ from app.services import throttle
 PIN_FREE_FAILURES = 5
 PIN_MAX_LOCK = 3600
 PIN_HOURLY_CAP = ("100 per hour",)
+# Wrong PINs per client network (IPv4 address or IPv6 /64), whatever the address typed: one client
+# spraying a common PIN over many accounts stays under every per-address lock, not under this.
+PIN_NETWORK_FAILURES = 30
+PIN_NETWORK_CAP = (f"{PIN_NETWORK_FAILURES} per hour",)
 DEVICE_COOKIE = "portico_device"
 DEVICE_LIFETIME = timedelta(days=90)
 _PIN_KEY = "portico:pin-failures:{}"
@@ -66,10 +70,12 @@ def set_pin(contact, pin):
     contact.pin_changed_on = _now()
 
 
-def pin_lock_seconds(email):
-    """Seconds until PINs may be tried again for `email` (0 when not locked)."""
+def pin_lock_seconds(email, ip=None):
+    """Seconds until PINs may be tried again for `email` from client address `ip` (0 when not locked)."""
     address = throttle.key_of(email)
     if not throttle.allowed(PIN_HOURLY_CAP, "pin", address):
+        return PIN_MAX_LOCK
+    if ip is not None and not throttle.allowed(PIN_NETWORK_CAP, "pin-ip", throttle.client_network(ip)):
         return PIN_MAX_LOCK
     locked_until = get_redis().hget(_PIN_KEY.format(address), "until")
     return max(0, int(float(locked_until or 0) - time.time()))
@@ -84,17 +90,17 @@ def lock_message(seconds):
                     "Too many wrong PINs. Try again in %(num)d minutes.", minutes)
 
 
-def check_pin(email, contact, pin):
-    """Whether `pin` is the contact's PIN; counts failures (unknown addresses too) and locks longer
-    after each failure past PIN_FREE_FAILURES. Tries for one address run one at a time, and a locked
+def check_pin(email, contact, pin, ip):
+    """Whether `pin` is the contact's PIN; counts failures (unknown addresses too, and per client
+    network of `ip`) and locks longer after each failure past PIN_FREE_FAILURES. Tries for one address run one at a time, and a locked
     address is refused inside that mutex, so parallel guesses cannot all pass a lock read before it is set."""
     guard = get_redis().lock(_PIN_KEY.format(throttle.key_of(email)) + ":busy", timeout=30)
     if not guard.acquire(blocking_timeout=15):
         return False
     try:
-        if pin_lock_seconds(email):
+        if pin_lock_seconds(email, ip):
             return False
-        return _check_pin(email, contact, pin)
+        return _check_pin(email, contact, pin, ip)
     finally:
         try:
             guard.release()
@@ -102,7 +108,7 @@ def check_pin(email, contact, pin):
             pass
 
 
-def _check_pin(email, contact, pin):
+def _check_pin(email, contact, pin, ip):
     stored = contact.pin_hash if contact is not None and contact.pin_hash else None
     right = check_password_hash(stored or current_app.config["PIN_FAKE_HASH"], pin or "") and stored is not None
     address = throttle.key_of(email)
@@ -112,6 +118,8 @@ def _check_pin(email, contact, pin):
         redis.delete(key)
         return True
     throttle.hit(PIN_HOURLY_CAP, "pin", address)
+    if ip is not None:
+        throttle.hit(PIN_NETWORK_CAP, "pin-ip", throttle.client_network(ip))
     failures = redis.hincrby(key, "count", 1)
     if failures >= PIN_FREE_FAILURES:
         lock = min(60 * 2 ** (failures - PIN_FREE_FAILURES), PIN_MAX_LOCK)

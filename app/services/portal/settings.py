@@ -176,12 +176,13 @@ def remove_email(contact, email_id):
     return True
 
 
-def change_pin(contact, current, new, confirm):
-    """Replace the PIN after checking the current one (failures count and lock as at sign-in); committed."""
+def change_pin(contact, current, new, confirm, ip):
+    """Replace the PIN after checking the current one (failures count and lock as at sign-in, per
+    address and per client network of `ip`); committed."""
     email = contact.primary_email or ""
-    locked = portal_auth.pin_lock_seconds(email)
-    if not locked and not portal_auth.check_pin(email, contact, current):
-        locked = portal_auth.pin_lock_seconds(email)
+    locked = portal_auth.pin_lock_seconds(email, ip)
+    if not locked and not portal_auth.check_pin(email, contact, current, ip):
+        locked = portal_auth.pin_lock_seconds(email, ip)
         if not locked:
             raise SettingsError(_("That is not your current PIN."), "current")
     if locked:

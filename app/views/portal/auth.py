@@ -74,16 +74,16 @@ def sign_in_pin():
         return redirect(url_for("portal.sign_in"))
     email, form = state["email"], PinForm()
     if form.validate_on_submit():
-        locked = portal_auth.pin_lock_seconds(email)
+        locked = portal_auth.pin_lock_seconds(email, request.remote_addr)
         contact = portal_auth.find_contact(email, PortalState.active)
         if locked:
             form.pin.errors.append(_lock_message(locked))
-        elif portal_auth.check_pin(email, contact, form.pin.data):
+        elif portal_auth.check_pin(email, contact, form.pin.data, request.remote_addr):
             _start_step(email, "code")
             _issue(CodePurpose.sign_in, email, contact)
             return redirect(url_for("portal.sign_in_code"))
         else:
-            locked = portal_auth.pin_lock_seconds(email)
+            locked = portal_auth.pin_lock_seconds(email, request.remote_addr)
             form.pin.errors.append(_lock_message(locked) if locked else _("That PIN is not right."))
     return render_template("portal/auth/pin.html", form=form, email=email, title=_("Enter your PIN"))
 

@@ -176,7 +176,7 @@ def settings_pin():
     form = ChangePinForm()
     if form.validate_on_submit():
         try:
-            service.change_pin(g.contact, form.current.data, form.pin.data, form.confirm.data)
+            service.change_pin(g.contact, form.current.data, form.pin.data, form.confirm.data, request.remote_addr)
         except service.SettingsError as error:
             _fail(form, error)
         else:
