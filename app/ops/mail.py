@@ -7,7 +7,7 @@ from flask import abort
 from flask_admin import BaseView, expose
 
 from app.mailer import mail_folder
-from app.ops import AdminOnlyMixin
+from app.ops.base import AdminOnlyMixin
 
 SHOWN = 100
 
