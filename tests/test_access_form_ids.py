@@ -12,7 +12,7 @@ import pytest
 from app.security import roles as R
 from tests import factories as f
 from tests.documents_helpers import PDF
-from tests.test_access_matrix import _changes, _client, cast, world  # noqa: F401,F811 (fixtures)
+from tests.access_world import cast, put_back_changes, signed_in, world  # noqa: F401 (fixtures)
 
 VOUCHER = {"tax_year": "2026", "authority": "IRS", "form_period": "1040-ES Q2", "amount": "10.00",
            "due_date": "2026-12-31", "status": "unpaid"}
@@ -69,7 +69,7 @@ def _url(ids, template, value):
 
 
 def _post(app, ids, actor, url, fields, name, login, portal_login):
-    test_client, token = _client(app, ids, actor, portal_login, login)
+    test_client, token = signed_in(app, ids, actor, portal_login, login)
     value = ids[name]
     response = test_client.post(_url(ids, url, value), data=_fill(app, ids, fields, value, token),
                                 content_type="multipart/form-data")
@@ -83,8 +83,8 @@ def test_a_foreign_id_in_a_form_changes_nothing(app, cast, world, login, portal_
     snapshot = world[1]
     if own is not None:
         response = _post(app, cast, actor, url, fields, own, login, portal_login)
-        assert response.status_code in (200, 302) and _changes(app, snapshot), "positive control did nothing"
+        assert response.status_code in (200, 302) and put_back_changes(app, snapshot), "positive control did nothing"
     response = _post(app, cast, actor, url, fields, foreign, login, portal_login)
-    touched = _changes(app, snapshot)
+    touched = put_back_changes(app, snapshot)
     assert response.status_code in (200, 400, 403, 404), response.status_code
     assert touched == [], f"a foreign id changed {touched}"

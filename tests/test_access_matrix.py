@@ -7,13 +7,10 @@ every request that changed it, so each case starts from the same world.
 """
 import io
 import itertools
-import os
-import tempfile
 from datetime import date
 
 import pytest
 from flask_appbuilder.security.sqla.models import Group, Permission, PermissionView, Role, User, ViewMenu
-from itsdangerous import URLSafeTimedSerializer
 
 from app.extensions import db
 from app.models import (
@@ -36,15 +33,21 @@ from app.models import (
     TaxVoucher,
     TrustedDevice,
 )
-from app.security import roles as R
 from tests import access_matrix as M
-from tests import db_snapshot
 from tests import factories as f
+from tests.access_world import (  # noqa: F401 (cast and world are fixtures)
+    ACTORS,
+    CONTACT_ACTORS,
+    cast,
+    csrf,
+    outcome_of,
+    put_back_changes,
+    signed_in,
+    user_of,
+    world,
+)
 from tests.documents_helpers import PDF
 
-STAFF_ACTORS = ("admin", "staff_admin", "entities_admin", "staff", "owner", "viewer")
-CONTACT_ACTORS = ("access", "collaborator", "disabled")
-ACTORS = ("anonymous",) + STAFF_ACTORS + CONTACT_ACTORS
 # The rows tried for each model (names in the cast): own entity A, foreign entity B, and the variants
 # that matter (staff-only document, file request, an Admin's account, someone else's bell…).
 ROWS = {
@@ -98,70 +101,6 @@ def _side(ids, entity_id):
     return "a" if entity_id == ids["entity_a"] else "b"
 
 
-@pytest.fixture(scope="module")
-def world(app):
-    """The cast, built once for this module, and a snapshot to put it back from."""
-    with app.test_request_context():
-        ids = f.cast()
-        fab_group = Group(name="Matrix group")
-        db.session.add(fab_group)
-        db.session.commit()
-        ids.update(firm=1, fab_group=fab_group.id, role=f.role(R.VIEWER).id,
-                   permission=db.session.query(Permission.id).first()[0],
-                   view_menu=db.session.query(ViewMenu.id).first()[0],
-                   permission_view=db.session.query(PermissionView.id).first()[0])
-        snapshot = db_snapshot.Snapshot(app.config["STORAGE_DIR"], tempfile.mkdtemp(prefix="portico-matrix-"))
-        db.session.remove()
-    return ids, snapshot
-
-
-@pytest.fixture
-def cast(app, world):
-    """The world as built, for one test."""
-    ids, snapshot = world
-    with app.app_context():
-        snapshot.restore()
-    return ids
-
-
-def _csrf(app, test_client):
-    """Put a CSRF secret in the client's session; the signed token forms send with it."""
-    raw = os.urandom(20).hex()
-    with test_client.session_transaction() as session:
-        session["csrf_token"] = raw
-    return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
-
-
-def _client(app, ids, actor, portal_login, login):
-    """A test client signed in as `actor` (contacts through the portal), and its CSRF token."""
-    test_client = app.test_client()
-    if actor in CONTACT_ACTORS:
-        portal_login(test_client, ids[actor])
-    elif actor != "anonymous":
-        login(test_client, ids[actor])
-    return test_client, _csrf(app, test_client)
-
-
-def _user(ids, actor):
-    if actor == "anonymous":
-        return None
-    if actor in CONTACT_ACTORS:
-        return db.session.get(Contact, ids[actor]).user
-    return db.session.get(User, ids[actor])
-
-
-def _outcome(response):
-    """What a response amounts to: ok, login, signin, or the error status."""
-    if response.status_code in (301, 302, 303):
-        location = response.headers.get("Location", "")
-        if "/login/" in location:
-            return "login"
-        if location.split("?")[0].endswith("/portal/sign-in"):
-            return "signin"
-        return "ok"
-    return "ok" if response.status_code < 300 else str(response.status_code)
-
-
 def _combos(route, ids):
     """Every combination of cast rows for the route's ids: {argument: cast name}."""
     names = [[(arg, name) for name in ROWS[model]] for arg, model in route.models.items()]
@@ -188,29 +127,20 @@ def _predict_and_send(app, test_client, token, actor, route, ids, combo):
     """(what the access module predicts, what the route answered, its status, its body) for one case."""
     with app.test_request_context():  # a request context: the access module memoises its lookups
         rows = {arg: db.session.get(route.models[arg], ids[name]) for arg, name in combo.items()}
-        want = M.expected(_user(ids, actor), route, rows)
+        want = M.expected(user_of(ids, actor), route, rows)
         url, data = _request(app, route, ids, combo, token, rows)
         db.session.remove()
     try:
         response = test_client.open(url, method=route.method, data=data, headers={"X-CSRFToken": token})
-        return want, _outcome(response), response.status_code, response.get_data(as_text=True)
+        return want, outcome_of(response), response.status_code, response.get_data(as_text=True)
     except Exception as exc:  # noqa: BLE001 (a crash is one more wrong answer to report)
         return want, "500", f"{type(exc).__name__}: {exc}", ""
-
-
-def _changes(app, snapshot):
-    """The tables the last request changed (the world is put back if any)."""
-    with app.app_context():
-        touched = db_snapshot.changed(snapshot.digest, db_snapshot.digest())
-        if touched:
-            snapshot.restore()
-    return touched
 
 
 def _run_case(app, test_client, token, actor, route, ids, combo, snapshot):
     """One request; the problems found (empty when the route behaved as the access module says)."""
     want, got, status, body = _predict_and_send(app, test_client, token, actor, route, ids, combo)
-    touched = _changes(app, snapshot)
+    touched = put_back_changes(app, snapshot)
     case = f"{route.label} {combo} as {actor}"
     if route.label in KNOWN:
         return []  # reported in KNOWN, fixed elsewhere
@@ -244,12 +174,12 @@ def test_access_matrix(app, cast, world, matrix, actor, login, portal_login):
     """Each route × object answers this actor as access.can() says; refused requests change nothing."""
     found, _unmapped = matrix
     snapshot = world[1]
-    test_client, token = _client(app, cast, actor, portal_login, login)
+    test_client, token = signed_in(app, cast, actor, portal_login, login)
     problems, cases = [], 0
     for route in found:
         combos = _combos(route, cast)
         with app.test_request_context():
-            if M.gate(_user(cast, actor), route):
+            if M.gate(user_of(cast, actor), route):
                 combos = combos[:1]  # refused before any object is read: the own-entity object is enough
         for combo in combos:
             cases += 1
@@ -291,9 +221,9 @@ def test_hand_written_expectations(app, cast, world, matrix, login, portal_login
     """A few outcomes fixed by hand: the matrix's predictions and the app's answers both match them."""
     route = next(r for r in matrix[0] if r.endpoint == endpoint and r.method == method
                  and name in (r.action, r.name, None) and set(r.models) == set(combo))
-    test_client, token = _client(app, cast, actor, portal_login, login)
+    test_client, token = signed_in(app, cast, actor, portal_login, login)
     want, got, status, _body = _predict_and_send(app, test_client, token, actor, route, cast, combo)
-    touched = _changes(app, world[1])
+    touched = put_back_changes(app, world[1])
     assert (want, got) == (outcome, outcome), status
     assert outcome == "ok" or not touched
 
@@ -302,11 +232,11 @@ def test_a_merged_email_cannot_sign_in(app, cast, client, smtp):
     """A merged (non-primary) e-mail with the contact's PIN gets no code and no session."""
     with app.app_context():
         address = cast["merged_address"]
-    token = _csrf(app, client)
+    token = csrf(app, client)
     client.post("/portal/sign-in", data={"csrf_token": token, "email": address})
     answer = client.post("/portal/sign-in/pin", data={"csrf_token": token, "pin": f.PIN})
     assert "That PIN is not right." in answer.get_data(as_text=True)
-    assert _outcome(client.get("/portal/")) == "signin"
+    assert outcome_of(client.get("/portal/")) == "signin"
     with app.app_context():
         assert db.session.query(AccessCode).filter_by(contact_id=cast["collaborator"]).count() == 0
     assert all(address not in str(message["To"]) for message in smtp.messages)
@@ -321,8 +251,8 @@ def _guest(app, ids, link):
     """A browser that opened no link, or the mailed link of partner "k1_a" / "k1_b"."""
     test_client = app.test_client()
     if link:
-        assert _outcome(test_client.get(f"/k1/{ids[link.replace('k1_', 'k1_token_')]}")) == "ok"
-    return test_client, _csrf(app, test_client)
+        assert outcome_of(test_client.get(f"/k1/{ids[link.replace('k1_', 'k1_token_')]}")) == "ok"
+    return test_client, csrf(app, test_client)
 
 
 def test_guest_k1_routes_need_the_partners_own_link(app, cast, world):
@@ -336,10 +266,10 @@ def test_guest_k1_routes_need_the_partners_own_link(app, cast, world):
         method = "POST" if "POST" in rule.methods else "GET"
         response = test_client.open(url, method=method, data={"csrf_token": token, "code": "00000000"})
         want = K1_OWN[rule.endpoint] if link == partner else "404"
-        touched = _changes(app, world[1])
-        if _outcome(response) != want or (touched and want != "ok"):
+        touched = put_back_changes(app, world[1])
+        if outcome_of(response) != want or (touched and want != "ok"):
             problems.append(f"{method} {rule.endpoint} {partner} with link {link}: {response.status_code} {touched}")
-    assert _outcome(app.test_client().get("/k1/not-a-token")) == "404"
+    assert outcome_of(app.test_client().get("/k1/not-a-token")) == "404"
     assert problems == []
 
 
@@ -350,7 +280,7 @@ OPS_READS = ("ops.index", "ops_jobs.index", "ops_mail.index", "ops_outbox.index_
 def test_ops_console_is_admin_only(app, cast, world, actor, login, portal_login):
     """Every /ops route: an Admin reads it; anyone else is refused and changes nothing (signed out or
     disabled: the login page; signed in without the right: 403)."""
-    test_client, token = _client(app, cast, actor, portal_login, login)
+    test_client, token = signed_in(app, cast, actor, portal_login, login)
     problems = []
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("ops") or rule.endpoint.endswith("static"):
@@ -359,8 +289,8 @@ def test_ops_console_is_admin_only(app, cast, world, actor, login, portal_login)
         url = app.url_map.bind("localhost").build(rule.endpoint, values)
         for method in sorted(rule.methods & {"GET", "POST"}):
             response = test_client.open(url, method=method, data={"csrf_token": token})
-            touched = _changes(app, world[1])
-            got = _outcome(response)
+            touched = put_back_changes(app, world[1])
+            got = outcome_of(response)
             if actor == "admin":
                 bad = rule.endpoint in OPS_READS and got != "ok" or response.status_code >= 500
             else:
