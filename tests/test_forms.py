@@ -156,6 +156,18 @@ def test_weak_staff_passwords_are_refused(app, client, login, admins, password, 
 
 
 
+def test_editing_a_staff_member_without_roles_is_a_form_error(app, client, login, admins):
+    """The staff edit form has no groups field: leaving the roles empty is a form error, not a 500."""
+    login(client, admins.staff_admin)
+    data = {"first_name": "Still", "last_name": "Here", "username": "grantee.staff", "email": "g@firm.example",
+            "active": "y"}
+    response = _post(client, f"/users/edit/{admins.staff}", data)
+    assert response.status_code == 200
+    assert "Either select a role or a group" in response.get_data(as_text=True)
+    with app.app_context():
+        assert [r.name for r in app.appbuilder.sm.get_user_by_id(admins.staff).roles] == [R.STAFF]
+
+
 @pytest.mark.parametrize(
     "grantee, role_name, message",
     [

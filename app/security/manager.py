@@ -16,7 +16,7 @@ from werkzeug.security import check_password_hash
 
 from app.security import access
 from app.services import throttle
-from app.views.base import SafeArgsMixin
+from app.views.base import SafeArgsMixin, SingleActionMixin
 from app.views.staff import StaffAuthDBView, StaffResetMyPasswordView, StaffResetPasswordView, StaffUserView
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class PorticoSecurityApi(SecurityApi):
 def _safe(view_class):
     """FAB's security screen with our malformed-input guards (unknown actions, unsortable columns).
     The same class name keeps FAB's endpoints and permission names."""
-    return type(view_class.__name__, (SafeArgsMixin, view_class), {"__doc__": view_class.__doc__})
+    return type(view_class.__name__, (SingleActionMixin, SafeArgsMixin, view_class), {"__doc__": view_class.__doc__})
 
 
 class NoTokenLoginApi(SecurityApi):

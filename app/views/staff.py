@@ -43,6 +43,13 @@ class AssignableRoles(BaseFilter):
         return query.filter(self.model.name.in_(names))
 
 
+def roles_or_groups_required(form, field):
+    """FAB's "a role or a group" rule, also for forms without a groups field (FAB's own raises KeyError)."""
+    groups = form._fields.get("groups")
+    if not form["roles"].data and not (groups is not None and groups.data):
+        raise ValidationError(_l("Either select a role or a group"))
+
+
 def check_user_target(target):
     """Abort unless the current user may change `target` (404 outside scope, 403 for an Admin)."""
     if target is None or not access.in_scope(current_user, target):
@@ -64,6 +71,7 @@ class StaffUserView(SafeArgsMixin, UserDBModelView):
     edit_columns = ["first_name", "last_name", "username", "active", "email", "roles"]
     add_form_query_rel_fields = {"roles": [["name", AssignableRoles, None]], "groups": [["id", InScope, R.VIEW]]}
     edit_form_query_rel_fields = add_form_query_rel_fields
+    validators_columns = {"roles": [roles_or_groups_required], "groups": [roles_or_groups_required]}
     search_form_query_rel_fields = {"roles": [["name", AssignableRoles, None]]}
 
     @expose("/show/<pk>", methods=["GET"])
