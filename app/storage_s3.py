@@ -98,7 +98,7 @@ class S3Backend(SpoolingBackend):
 
     def presigned_url(self, key, filename, mime, expires):
         """A GET link valid for `expires` seconds that makes the store answer as an attachment."""
-        from app.web import content_disposition
+        from app.web.downloads import content_disposition
 
         return self.client.generate_presigned_url("get_object", ExpiresIn=int(expires), Params={
             "Bucket": self.bucket, "Key": self._name(key), "ResponseContentType": mime,

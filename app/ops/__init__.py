@@ -50,7 +50,7 @@ class OpsIndex(AdminOnlyMixin, AdminIndexView):
 
 def init_ops(app):
     """Mount the ops console at /ops on `app` (a new Admin and new views for every app)."""
-    from app.web import csp_nonce
+    from app.web.headers import csp_nonce
 
     admin = Admin(
         app,

@@ -24,7 +24,7 @@ from app.security import roles as R
 from app.services import documents as document_service
 from app.services.filetypes import ALLOWED
 from app.views.base import BulkDeleteMixin, EnumSelectField, SafeInterface, ScopedModelView, in_scope
-from app.web import send_version
+from app.web.downloads import send_version
 
 
 class DocumentView(BulkDeleteMixin, ScopedModelView):

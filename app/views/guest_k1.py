@@ -22,7 +22,7 @@ from app.services import k1 as k1_service
 from app.services.firm import get_settings
 from app.views.base import parse_pk
 from app.views.portal.forms import BlankForm, CodeForm
-from app.web import send_version
+from app.web.downloads import send_version
 
 bp = Blueprint("k1", __name__, url_prefix="/k1")
 # Every guest route checks the link and the code itself; none needs a signed-in user.

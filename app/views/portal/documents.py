@@ -15,7 +15,7 @@ from app.services import documents as document_service
 from app.services.portal import documents as portal_documents
 from app.services.filetypes import ALLOWED
 from app.views.portal import bp, use_entity
-from app.web import send_version
+from app.web.downloads import send_version
 
 DIRECTION_LABELS = {Direction.from_firm: _l("From the firm"), Direction.from_client: _l("From you")}
 STATUS_BADGES = {DocumentStatus.awaiting_signature: "pending", DocumentStatus.signed: "done"}
