@@ -3,11 +3,12 @@ import contextlib
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
+
+from tests import workers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = "/usr/bin/chromium"
@@ -42,19 +43,11 @@ def live_server(app):
 @contextlib.contextmanager
 def worker(app, smtp_port):
     """A real `flask portico worker` process (with scheduler) on the test database, Redis and SMTP sink."""
-    env = dict(os.environ, FLASK_APP="run.py", PORTICO_ENV="testing", REDIS_URL=app.config["REDIS_URL"],
-               DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], MAIL_SERVER="127.0.0.1",
-               MAIL_PORT=str(smtp_port), STORAGE_DIR=app.config["STORAGE_DIR"])
-    process = subprocess.Popen([sys.executable, "-m", "flask", "portico", "worker"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = workers.start(app, smtp_port, output=subprocess.DEVNULL)
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        workers.stop(process)
 
 
 @contextlib.contextmanager

@@ -286,3 +286,49 @@ def storage_backend(request, app):
     yield request.param
     app.config.update(saved)
     app.extensions.pop("portico_storage", None)
+
+
+@pytest.fixture
+def world(app):
+    """An entity with a responsible accountant, two portal contacts and a task assigned to Cora."""
+    from types import SimpleNamespace
+
+    from app.security import roles as R
+    from app.services import tasks
+    from tests import factories as f
+
+    with app.app_context():
+        acc = f.staff(R.STAFF)
+        alpha = f.entity("Alpha Co", responsible=acc)
+        cora = f.portal_contact(alpha, R.ENTITY_COLLABORATOR, first="Cora")
+        rhea = f.portal_contact(alpha, R.ENTITY_ACCESS, first="Rhea")
+        task = tasks.create_task(alpha, "Year-end papers", acc, assignees=[cora])
+        tasks.assign(task, acc)
+        return SimpleNamespace(acc=acc.id, a=alpha.id, cora=cora.id, rhea=rhea.id, task=task.id,
+                               cora_user=cora.user_id, cora_email=cora.primary_email)
+
+
+# What a test may leave in Redis that the next one must not find: rate-limit counts, PIN failures,
+# queued code mails, K-1 link tokens, staff sessions, and the jobs queue.
+_REDIS_LEFTOVERS = ("LIMITS*", "portico:pin-failures:*", "portico:code-mail:*", "portico:k1-link:*",
+                    "portico:staff-session*")
+
+
+@pytest.fixture
+def fresh_redis(app):
+    """The one Redis reset: limits, codes, links, staff sessions and queued jobs are forgotten before and
+    after the test. Modules that need it say `pytestmark = pytest.mark.usefixtures("fresh_redis")`."""
+    from app.jobs import queue
+    from app.redis_conn import get_redis
+
+    def forget():
+        with app.app_context():
+            redis = get_redis()
+            for pattern in _REDIS_LEFTOVERS:
+                for key in redis.scan_iter(pattern):
+                    redis.delete(key)
+            queue().empty()
+
+    forget()
+    yield
+    forget()

@@ -41,3 +41,10 @@ def stored_files(root):
     for folder, _, files in os.walk(root):
         found += [os.path.join(folder, f) for f in files]
     return sorted(found)
+
+
+class Upload:
+    """A minimal FileStorage stand-in for the services."""
+
+    def __init__(self, name, content):
+        self.filename, self.stream = name, io.BytesIO(content)

@@ -1,6 +1,5 @@
 """Shared helpers of the portal sign-up / sign-in tests: pages, forms, contacts, codes from the SMTP sink,
-a movable clock, and `fresh_limits` (an autouse fixture: a test module uses it only when it imports it
-by name, as each test_portal_* auth module does)."""
+a movable clock (the Redis reset they need is conftest's `fresh_redis`)."""
 import itertools
 import re
 from types import SimpleNamespace
@@ -22,24 +21,6 @@ SIGN_IN, PIN_PAGE, CODE_PAGE, RESEND = "/portal/sign-in", "/portal/sign-in/pin",
 SIGN_UP, VERIFY, NEW_PIN = "/portal/sign-up", "/portal/sign-up/verify", "/portal/sign-up/pin"
 WRONG_PIN = "135792"
 _seq = itertools.count(1)
-_REDIS_PATTERNS = ("LIMITS*", "portico:pin-failures:*", "portico:code-mail:*")
-
-
-@pytest.fixture(autouse=True)
-def fresh_limits(app):
-    """Resend limits, PIN failures and queued code mails are forgotten before and after each test."""
-    def forget():
-        with app.app_context():
-            redis = get_redis()
-            for pattern in _REDIS_PATTERNS:
-                for key in redis.scan_iter(pattern):
-                    redis.delete(key)
-            queue().empty()
-
-    forget()
-    yield
-    forget()
-
 
 def unique_email(label="person"):
     """An address no other test uses."""

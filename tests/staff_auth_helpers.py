@@ -12,22 +12,6 @@ from tests import factories as f
 CODE_PAGE, RECOVERY_PAGE, ENROL_PAGE = "/two-factor/", "/two-factor/recovery", "/two-factor/enrol"
 SCREEN = "/entityview/list/"
 
-
-@pytest.fixture(autouse=True)
-def fresh_limits(app):
-    """Wrong-code counts and staff sessions of earlier tests are forgotten."""
-    def forget():
-        with app.app_context():
-            redis = get_redis()
-            for pattern in ("LIMITS*staff-2fa*", "portico:staff-session*"):
-                for key in redis.scan_iter(pattern):
-                    redis.delete(key)
-
-    forget()
-    yield
-    forget()
-
-
 def browser(app, address=None):
     """A test client with its own client address (so per-network counts of tests never meet)."""
     address = address or "10.{}.{}.{}".format(*uuid.uuid4().bytes[:3])

@@ -20,7 +20,9 @@ from app.storage import LocalBackend
 from tests import documents_helpers as h
 from tests import factories as f
 from tests.conftest import _wipe_schema
-from tests.portal_auth_helpers import fresh_limits, sign_in, signed_in, unique_email  # noqa: F401
+from tests.portal_auth_helpers import sign_in, signed_in, unique_email  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("fresh_redis")
 
 FILES = [("ledger.csv", b"date,amount\n" + b"2026-01-31,120.50\n" * 3000), ("return.pdf", h.PDF),
          ("ledger.csv", b"date,amount\n2026-02-28,99.00\n"), ("scan.png", h.PNG)]

@@ -4,7 +4,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 from datetime import datetime, timedelta
 
@@ -18,23 +17,18 @@ from app.security import roles as R
 from app.services import delivery, tasks
 from app.services.firm import get_settings
 from tests import factories as f
+from tests import workers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _worker(app, smtp_port, **extra):
-    """Start `flask portico worker --burst` in its own process group; returns the Popen."""
-    env = dict(os.environ, FLASK_APP="run.py", PORTICO_ENV="testing", REDIS_URL=app.config["REDIS_URL"],
-               DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], MAIL_SERVER="127.0.0.1",
-               MAIL_PORT=str(smtp_port), **extra)
-    return subprocess.Popen([sys.executable, "-m", "flask", "portico", "worker", "--burst"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    """A burst worker in its own process group (a test may kill -9 it)."""
+    return workers.start(app, smtp_port, burst=True, **extra)
 
 
 def _run_worker(app, smtp_port, **extra):
-    process = _worker(app, smtp_port, **extra)
-    out, err = process.communicate(timeout=120)
-    return process.returncode, (out + err).decode()[-6000:]
+    return workers.run_burst(app, smtp_port, **extra)
 
 
 @pytest.fixture

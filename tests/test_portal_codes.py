@@ -1,32 +1,22 @@
 """Attacks on the portal's access codes: expiry, reuse, superseded codes, tries, resend and per-address limits."""
 import re
+import threading
+import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AccessCode
 from app.models.contacts import PortalState
-from app.services import access_codes
+from app.services import access_codes, throttle
 from tests import factories as f
-from tests.portal_auth_helpers import (  # noqa: F401  (fresh_limits: an autouse fixture, used here too)
-    CODE_PAGE,
-    RESEND,
-    SIGN_UP,
-    at_code_step,
-    code_rows,
-    codes_sent,
-    csrf_token,
-    forget_resend_minute,
-    fresh_limits,
-    last_code,
-    location,
-    make_contact,
-    post,
-    run_jobs,
-    signed_in,
-    unique_email,
-)
+from tests.portal_auth_helpers import (CODE_PAGE, RESEND, SIGN_UP, at_code_step, code_rows, codes_sent, csrf_token,
+                                       forget_resend_minute, last_code, location, make_contact, post, run_jobs,
+                                       signed_in, unique_email)
+
+pytestmark = pytest.mark.usefixtures("fresh_redis")
 
 
 def test_a_code_expires_after_ten_minutes(app, client, smtp, monkeypatch):
@@ -200,3 +190,64 @@ def test_codes_are_random_8_digits_and_stored_hashed(app, ctx):
     assert code not in row.code_hash and len(row.code_hash) == 64
     assert row.expires_on - row.created_on == timedelta(minutes=10)
     assert len({access_codes.new_code() for _ in range(200)}) > 190
+
+
+THREADS = 12
+
+
+RACE_TIMEOUT = 60  # seconds: a hung thread fails the test instead of hanging the run
+
+
+def _race(count, work):
+    """Run work(i) in `count` threads released together by a barrier; the errors raised, if any."""
+    barrier, errors = threading.Barrier(count, timeout=RACE_TIMEOUT), []
+
+    def run(i):
+        try:
+            barrier.wait()
+            work(i)
+        except Exception as exc:  # noqa: BLE001 (reported by the test)
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(RACE_TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads), "a racing request hung"
+    return errors
+
+
+# 6 --------------------------------------------------------------------------------------------------
+def test_parallel_code_requests_cannot_exceed_the_resend_limit(app, monkeypatch):
+    """Parallel code requests all passed the resend limit: 12 at once now make at most one code row."""
+    with app.app_context():
+        invited = f.contact(email="victim@client.example")
+        invited.portal_state = PortalState.invited
+        db.session.commit()
+    checked = throttle.allowed
+
+    def slow_allowed(rules, *identifiers):  # widen the test-then-count window, as a busy server would
+        answer = checked(rules, *identifiers)
+        time.sleep(0.05)
+        return answer
+
+    monkeypatch.setattr(throttle, "allowed", slow_allowed)
+    ready = []
+    for _ in range(THREADS):
+        browser = app.test_client()
+        ready.append((browser, csrf_token(browser, "/portal/sign-up")))
+    statuses = []
+
+    def ask(i):
+        browser, token = ready[i]
+        statuses.append(browser.post("/portal/sign-up", data={
+            "csrf_token": token, "first_name": "V", "last_name": "W", "email": "victim@client.example",
+        }).status_code)
+
+    assert _race(THREADS, ask) == []
+    assert statuses == [302] * THREADS  # the same answer to each: no 500
+    with app.app_context():
+        issued = db.session.scalar(select(func.count(AccessCode.id)).where(
+            AccessCode.email == "victim@client.example", AccessCode.contact_id.is_not(None)))
+        assert issued == 1  # a refused request uses up no place of the looser "3 per 15 minutes" rule

@@ -16,6 +16,8 @@ from app.security import roles as R
 from app.services import documents
 from tests import documents_helpers as h
 from tests import factories as f
+from tests.conftest import csrf_token
+from tests.documents_helpers import PDF
 
 PAGE = "/portal/documents"
 BASE_DAY = datetime(2025, 3, 1, 12, 0)
@@ -29,6 +31,8 @@ def _upload(entity, user, name, content, folder=None, visibility=Visibility.port
         setattr(doc, field, value)
     db.session.commit()
     return doc
+
+JSON = {"Accept": "application/json"}
 
 
 @pytest.fixture
@@ -273,3 +277,22 @@ def test_documents_page_query_count_does_not_grow(app, client, portal_login, cou
         folder = db.session.get(Folder, shelf.returns)
         assert folder is not None
     assert measure() == small
+
+
+# 9 --------------------------------------------------------------------------------------------------
+def test_a_contacts_note_is_not_shown_as_a_message_from_the_firm(app, client, portal_login, world):
+    """A contact's "Send files" note showed as "Message from the firm" to other contacts: no longer."""
+    portal_login(client, world.cora)
+    token = csrf_token(client, "/portal/")
+    note = "Our bank details changed: pay all taxes to IBAN EE00 1234 5678"
+    response = client.post("/portal/send-files", data={
+        "csrf_token": token, "entity_id": str(world.a), "note": note,
+        "files": (io.BytesIO(PDF), "bank-letter.pdf")}, content_type="multipart/form-data", headers=JSON)
+    assert response.status_code == 200
+    doc_id = response.get_json()["saved"][0]["id"]
+    other = app.test_client()
+    portal_login(other, world.rhea)
+    listing = other.get("/portal/documents").get_data(as_text=True)
+    page = other.get(f"/portal/documents/{doc_id}").get_data(as_text=True)
+    assert note in listing and note in page  # still shown, but not as the firm's word
+    assert "Message from the firm" not in listing and "Message from the firm" not in page

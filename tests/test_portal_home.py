@@ -9,13 +9,15 @@ import pytest
 from sqlalchemy import insert, literal, select
 
 from app.extensions import db
-from app.models import ActivityEvent, Document, Folder, Task
+from app.models import ActivityEvent, Document, Folder, MessageKind, Task
 from app.models.documents import Direction, Visibility
 from app.models.tasks import ClientStatus, PortalState, StaffStatus, TaskKind, task_assignees
+from app.security import access
 from app.security import roles as R
-from app.services import tasks
+from app.services import documents, messages, tasks
 from app.services.firm import get_settings
 from app.storage import backend
+from tests import documents_helpers as h
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.documents_helpers import HTML, PDF, PNG, stored_files
@@ -236,3 +238,27 @@ def test_home_runs_a_fixed_number_of_queries(app, client, portal_login, count_qu
     assert counts[0] == counts[1], counts
     assert "Showing the latest 10 of 1001 completed tasks." in body
     assert "Showing the first 50 of 1002 tasks." in body
+
+
+# 1 --------------------------------------------------------------------------------------------------
+def test_contact_on_staff_home_is_sent_to_portal_and_sees_only_own_activity(app, client, portal_login, world):
+    """Contact on staff home "/" saw staff activity: now redirected to /portal/, scope gives only its own events."""
+    with app.app_context():
+        acc = app.appbuilder.sm.get_user_by_id(world.acc)
+        alpha = db.session.get(Task, world.task).entity
+        secret = tasks.create_task(alpha, "Plan: drop this client in Q3", acc)
+        messages.post(secret, acc, "internal only", MessageKind.internal)
+        documents.upload(alpha, h.Upload("IRS-audit-findings.pdf", PDF), acc, visibility=Visibility.staff_only)
+    portal_login(client, world.cora)
+    assert client.get(f"/portal/tasks/{world.task}").status_code == 200  # an event of Cora's own
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/portal/")
+    assert "IRS-audit-findings.pdf" not in response.get_data(as_text=True)
+    with app.test_request_context():
+        cora_user = app.appbuilder.sm.get_user_by_id(world.cora_user)
+        seen = db.session.scalars(access.visible(cora_user, ActivityEvent)).all()
+        assert seen and {event.actor_id for event in seen} == {world.cora_user}
+    with app.test_request_context():
+        staff_seen = db.session.scalars(access.visible(app.appbuilder.sm.get_user_by_id(world.acc),
+                                                       ActivityEvent)).all()
+        assert world.acc in {event.actor_id for event in staff_seen}

@@ -13,20 +13,10 @@ from app.models import ActivityEvent, Contact, TrustedDevice
 from app.models.contacts import PortalState
 from app.security import roles as R
 from tests import factories as f
-from tests.portal_auth_helpers import (  # noqa: F401  (fresh_limits: an autouse fixture used here too)
-    PIN_PAGE,
-    SIGN_IN,
-    csrf_token,
-    forget_resend_minute,
-    fresh_limits,
-    last_code,
-    location,
-    post,
-    run_jobs,
-    sign_in,
-    signed_in,
-    unique_email,
-)
+from tests.portal_auth_helpers import (PIN_PAGE, SIGN_IN, csrf_token, forget_resend_minute, last_code, location, post,
+                                       run_jobs, sign_in, signed_in, unique_email)
+
+pytestmark = pytest.mark.usefixtures("fresh_redis")
 
 INVITER_ROLE = "Portal inviter (test)"
 

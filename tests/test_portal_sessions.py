@@ -12,24 +12,11 @@ from app.redis_conn import get_redis
 from app.security import roles as R
 from app.services.portal import auth as portal_auth
 from tests import factories as f
-from tests.portal_auth_helpers import (  # noqa: F401  (fresh_limits: an autouse fixture, used here too)
-    CODE_PAGE,
-    PIN_PAGE,
-    SIGN_IN,
-    SIGN_UP,
-    Clock,
-    at_code_step,
-    codes_sent,
-    fresh_limits,
-    last_code,
-    location,
-    make_contact,
-    post,
-    run_jobs,
-    sign_in,
-    signed_in,
-    trusted_browser,
-)
+from tests.portal_auth_helpers import (CODE_PAGE, PIN_PAGE, SIGN_IN, SIGN_UP, Clock, at_code_step, codes_sent,
+                                       last_code, location, make_contact, post, run_jobs, sign_in, signed_in,
+                                       trusted_browser)
+
+pytestmark = pytest.mark.usefixtures("fresh_redis")
 
 EVIL_TARGETS = ["//evil.example", "https://evil.example", "/\\evil.example", "/portal/\\evil.example",
                 "//evil.example/portal/", "http://evil.example/portal/", "/portal\r\nLocation: http://evil.example",

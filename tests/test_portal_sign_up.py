@@ -8,23 +8,12 @@ from app.extensions import db
 from app.models import AccessCode, Contact, TrustedDevice
 from app.models.contacts import PortalState
 from app.security import roles as R
-from tests.portal_auth_helpers import (  # noqa: F401  (fresh_limits: an autouse fixture, used here too)
-    NEW_PIN,
-    SIGN_UP,
-    VERIFY,
-    code_rows,
-    codes_sent,
-    forget_resend_minute,
-    fresh_limits,
-    last_code,
-    location,
-    make_contact,
-    normal,
-    post,
-    run_jobs,
-    signed_in,
-    unique_email,
-)
+from tests import factories as f
+from tests.conftest import csrf_token
+from tests.portal_auth_helpers import (NEW_PIN, SIGN_UP, VERIFY, code_rows, codes_sent, forget_resend_minute, last_code,
+                                       location, make_contact, normal, post, run_jobs, signed_in, unique_email)
+
+pytestmark = pytest.mark.usefixtures("fresh_redis")
 
 
 def test_invited_contact_signs_up_end_to_end(app, client, smtp):
@@ -114,3 +103,25 @@ def test_sign_up_pin_step_needs_a_verified_code(app, client, smtp):
     assert location(post(client, NEW_PIN, page=SIGN_UP, pin="480317", confirm="480317")).endswith(SIGN_UP)
     with app.app_context():
         assert db.session.get(Contact, person.id).user is None
+
+
+# 7 --------------------------------------------------------------------------------------------------
+def test_sign_up_does_the_same_database_work_for_invited_and_unknown_addresses(app, smtp, count_queries):
+    """Sign-up timing told invited addresses: both now run as many SQL statements; no mail to the unknown."""
+    with app.app_context():
+        invited = f.contact(email="invited@client.example")
+        invited.portal_state = PortalState.invited
+        db.session.commit()
+    counts = {}
+    for email in ("invited@client.example", "nobody@client.example"):
+        browser = app.test_client()
+        token = csrf_token(browser, "/portal/sign-up")
+        with count_queries() as n:
+            response = browser.post("/portal/sign-up", data={"csrf_token": token, "first_name": "A",
+                                                             "last_name": "B", "email": email})
+            counts[email] = n()
+        assert response.status_code == 302 and response.headers["Location"].endswith("/portal/sign-up/verify")
+    assert counts["invited@client.example"] == counts["nobody@client.example"], counts
+    run_jobs(app)
+    assert [m for m in smtp.messages if m["To"] == "invited@client.example"]
+    assert not [m for m in smtp.messages if m["To"] == "nobody@client.example"]

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from app.extensions import db
 from app.models import ActivityEvent, ChecklistItem, Contact, Document, FileRequestAnswer, Message, MessageKind, Task
@@ -14,9 +14,10 @@ from app.models.documents import Direction, Visibility
 from app.models.messages import message_attachments
 from app.models.tasks import ClientStatus, StaffStatus
 from app.security import roles as R
-from app.services import file_requests, messages, tasks
+from app.services import documents, file_requests, messages, tasks
 from app.services.firm import get_settings
 from app.storage import backend
+from tests import documents_helpers as h
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.documents_helpers import HTML, PDF, PNG, stored_files
@@ -469,3 +470,65 @@ def test_an_open_logged_yesterday_does_not_count_today(app, client, portal_login
     _page(client, desk.task)
     with app.app_context():
         assert db.session.query(ActivityEvent).filter_by(verb="task.opened").count() == 2
+
+
+# 2 --------------------------------------------------------------------------------------------------
+def test_file_request_answer_never_versions_a_document_made_staff_only(app, client, portal_login, world):
+    """Answer to a file request on a doc made staff-only later: now a new shared file, never a version of it."""
+    with app.app_context():
+        acc = app.appbuilder.sm.get_user_by_id(world.acc)
+        alpha = db.session.get(Task, world.task).entity
+        doc = documents.upload(alpha, h.Upload("statement.pdf", PDF), acc, visibility=Visibility.portal)
+        request_task = file_requests.create(alpha, acc, [db.session.get(Contact, world.cora)],
+                                            "Update the statement", update_document=doc)
+        documents.update(doc, None, visibility=Visibility.staff_only, name="CONFIDENTIAL fraud referral.pdf")
+        fr_id, doc_id = request_task.id, doc.id
+    portal_login(client, world.cora)
+    token = csrf_token(client, f"/portal/tasks/{fr_id}")
+    response = client.post(f"/portal/tasks/{fr_id}/files",
+                           data={"csrf_token": token, "files": (io.BytesIO(PDF), "mine.pdf")},
+                           content_type="multipart/form-data", headers=JSON)
+    assert response.status_code == 200
+    saved = response.get_json()["saved"]
+    assert len(saved) == 1 and saved[0]["id"] != doc_id
+    assert "CONFIDENTIAL" not in response.get_data(as_text=True)
+    with app.app_context():
+        secret = db.session.get(Document, doc_id)
+        assert secret.visibility is Visibility.staff_only and secret.version_count == 1
+        assert db.session.get(Document, saved[0]["id"]).visibility is Visibility.portal
+
+
+# 3 --------------------------------------------------------------------------------------------------
+def test_deleting_a_message_makes_its_files_staff_only_unless_used_elsewhere(app, client, portal_login, world):
+    """Deleted message's files stayed shared: now staff-only, unless also attached elsewhere (here: the task)."""
+    with app.app_context():
+        acc = app.appbuilder.sm.get_user_by_id(world.acc)
+        task = db.session.get(Task, world.task)
+        msg = messages.post_with_files(task, acc, "Here is your return", MessageKind.portal,
+                                       [h.Upload("OTHER-CLIENT-return.pdf", PDF), h.Upload("checklist.pdf", PDF)])
+        wrong, kept = (d.id for d in sorted(msg.attachments, key=lambda d: d.name != "OTHER-CLIENT-return.pdf"))
+        task.attachments.append(db.session.get(Document, kept))
+        db.session.commit()
+        messages.delete(msg, acc)
+        assert db.session.get(Document, wrong).visibility is Visibility.staff_only
+        assert db.session.get(Document, kept).visibility is Visibility.portal
+    portal_login(client, world.cora)
+    assert "Here is your return" not in client.get(f"/portal/tasks/{world.task}").get_data(as_text=True)
+    listing = client.get("/portal/documents").get_data(as_text=True)
+    assert "OTHER-CLIENT-return.pdf" not in listing and "checklist.pdf" in listing
+    assert client.get(f"/portal/documents/{wrong}/download").status_code == 404
+    assert client.get(f"/portal/documents/{kept}/download").status_code == 200
+
+
+# 11 -------------------------------------------------------------------------------------------------
+def test_an_empty_upload_is_refused(app, client, portal_login, world):
+    """Empty (0-byte) uploads were stored as documents: now refused, nothing kept."""
+    portal_login(client, world.cora)
+    token = csrf_token(client, "/portal/")
+    response = client.post("/portal/send-files", data={
+        "csrf_token": token, "entity_id": str(world.a), "note": "", "files": (io.BytesIO(b""), "empty.txt")},
+        content_type="multipart/form-data", headers=JSON)
+    assert response.status_code == 400
+    assert response.get_json()["saved"] == [] and response.get_json()["errors"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Document.id))) == 0

@@ -8,6 +8,7 @@ from app.security import roles as R
 from app.views.guest_k1 import PUBLIC as K1_PUBLIC
 from app.views.portal import PUBLIC as PORTAL_PUBLIC
 from tests import factories as f
+from tests.conftest import csrf_token
 
 # Routes anyone may call. Everything else needs a signed-in user with a screen permission.
 PUBLIC = {
@@ -107,3 +108,36 @@ def test_portal_pages_need_a_portal_session(app, client, login, who):
         response = client.get(_url(rule))
         assert response.status_code == 302, rule.endpoint
         assert response.headers["Location"].endswith("/portal/sign-in"), rule.endpoint
+
+
+BIG = str(2**64)
+
+
+# 10 -------------------------------------------------------------------------------------------------
+GETS = [f"/portal/tasks/{BIG}", f"/portal/documents/{BIG}", f"/portal/documents/{BIG}/download",
+        f"/portal/documents/{BIG}/view", f"/portal/requests/{BIG}", f"/portal/payments/voucher/{BIG}/pay",
+        f"/portal/payments/voucher/{BIG}/paid", f"/portal/documents?folder={BIG}",
+        "/portal/documents?to=9999-12-31", "/portal/documents?from=9999-12-31&to=9999-12-31",
+        f"/portal/payments?entity={BIG}", "/portal/payments/9999-12-31", f"/portal/requests?page={BIG}",
+        f"/portal/k1?page={BIG}", f"/portal/documents?page={BIG}", f"/portal/notifications?page={BIG}"]
+
+
+POSTS = [f"/portal/notifications/{BIG}/open", f"/portal/settings/emails/{BIG}/remove",
+         f"/portal/settings/browsers/{BIG}/revoke", "/portal/tasks/{task}/checklist/" + BIG,
+         f"/portal/tasks/{BIG}/checklist/1", f"/portal/tasks/{BIG}/reply", f"/portal/tasks/{BIG}/files",
+         f"/portal/tasks/{BIG}/done", f"/portal/requests/{BIG}/reply", f"/portal/payments/voucher/{BIG}/paid",
+         "/portal/entity", "/portal/send-files"]
+
+
+def test_huge_ids_and_far_dates_never_give_500_on_portal_routes(app, client, portal_login, world):
+    """Ids of 2**64 and ?to=9999-12-31 gave 500s: every portal route with an id now answers 404 or 200."""
+    portal_login(client, world.cora)
+    token = csrf_token(client, "/portal/settings/profile")
+    answers = {path: client.get(path).status_code for path in GETS}
+    for path in POSTS:
+        path = path.replace("{task}", str(world.task))
+        answers[path] = client.post(path, data={"csrf_token": token, "entity_id": BIG, "done": "1",
+                                                "body": "hi", "paid_on": "2026-01-01"}).status_code
+    wrong = {path: status for path, status in answers.items()
+             if status not in ((404,) if BIG in path.split("?")[0] else (200, 404))}
+    assert not wrong, wrong

@@ -2,6 +2,7 @@
 an Admin; idle and absolute timeouts from firm settings; a session the server does not know is refused."""
 import re
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -11,7 +12,9 @@ from app.security import roles as R
 from app.services import staff_sessions
 from app.services.firm import get_settings
 from tests import factories as f
-from tests.staff_auth_helpers import browser, fresh_limits, password_login, reaches_screens, token_of  # noqa: F401
+from tests.staff_auth_helpers import browser, password_login, reaches_screens, token_of  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("fresh_redis")
 
 MINE = "/my-sessions/"
 

@@ -10,9 +10,11 @@ from app.models import ActivityEvent, StaffTotp
 from app.security import roles as R
 from app.security.second_factor import ALWAYS, BROWSER_COOKIE
 from tests import factories as f
-from tests.staff_auth_helpers import (CODE_PAGE, ENROL_PAGE, RECOVERY_PAGE, browser, code_now, fresh_limits,  # noqa: F401
-                                      give_code, password_login, reaches_screens, token_of)
+from tests.staff_auth_helpers import (CODE_PAGE, ENROL_PAGE, RECOVERY_PAGE, browser, code_now, give_code,  # noqa: F401
+                                      password_login, reaches_screens, token_of)
 from tests.test_routes import _rules, _url
+
+pytestmark = pytest.mark.usefixtures("fresh_redis")
 
 STEP_PAGES = {"password": ({"TwoFactorView.verify", "TwoFactorView.recovery"}, CODE_PAGE),
               "enrol": ({"TwoFactorView.enrol"}, ENROL_PAGE)}

@@ -3,11 +3,13 @@ test computes (pyotp), as an authenticator app would; screenshots at 1280×800."
 import time
 
 import pyotp
+import pytest
 
 from app.security import roles as R
 from tests import browser as real
 from tests import factories as f
-from tests.staff_auth_helpers import fresh_limits  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("fresh_redis")
 
 
 def test_chromium_enrols_and_signs_in_with_a_computed_code(app):

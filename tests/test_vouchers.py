@@ -6,6 +6,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import ActivityEvent, Notification, NotificationPreference, TaxVoucher
@@ -13,8 +14,8 @@ from app.models.contacts import PortalState
 from app.models.notifications import Channel, NotificationState
 from app.models.vouchers import VoucherStatus
 from app.security import roles as R
-from app.services import delivery, events
-from app.services import payment_hosts
+from app.services import delivery, events, payment_hosts
+from app.services import vouchers
 from app.services import vouchers as service
 from app.services.firm import get_settings
 from tests import factories as f
@@ -439,3 +440,20 @@ def test_demo_vouchers_follow_the_rules_and_seed_once(ctx):
         assert service.check_amount(voucher.amount) == voucher.amount
     groups = service.due_groups(accountant, entity)
     assert groups["overdue"] and groups["upcoming"] and groups["past"]
+
+
+# 12 -------------------------------------------------------------------------------------------------
+def test_a_voucher_csv_row_due_in_year_one_is_refused(app, login, world):
+    """Voucher CSV row due 0001-01-02 was imported (Mark paid then overflowed): now refused, no overflow."""
+    staff = app.test_client()
+    login(staff, world.acc)
+    token = csrf_token(staff, "/taxvoucherview/import")
+    text = "tax_year,authority,form_period,amount,due_date\n2026,IRS,Q1,1.00,0001-01-02\n"
+    response = staff.post("/taxvoucherview/import", data={
+        "csrf_token": token, "entity": str(world.a), "file": (io.BytesIO(text.encode()), "s.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 200  # the form again, with the row's error
+    assert "YYYY-MM-DD" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(TaxVoucher.id))) == 0
+    assert vouchers.check_paid_on(date(2026, 1, 1), date(1, 1, 2), today=date(2026, 6, 1)) == date(2026, 1, 1)

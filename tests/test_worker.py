@@ -6,7 +6,8 @@ import sys
 from rq.job import Job
 
 from app.jobs import ping, queue
-from app.redis_conn import get_redis, redis_url
+from app.redis_conn import get_redis
+from tests import workers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -15,12 +16,8 @@ def test_worker_command_runs_a_queued_job(app):
     """`flask portico worker --burst` (a real worker process) finishes a queued job."""
     with app.app_context():
         job = queue().enqueue(ping)
-        url = redis_url()
-    env = dict(os.environ, FLASK_APP="run.py", REDIS_URL=url, PORTICO_ENV="testing",
-               DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"])
-    result = subprocess.run([sys.executable, "-m", "flask", "portico", "worker", "--burst"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
+    code, output = workers.run_burst(app)
+    assert code == 0, output
     with app.app_context():
         finished = Job.fetch(job.id, connection=get_redis())
         assert finished.get_status() == "finished"
@@ -33,9 +30,9 @@ def test_a_real_worker_creates_the_next_occurrence_when_it_falls_due(app):
 
     from app.extensions import db
     from app.models import Task
+    from app.models.tasks import Frequency
     from app.security import roles as R
     from app.services import tasks
-    from app.models.tasks import Frequency
     from app.services.recurrence import Rule
     from tests import factories as f
 
@@ -43,12 +40,9 @@ def test_a_real_worker_creates_the_next_occurrence_when_it_falls_due(app):
         get_redis().flushdb()
         first = tasks.create_series(f.entity("Recurring Co"), "Weekly check", Rule(Frequency.every_n_weeks, 1),
                                     date.today() - timedelta(days=1), f.staff(R.STAFF))
-        series_id, url = first.series_id, redis_url()
-    env = dict(os.environ, FLASK_APP="run.py", REDIS_URL=url, PORTICO_ENV="testing",
-               DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"])
-    result = subprocess.run([sys.executable, "-m", "flask", "portico", "worker", "--burst"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
+        series_id = first.series_id
+    code, output = workers.run_burst(app)
+    assert code == 0, output
     with app.app_context():
         occurrences = db.session.query(Task).filter_by(series_id=series_id).order_by(Task.occurrence).all()
         assert [t.occurrence for t in occurrences] == [1, 2]

@@ -1,5 +1,5 @@
-"""Attacks from the foundation's security review, each now refused (see the issue notes)."""
-import re
+"""Staff and people screens under attack: contact groups, sharing, who may grant which role, password
+changes, malformed ids, single-row actions — each refused."""
 from types import SimpleNamespace
 
 import pytest
@@ -110,18 +110,6 @@ def test_changing_ones_own_password_needs_the_current_one(app, client, login, wo
     client.post("/resetmypassword/form", data=dict(new, current_password=f.PASSWORD))
     with app.app_context():
         assert check_password_hash(db.session.get(User, world.acc).password, "a-brand-new-password")
-
-
-def test_login_next_never_leaves_our_host_whatever_the_host_header(app, client):
-    """A forged Host header does not make //evil.example a safe place to send a signed-in user."""
-    with app.app_context():
-        f.staff(R.STAFF, username="alice")
-    url = "/login/?next=//evil.example/"
-    body = client.get(url, headers={"Host": "evil.example"}).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', body).group(1)
-    response = client.post(url, data={"csrf_token": token, "username": "alice", "password": f.PASSWORD},
-                           headers={"Host": "evil.example"})
-    assert "evil.example" not in response.headers["Location"]
 
 
 ODD_URLS = [
