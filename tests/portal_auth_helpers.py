@@ -2,9 +2,9 @@
 a movable clock (the Redis reset they need is conftest's `fresh_redis`)."""
 import itertools
 import re
+import threading
 from types import SimpleNamespace
 
-import pytest
 from rq import SimpleWorker
 from sqlalchemy import func, select
 
@@ -143,3 +143,27 @@ class Clock:
 
     def time(self):
         return self._time() + self.offset
+
+
+THREADS = 12  # requests sent at the same moment by race()
+RACE_TIMEOUT = 60  # seconds: a hung thread fails the test instead of hanging the run
+
+
+def race(count, work):
+    """Run work(i) in `count` threads released together by a barrier; the errors raised, if any."""
+    barrier, errors = threading.Barrier(count, timeout=RACE_TIMEOUT), []
+
+    def run(i):
+        try:
+            barrier.wait()
+            work(i)
+        except Exception as exc:  # noqa: BLE001 (reported by the test)
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(RACE_TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads), "a racing request hung"
+    return errors

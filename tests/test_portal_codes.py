@@ -1,6 +1,5 @@
 """Attacks on the portal's access codes: expiry, reuse, superseded codes, tries, resend and per-address limits."""
 import re
-import threading
 import time
 from datetime import timedelta
 
@@ -12,9 +11,9 @@ from app.models import AccessCode
 from app.models.contacts import PortalState
 from app.services import access_codes, throttle
 from tests import factories as f
-from tests.portal_auth_helpers import (CODE_PAGE, RESEND, SIGN_UP, at_code_step, code_rows, codes_sent, csrf_token,
-                                       forget_resend_minute, last_code, location, make_contact, post, run_jobs,
-                                       signed_in, unique_email)
+from tests.portal_auth_helpers import (CODE_PAGE, RESEND, SIGN_UP, THREADS, at_code_step, code_rows, codes_sent,
+                                       csrf_token, forget_resend_minute, last_code, location, make_contact, post, race,
+                                       run_jobs, signed_in, unique_email)
 
 pytestmark = pytest.mark.usefixtures("fresh_redis")
 
@@ -192,30 +191,6 @@ def test_codes_are_random_8_digits_and_stored_hashed(app, ctx):
     assert len({access_codes.new_code() for _ in range(200)}) > 190
 
 
-THREADS = 12
-
-
-RACE_TIMEOUT = 60  # seconds: a hung thread fails the test instead of hanging the run
-
-
-def _race(count, work):
-    """Run work(i) in `count` threads released together by a barrier; the errors raised, if any."""
-    barrier, errors = threading.Barrier(count, timeout=RACE_TIMEOUT), []
-
-    def run(i):
-        try:
-            barrier.wait()
-            work(i)
-        except Exception as exc:  # noqa: BLE001 (reported by the test)
-            errors.append(repr(exc))
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(RACE_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a racing request hung"
-    return errors
 
 
 # 6 --------------------------------------------------------------------------------------------------
@@ -245,7 +220,7 @@ def test_parallel_code_requests_cannot_exceed_the_resend_limit(app, monkeypatch)
             "csrf_token": token, "first_name": "V", "last_name": "W", "email": "victim@client.example",
         }).status_code)
 
-    assert _race(THREADS, ask) == []
+    assert race(THREADS, ask) == []
     assert statuses == [302] * THREADS  # the same answer to each: no 500
     with app.app_context():
         issued = db.session.scalar(select(func.count(AccessCode.id)).where(

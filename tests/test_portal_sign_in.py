@@ -1,6 +1,5 @@
 """Attacks on the portal's sign-in: trusted browsers (forged, planted, revoked, expired cookies), PIN
 lock-out, and the same answers (pages and queries) for addresses that cannot sign in."""
-import threading
 import time
 from datetime import timedelta
 from types import SimpleNamespace
@@ -14,9 +13,9 @@ from app.models.contacts import PortalState
 from app.services import throttle
 from app.services.portal import auth as portal_auth
 from tests import factories as f
-from tests.portal_auth_helpers import (CODE_PAGE, PIN_PAGE, SIGN_IN, WRONG_PIN, Clock, code_rows, csrf_token,
-                                       forget_resend_minute, last_code, location, make_contact, normal, post, run_jobs,
-                                       signed_in, trusted_browser, unique_email)
+from tests.portal_auth_helpers import (CODE_PAGE, PIN_PAGE, SIGN_IN, THREADS, WRONG_PIN, Clock, code_rows, csrf_token,
+                                       forget_resend_minute, last_code, location, make_contact, normal, post, race,
+                                       run_jobs, signed_in, trusted_browser, unique_email)
 
 pytestmark = pytest.mark.usefixtures("fresh_redis")
 
@@ -230,30 +229,6 @@ def test_known_and_unknown_addresses_run_the_same_queries(app, smtp, count_queri
     assert queries(person.email) == queries(unique_email("ghost"))
 
 
-THREADS = 12
-
-
-RACE_TIMEOUT = 60  # seconds: a hung thread fails the test instead of hanging the run
-
-
-def _race(count, work):
-    """Run work(i) in `count` threads released together by a barrier; the errors raised, if any."""
-    barrier, errors = threading.Barrier(count, timeout=RACE_TIMEOUT), []
-
-    def run(i):
-        try:
-            barrier.wait()
-            work(i)
-        except Exception as exc:  # noqa: BLE001 (reported by the test)
-            errors.append(repr(exc))
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(RACE_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a racing request hung"
-    return errors
 
 
 # 5 --------------------------------------------------------------------------------------------------
@@ -279,7 +254,7 @@ def test_parallel_wrong_pins_cannot_exceed_the_lock_out(app, world, monkeypatch)
         statuses.append(browser.post("/portal/sign-in/pin",
                                      data={"csrf_token": token, "pin": f"{900000 + i:06d}"}).status_code)
 
-    assert _race(THREADS, guess) == []
+    assert race(THREADS, guess) == []
     assert statuses == [200] * THREADS  # every guess refused (the form again), none signed in
     from app.redis_conn import get_redis
 
