@@ -42,6 +42,7 @@ class SmtpSink:
         self.port = free_port()  # aiosmtpd does not take port 0
         self.lock = threading.Lock()
         self.count = self.bytes = 0
+        self.first_at = self.last_at = None  # perf_counter of the first and the latest mail
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
@@ -49,11 +50,19 @@ class SmtpSink:
         with self.lock:
             self.count += 1
             self.bytes += len(envelope.content)
+            self.last_at = time.perf_counter()
+            self.first_at = self.first_at or self.last_at
         return "250 OK"
 
     def reset(self):
         with self.lock:
             self.count = self.bytes = 0
+            self.first_at = self.last_at = None
+
+    def steady_rate(self):
+        """Mails per second between the first and the last mail (a running worker, start-up left out)."""
+        with self.lock:
+            return (self.count - 1) / (self.last_at - self.first_at) if self.count > 1 else None
 
     def totals(self):
         with self.lock:
@@ -225,6 +234,7 @@ def main():
             print(f"error: {received:,} of {n:,} mails received\n--- worker log tails ---\n{tails}")
             return 1
         worker_rate = n / worker_seconds
+        steady = sink.steady_rate()
         average = received_bytes // received
         bare, bare_seconds = bare_rate(sink, n, average)
 
@@ -234,6 +244,8 @@ def main():
         print(f"mails/s (workers):         {worker_rate:.1f} (avg {average:,} bytes per mail)")
         print(f"mails/s (bare smtplib):    {bare:.1f} (one connection, {bare_seconds:.2f} s)")
         print(f"ratio (workers/bare):      {worker_rate / bare:.3f}")
+        print(f"steady mails/s (workers):  {steady:.1f} (first to last mail: start-up left out)")
+        print(f"steady ratio:              {steady / bare:.3f}")
         return 0
     finally:
         if sink is not None:

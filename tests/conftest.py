@@ -61,7 +61,7 @@ class SmtpSink:
         with socket.socket() as probe:  # aiosmtpd does not take port 0: pick a free port first
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self.messages = []
+        self.messages, self.peers = [], []
         self.on_message = None  # a test's hook, called after each message is kept
         self.refuse = set()  # addresses answered "550" at RCPT TO
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
@@ -80,6 +80,7 @@ class SmtpSink:
         from email import policy
 
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        self.peers.append(session.peer)  # (host, port) of the sender's connection: which process sent it
         if self.on_message is not None:
             self.on_message()
         return "250 OK"
@@ -87,6 +88,7 @@ class SmtpSink:
     def clear(self):
         """Forget what was received (and any hook)."""
         self.messages.clear()
+        self.peers = []
         self.on_message = None
         self.refuse = set()
 
