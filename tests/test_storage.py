@@ -117,7 +117,7 @@ def test_presigned_download_redirects_to_the_object_store(app, client, login, fi
     """With S3_PRESIGNED_DOWNLOAD_SECONDS set, a download is a 303 to a link the store answers with the
     same bytes as an attachment; an inline view still streams through Portico with the sandbox CSP."""
     if firm.kind != "s3":
-        pytest.skip("presigned links exist on the S3 backend only")
+        pytest.skip(reason="presigned links exist on the S3 backend only")
     doc_id, _ = _upload(app, firm, content=h.PDF, name="return.pdf")
     login(client, firm.accountant)
     app.config["S3_PRESIGNED_DOWNLOAD_SECONDS"] = 60
