@@ -19,7 +19,6 @@ from app.extensions import db
 from app.models import ClientRequest, Contact, ContactEmail, ContactGroup, Document, Entity, Folder, Task, TaskSeries
 from app.security import access
 from app.security import roles as R
-from app.security.scopes import ENTITY_SCOPED
 
 FIRST_PAGE = 20  # options rendered into a page (the no-JavaScript fallback)
 PAGE_SIZE = 20  # rows per typeahead answer
@@ -46,9 +45,8 @@ def search_columns(model):
 
 
 def is_scoped(model):
-    """Whether the access module scopes `model` (only such relations get on-demand choices)."""
-    return search_columns(model) is not None and (
-        model in ENTITY_SCOPED or model in (Contact, ContactEmail, ContactGroup, _user_model()))
+    """Whether `model` gets on-demand choices: the access module scopes it and it has a name to search."""
+    return search_columns(model) is not None and access.is_scoped(model)
 
 
 def scope_action(rel_filters):

@@ -13,7 +13,7 @@ from wtforms import HiddenField
 
 from app.extensions import db
 from app.models import StaffTotp
-from app.security import access
+from app.security import access, guard
 from app.security import roles as R
 from app.security.second_factor import SESSION_TOKEN
 from app.services import activity, staff_sessions, two_factor
@@ -85,12 +85,7 @@ class MySessionsView(BaseView):
 
 def _member(pk):
     """The staff member `pk` the current user may govern (404 outside scope, 403 without the right)."""
-    target = db.session.get(User, parse_pk(pk))
-    if target is None or access.is_contact(target) or not access.in_scope(current_user, target):
-        abort(404)
-    if not access.can(current_user, R.EDIT, target):
-        abort(403)
-    return target
+    return guard.load(current_user, User, pk, R.EDIT)  # the User scope leaves out clients' accounts
 
 
 class StaffSignInView(BaseView):
