@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -109,6 +110,11 @@ class EntityShare(Model):
         UniqueConstraint("entity_id", "user_id", name="uq_entity_share_user"),
         UniqueConstraint("entity_id", "contact_id", name="uq_entity_share_contact"),
         UniqueConstraint("entity_id", "group_id", name="uq_entity_share_group"),
+        # Grantee first, then role: "this contact's (or group's, or member's) entities for a role"
+        # is the question of every scope; with role_id alone SQLite walked all shares of the role.
+        Index("ix_entity_share_user_role", "user_id", "role_id"),
+        Index("ix_entity_share_contact_role", "contact_id", "role_id"),
+        Index("ix_entity_share_group_role", "group_id", "role_id"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -116,11 +122,11 @@ class EntityShare(Model):
     entity = relationship("Entity", back_populates="shares")
     role_id = Column(Integer, ForeignKey("ab_role.id", ondelete="CASCADE"), nullable=False, index=True)
     role = relationship("Role")
-    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), index=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"))
     user = relationship("User")
-    contact_id = Column(Integer, ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    contact_id = Column(Integer, ForeignKey("contact.id", ondelete="CASCADE"))
     contact = relationship("Contact", back_populates="shares")
-    group_id = Column(Integer, ForeignKey("contact_group.id", ondelete="CASCADE"), index=True)
+    group_id = Column(Integer, ForeignKey("contact_group.id", ondelete="CASCADE"))
     group = relationship("ContactGroup", back_populates="shares")
     created_on = Column(DateTime, nullable=False, default=func.now(), index=True)
 
