@@ -29,6 +29,7 @@ def recipients(message):
         people = list(thread.assignees) if thread.portal_state is PortalState.assigned else []
     else:
         people = [thread.contact] if thread.contact is not None else []
+    people.sort(key=lambda c: (c.primary_email or "").lower())  # a stable record whatever order the DB returns
     return [c for c in people if c.primary_email and access.can_contact_see(c, message)]
 
 
