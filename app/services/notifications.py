@@ -3,7 +3,7 @@ commit a drain job is scheduled at their send_after (app.services.delivery sends
 import logging
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
@@ -27,20 +27,24 @@ def object_models():
             "Document": Document}
 
 
+EVENT_TITLES = {
+    events.TASK_ASSIGNED: _l("New task: %(name)s"),
+    events.TASK_WITHDRAWN: _l("Task withdrawn: %(name)s"),
+    events.MESSAGE_POSTED: _l("New message about %(name)s"),
+    events.CLIENT_COMPLETED: _l("Client marked done: %(name)s"),
+    events.REQUEST_CREATED: _l("New client request: %(name)s"),
+    events.FILE_REQUEST_CREATED: _l("Files requested: %(name)s"),
+    events.DEADLINE_APPROACHING: _l("Deadline coming up: %(name)s"),
+    events.VOUCHER_DUE: _l("Tax payments due on %(name)s"),
+    events.CLIENT_UPLOADED: _l("New file from the client: %(name)s"),
+}
+
+
 def event_title(event_name, name):
-    """A notification's title in the current language (mails, digests and the bell share it)."""
-    titles = {
-        events.TASK_ASSIGNED: _("New task: %(name)s", name=name),
-        events.TASK_WITHDRAWN: _("Task withdrawn: %(name)s", name=name),
-        events.MESSAGE_POSTED: _("New message about %(name)s", name=name),
-        events.CLIENT_COMPLETED: _("Client marked done: %(name)s", name=name),
-        events.REQUEST_CREATED: _("New client request: %(name)s", name=name),
-        events.FILE_REQUEST_CREATED: _("Files requested: %(name)s", name=name),
-        events.DEADLINE_APPROACHING: _("Deadline coming up: %(name)s", name=name),
-        events.VOUCHER_DUE: _("Tax payments due on %(name)s", name=name),
-        events.CLIENT_UPLOADED: _("New file from the client: %(name)s", name=name),
-    }
-    return titles.get(event_name, name)
+    """A notification's title in the current language (mails, digests and the bell share it);
+    only the one title needed is translated (a drain asks once per mail line)."""
+    title = EVENT_TITLES.get(event_name)
+    return str(title) % {"name": name} if title is not None else name
 
 
 def _person_key(person):
