@@ -200,7 +200,7 @@ def send_voucher_reminders():
 
 def sweep_outbox():
     """Periodic: re-create lost delivery jobs; flag deliveries a killed worker left half-done."""
-    from app.services.delivery import sweep
+    from app.services.delivery_sweep import sweep
 
     with _app_context():
         return sweep()

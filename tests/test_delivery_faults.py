@@ -14,7 +14,7 @@ from app.models import Notification
 from app.models.notifications import Channel, NotificationState
 from app.redis_conn import get_redis
 from app.security import roles as R
-from app.services import delivery, tasks
+from app.services import delivery, delivery_sweep, tasks
 from app.services.firm import get_settings
 from tests import factories as f
 from tests import workers
@@ -61,7 +61,7 @@ def test_worker_killed_right_after_sending_never_mails_twice(app, smtp, assigned
     assert len(smtp.messages) == 1
     smtp.on_message = None
     with app.app_context():
-        delivery.sweep(now=datetime.now() + timedelta(minutes=11))
+        delivery_sweep.sweep(now=datetime.now() + timedelta(minutes=11))
     assert _run_worker(app, smtp.port)[0] == 0
     assert len(smtp.messages) == 1
     assert _state(app, assigned) in (NotificationState.sent, NotificationState.failed)
@@ -71,10 +71,10 @@ def test_redis_flushed_with_pending_rows_the_sweep_delivers_each_once(app, smtp,
     """Jobs lost with a FLUSHALL are re-created by the sweep; sweeping again adds nothing."""
     with app.app_context():
         get_redis().flushall()
-        assert delivery.sweep()["requeued"] == 1
+        assert delivery_sweep.sweep()["requeued"] == 1
     assert _run_worker(app, smtp.port)[0] == 0
     with app.app_context():
-        assert delivery.sweep()["requeued"] == 0
+        assert delivery_sweep.sweep()["requeued"] == 0
     assert _run_worker(app, smtp.port)[0] == 0
     assert [m["To"] for m in smtp.messages] == ["ann@client.example"]
     assert _state(app, assigned) is NotificationState.sent
@@ -125,10 +125,10 @@ def test_redis_restarted_with_pending_rows_the_sweep_delivers_each_once(app, smt
         server = _redis_server(port, tmp_path)
         with app.app_context():
             assert not get_redis().keys("rq:job:*")
-            assert delivery.sweep()["requeued"] == 1
+            assert delivery_sweep.sweep()["requeued"] == 1
         assert _run_worker(app, smtp.port)[0] == 0
         with app.app_context():
-            assert delivery.sweep()["requeued"] == 0
+            assert delivery_sweep.sweep()["requeued"] == 0
         assert _run_worker(app, smtp.port)[0] == 0
     finally:
         server.terminate()
@@ -244,7 +244,7 @@ def test_worker_killed_during_data_mid_batch_flags_that_mail_and_sends_the_rest_
     smtp.on_message = None
     assert len(smtp.messages) == 10
     with app.app_context():
-        counts = delivery.sweep(now=datetime.now() + timedelta(minutes=11))
+        counts = delivery_sweep.sweep(now=datetime.now() + timedelta(minutes=11))
         assert counts["interrupted"] == 1 and counts["requeued"] == 20
     assert _run_worker(app, smtp.port)[0] == 0
     addresses = [m["To"] for m in smtp.messages]
@@ -273,3 +273,27 @@ def test_one_refused_recipient_does_not_block_the_others_in_its_batch(app, smtp)
     state, error = outcome["bl10002@client.example"]
     assert state is NotificationState.failed and "550" in error
     assert [s for a, (s, _) in outcome.items() if a != "bl10002@client.example"] == [NotificationState.sent] * 4
+
+
+def test_rows_claimed_before_the_database_restarted_are_flagged_not_sent_again(app, smtp, assigned):
+    """Per-mail marks may be lost in a database crash: rows claimed before its start go to a person."""
+    with app.app_context():
+        claimed_at = datetime.now()
+        assert [r.id for r in delivery.claim(None, now=claimed_at)] == [assigned]
+        counts = delivery_sweep.sweep(now=claimed_at + timedelta(minutes=11),
+                                      database_started=claimed_at + timedelta(seconds=1))
+        row = db.session.get(Notification, assigned)
+        assert (counts["interrupted"], counts["released"], row.state) == (1, 0, NotificationState.failed)
+        assert row.last_error == delivery_sweep.RESTARTED and row.claim_token is None
+
+
+def test_rows_claimed_after_the_database_started_go_back_to_the_queue(app, smtp, assigned):
+    """A lease that ran out with the database up all along: the row was never tried, it is queued again."""
+    with app.app_context():
+        claimed_at = datetime.now()
+        delivery.claim(None, now=claimed_at)
+        counts = delivery_sweep.sweep(now=claimed_at + timedelta(minutes=11),
+                                      database_started=claimed_at - timedelta(days=1))
+        row = db.session.get(Notification, assigned)
+        assert (counts["interrupted"], counts["released"], row.state) == (0, 1, NotificationState.pending)
+        assert delivery_sweep.database_start() is None or delivery_sweep.database_start() < datetime.now()

@@ -5,7 +5,8 @@ workers hold, SQLite serialises the claiming UPDATE), re-checks the whole batch 
 module, and sends one mail per recipient (a digest when several rows are due) over one SMTP
 connection. Each mail's rows go pending → sending (committed before the hand-off) → sent: a
 worker killed between the two leaves "sending", which the sweep flags for a person to check and
-never re-sends; rows it had claimed but not started go back to the queue when the lease ends."""
+never re-sends; rows it had claimed but not started go back to the queue when the lease ends
+(app.services.delivery_sweep)."""
 import secrets
 import time
 from collections import Counter
@@ -107,24 +108,29 @@ def send_batch(rows, outgoing):
     """Re-check the claimed rows, then send one mail per recipient; returns the counts. Raises when
     the SMTP connection fails (rows not yet handed over go back to the queue)."""
     objects = load_objects(rows)
-    refused = reasons(rows, objects)
-    counts = Counter()
-    groups = {}
-    for row in rows:
-        if row.id in refused:
-            row.state, row.last_error = NotificationState.cancelled, refused[row.id]
-            counts["cancelled"] += 1
-        else:
-            groups.setdefault((row.recipient_contact_id, row.recipient_user_id), []).append(row)
-    db.session.commit()
-    pending, delivered = list(groups.values()), []  # delivered: handed over, "sent" rides on the next commit
+    counts, pending = _recheck(rows, objects)
+    delivered = []  # handed over and accepted: "sent" rides on the next commit
     context = dict(objects=objects, firm=get_settings(), base=portal_base())
+    flight = group = None  # flight: (rows, future) handed to the sending thread, outcome not read yet
     try:
         while pending:
             group = pending.pop(0)
-            counts[_send_one(group, context, outgoing, delivered)] += len(group)
+            built = _build(group, context)  # while the server answers the previous mail
+            if flight:
+                landing, flight = flight, None
+                counts[_land(landing, delivered)] += len(landing[0])
+            mail, group = group, None  # from here on its rows' fate is written by _finish or _hand_over
+            if built is None:
+                counts[_finish(mail, NotificationState.cancelled, "no e-mail address", delivered)] += len(mail)
+            else:
+                flight = _hand_over(mail, built, outgoing, delivered, counts)
+        if flight:
+            landing, flight = flight, None
+            counts[_land(landing, delivered)] += len(landing[0])
     except Exception:
-        _release([r for g in pending for r in g], delivered)
+        if flight:
+            _land_quietly(flight, delivered)
+        _release((group or []) + [r for g in pending for r in g], delivered)  # only "pending" rows change
         raise
     finally:
         _record_sent(delivered)
@@ -132,23 +138,57 @@ def send_batch(rows, outgoing):
     return counts
 
 
-def _send_one(group, context, outgoing, delivered):
-    """pending → sending (committed) → hand-off → sent; a refusal fails just this mail."""
+def _recheck(rows, objects):
+    """Cancel the rows that must not go out (committed); returns the counts and the others grouped
+    per recipient (one mail each)."""
+    refused, counts, groups = reasons(rows, objects), Counter(), {}
+    for row in rows:
+        if row.id in refused:
+            row.state, row.last_error = NotificationState.cancelled, refused[row.id]
+            counts["cancelled"] += 1
+        else:
+            groups.setdefault((row.recipient_contact_id, row.recipient_user_id), []).append(row)
+    db.session.commit()
+    return counts, list(groups.values())
+
+
+def _land_quietly(flight, delivered):
+    """Read a flight's outcome while another error is on its way (a broken connection is recorded)."""
+    try:
+        _land(flight, delivered)
+    except Exception:  # noqa: BLE001 (recorded on the rows by _land; the first error is raised)
+        pass
+
+
+def _build(group, context):
+    """The mail of one recipient, flattened and ready to transmit (None: no e-mail address)."""
     person = group[0].recipient_contact or group[0].recipient_user
     address = address_of(person)
     if not address:
-        return _finish(group, NotificationState.cancelled, "no e-mail address", delivered)
-    subject, text, html = render(person, group, **context)
-    built = mailer.message(address, subject, text, html)
+        return None
+    return mailer.message(address, *render(person, group, **context)).freeze()
+
+
+def _hand_over(group, built, outgoing, delivered, counts):
+    """pending → sending (committed) → to the sending thread; returns the flight, or None when the
+    rows were claimed elsewhere meanwhile."""
     try:
         outgoing.open()
     except mailer.NotConnected as exc:
         _finish(group, None, str(exc)[:2000], delivered)
         raise
     if not _mark_sending(group, delivered):
-        return "claimed elsewhere"
+        counts["claimed elsewhere"] += len(group)
+        return None
+    return group, outgoing.send_later(built)
+
+
+def _land(flight, delivered):
+    """The outcome of a mail handed over: sent (recorded with the next commit), or refused (this
+    mail only), or the connection broke during it (marked for a person to check, then raised)."""
+    group, future = flight
     try:
-        outgoing.send(built)
+        future.result()
     except mailer.MailRefused as exc:
         return _finish(group, NotificationState.failed if exc.permanent else None, f"refused: {exc}"[:2000], delivered)
     except Exception:
@@ -163,6 +203,14 @@ _SENT = text("UPDATE notification SET state = 'sent', claim_token = NULL, claime
 _SENDING = text("UPDATE notification SET state = 'sending', sent_on = :now "
                 "WHERE id IN :ids AND claim_token = :token AND state = 'pending'").bindparams(
     bindparam("ids", expanding=True))
+# The previous mail's "sent" and this mail's "sending" in one statement (SET reads the old row).
+_SENT_AND_SENDING = text(
+    "UPDATE notification SET state = CASE WHEN state = 'sending' THEN 'sent' ELSE 'sending' END, "
+    "sent_on = CASE WHEN state = 'sending' THEN sent_on ELSE :now END, "
+    "claim_token = CASE WHEN state = 'sending' THEN NULL ELSE claim_token END, "
+    "claimed_until = CASE WHEN state = 'sending' THEN NULL ELSE claimed_until END "
+    "WHERE (id IN :sent AND state = 'sending') OR (id IN :ids AND claim_token = :token AND state = 'pending')"
+).bindparams(bindparam("sent", expanding=True), bindparam("ids", expanding=True))
 _UNDO_SENDING = text("UPDATE notification SET state = 'pending' "
                      "WHERE id IN :ids AND claim_token = :token AND state = 'sending'").bindparams(
     bindparam("ids", expanding=True))
@@ -171,20 +219,37 @@ _UNDO_SENDING = text("UPDATE notification SET state = 'pending' "
 def _record_sent(delivered):
     """Write "sent" for the mails handed over since the last commit (the caller commits)."""
     if delivered:
-        db.session.execute(_SENT, {"ids": [r.id for r in delivered]})
-        for row in delivered:
-            set_committed_value(row, "state", NotificationState.sent)
-        delivered.clear()
+        db.session.connection().execute(_SENT, {"ids": [r.id for r in delivered]})
+        _sent_in_memory(delivered)
+
+
+def _sent_in_memory(delivered):
+    for row in delivered:
+        set_committed_value(row, "state", NotificationState.sent)
+    delivered.clear()
+
+
+# Once per mail, PostgreSQL would wait for the disk (2 ms here, more than a mail takes to send).
+# Without the wait, a killed worker changes nothing (the server has the commit); a crash of the
+# database server may lose the last marks, which the sweep then treats as unknown: see delivery_sweep.
+_NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 def _mark_sending(group, delivered):
-    """In one commit: the previous mails' "sent" and this mail's "sending" (only if still ours).
-    Plain SQL: these two statements run once per mail."""
-    params = {"ids": [r.id for r in group], "token": group[0].claim_token}
-    _record_sent(delivered)
-    done = db.session.execute(_SENDING, dict(params, now=datetime.now())).rowcount
+    """In one statement and commit: the previous mails' "sent" and this mail's "sending" (only if
+    still ours). Core SQL on the session's connection: this runs once per mail."""
+    params = {"ids": [r.id for r in group], "token": group[0].claim_token, "now": datetime.now()}
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_NO_FLUSH_WAIT)
+    if delivered:
+        sent = [r.id for r in delivered]
+        done = connection.execute(_SENT_AND_SENDING, dict(params, sent=sent)).rowcount - len(sent)
+        _sent_in_memory(delivered)
+    else:
+        done = connection.execute(_SENDING, params).rowcount
     if done != len(group):  # the lease ran out and another worker took some: leave the mail to it
-        db.session.execute(_UNDO_SENDING, params)
+        connection.execute(_UNDO_SENDING, params)
     db.session.commit()
     for row in group:  # what the UPDATE wrote, so the ORM writes every later change of state
         set_committed_value(row, "state", SENDING if done == len(group) else PENDING)
@@ -212,23 +277,3 @@ def _release(rows, delivered=()):
             claim_token=None, claimed_until=None, attempts=Notification.attempts - 1)
             .execution_options(synchronize_session=False))
     db.session.commit()
-
-
-def sweep(now=None, stale_after=600):
-    """Flag rows a killed worker left in "sending" (failed, for a person to check), free leases that
-    ran out, and hand due rows to a drain job when Redis lost theirs. Returns the counts."""
-    from app import jobs
-
-    now = now or datetime.now()
-    interrupted = db.session.execute(update(Notification).where(
-        Notification.state == SENDING, Notification.sent_on < now - timedelta(seconds=stale_after))
-        .values(state=NotificationState.failed, last_error=INTERRUPTED, claim_token=None, claimed_until=None)
-        .execution_options(synchronize_session=False)).rowcount
-    released = db.session.execute(update(Notification).where(
-        Notification.state == PENDING, Notification.claimed_until < now)
-        .values(claim_token=None, claimed_until=None).execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
-    due = db.session.scalar(select(db.func.count()).select_from(
-        select(Notification.id).where(_due(now)).limit(1000).subquery()))
-    requeued = due if due and jobs.ensure_sweep_drain() else 0
-    return {"requeued": requeued, "interrupted": interrupted, "released": released}

@@ -17,6 +17,7 @@ def outbox_health(now=None):
     """Queue lag (seconds the oldest due pending mail has waited, 0 when none), mails sent per
     minute over the last five minutes, and deliveries interrupted while sending (to check)."""
     from app.services.delivery import INTERRUPTED
+    from app.services.delivery_sweep import RESTARTED
 
     now = now or datetime.now()
     oldest = db.session.scalar(select(func.min(Notification.send_after)).where(
@@ -26,7 +27,7 @@ def outbox_health(now=None):
         Notification.state == NotificationState.sent, Notification.channel == Channel.email,
         Notification.sent_on >= now - RATE_WINDOW))
     interrupted = db.session.scalar(select(func.count()).where(
-        Notification.state == NotificationState.failed, Notification.last_error == INTERRUPTED))
+        Notification.state == NotificationState.failed, Notification.last_error.in_((INTERRUPTED, RESTARTED))))
     return {"lag_seconds": int((now - oldest).total_seconds()) if oldest else 0,
             "per_minute": round(recent / (RATE_WINDOW.total_seconds() / 60), 1), "interrupted": interrupted}
 
