@@ -18,7 +18,9 @@ from io import BytesIO
 from functools import lru_cache
 
 import flask_mail
+from babel import Locale
 from flask import current_app
+from flask_babel import force_locale
 from flask_mail import Connection, Mail, Message
 
 mail = Mail()
@@ -67,6 +69,17 @@ class QuickGenerator(BytesGenerator):
             else:
                 self._fp.write(self.policy.fold_binary(name, value))
         self.write(self._NL)
+
+
+@lru_cache(maxsize=64)
+def _locale(language):
+    return Locale.parse(language)
+
+
+def in_language(language):
+    """Render a mail in `language` (a context manager); the parsed locale is kept, because parsing
+    it again looks for its data file on disk, once per mail."""
+    return force_locale(_locale(language or current_app.config["BABEL_DEFAULT_LOCALE"]))
 
 
 class NotConnected(Exception):

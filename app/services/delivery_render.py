@@ -3,9 +3,9 @@ with links to the portal address the firm configured."""
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from app import mailer
 from app.models import Contact, Message, MessageKind, TaxVoucher
 from app.services import events, presenter
 from app.services.firm import get_settings
@@ -23,7 +23,7 @@ def render(person, rows, objects=None, firm=None, base=None):
         objects = load_objects(rows)
     language = person.language if isinstance(person, Contact) else current_app.config["BABEL_DEFAULT_LOCALE"]
     firm, base = firm or get_settings(), base or portal_base()
-    with force_locale(language):
+    with mailer.in_language(language):
         items = [_item(n, objects[(n.object_type, n.object_id)], base, isinstance(person, Contact)) for n in rows]
         subject = items[0]["title"] if len(items) == 1 else _("%(n)d updates from %(firm)s", n=len(items),
                                                                firm=firm.firm_name)

@@ -5,7 +5,6 @@ refusal. Exactly once: the job claims the message (pending → sending) before t
 from datetime import datetime
 
 from flask import current_app, render_template
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import update
 
@@ -85,7 +84,7 @@ def _build(message, contact, files, links):
     name = getattr(thread, "title", None) or getattr(thread, "subject", "")
     kind = "tasks" if isinstance(thread, Task) else "requests"
     author = message.author_user
-    with force_locale(contact.language):
+    with mailer.in_language(contact.language):
         context = dict(firm=firm, person=contact, message=message, thread_name=name, author=author,
                        thread_url=f"{base}/portal/{kind}/{thread.id}",
                        links=[(d.name, f"{base}/portal/documents/{d.id}") for d in links])

@@ -1,7 +1,6 @@
 """Security mails of the portal (invitations, access codes): sent at once, in the recipient's
 language, whatever their notification preferences say."""
 from flask import current_app, render_template
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from app import mailer
@@ -22,7 +21,7 @@ def base_url():
 def _send(to, language, subject, paragraphs, code=None, link=None, link_label=None):
     firm = get_settings()
     base = base_url()
-    with force_locale(language or current_app.config["BABEL_DEFAULT_LOCALE"]):
+    with mailer.in_language(language):
         subject = subject()
         context = dict(firm=firm, language=language, subject=subject, paragraphs=paragraphs(), code=code,
                        link=link, link_label=link_label() if link_label else None, logo_url=f"{base}/firm-logo")
