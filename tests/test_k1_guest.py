@@ -252,7 +252,7 @@ def test_codes_too_soon_get_the_sign_in_message(app, client, smtp, sent):
     open_link(client, sent.ann_token)
     ask_code(client, sent.ann)
     ask_code(client, sent.ann)
-    assert "A code was sent a moment ago" in client.get(page(sent.ann)).get_data(as_text=True)
+    assert "Codes were asked for too often" in client.get(page(sent.ann)).get_data(as_text=True)
     run_jobs(app)
     assert len([m for m in mails_to(smtp, ANN) if "access code" in m[0]]) == 1
 

@@ -31,7 +31,12 @@ _MAIL_KEY = "portico:code-mail:{}"
 
 
 class TooSoon(Exception):
-    """A code was asked for again before the resend limits allow."""
+    """A code was asked for again before the resend limits allow; `wait` is the seconds until they do
+    (told to anyone: unknown addresses are counted alike, so it reveals nothing)."""
+
+    def __init__(self, wait=60):
+        super().__init__(f"a new code can be sent in {wait} s")
+        self.wait = max(int(wait), 1)
 
 
 def _now():
@@ -54,10 +59,10 @@ def issue(purpose, email, contact=None, subject_id=0, ip=None):
     Raises TooSoon past the resend limits."""
     email = (email or "").strip().lower()
     address, network = throttle.key_of(email), throttle.client_network(ip)
-    if not (throttle.allowed(PER_ADDRESS, "code", address) and throttle.allowed(PER_NETWORK, "code-ip", network)):
-        raise TooSoon()
-    if not (throttle.acquire(PER_ADDRESS, "code", address) and throttle.acquire(PER_NETWORK, "code-ip", network)):
-        raise TooSoon()
+    if not (throttle.allowed(PER_ADDRESS, "code", address) and throttle.allowed(PER_NETWORK, "code-ip", network)
+            and throttle.acquire(PER_ADDRESS, "code", address) and throttle.acquire(PER_NETWORK, "code-ip", network)):
+        raise TooSoon(max(throttle.wait_seconds(PER_ADDRESS, "code", address),
+                          throttle.wait_seconds(PER_NETWORK, "code-ip", network)))
     code = new_code()
     # A row for an unknown address too (no contact, no subject: never mailed, never accepted by a flow),
     # so both answers do the same database work and take the same time.

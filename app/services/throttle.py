@@ -3,6 +3,8 @@ process: access-code resends, PIN failures. They hold whatever RATELIMIT_ENABLED
 they are product rules, not traffic shaping."""
 import hashlib
 import ipaddress
+import math
+import time
 
 from flask import current_app
 from limits import parse
@@ -46,6 +48,16 @@ def allowed(rules, *identifiers):
     """Whether every rule ("1 per minute", …) still has room for `identifiers` (nothing counted)."""
     limiter = _limiter()
     return all(limiter.test(parse(rule), *identifiers) for rule in rules)
+
+
+def wait_seconds(rules, *identifiers):
+    """Seconds until every rule has room again for `identifiers` (0 when it has now)."""
+    limiter, now, waits = _limiter(), time.time(), [0]
+    for rule in rules:
+        reset, remaining = limiter.get_window_stats(parse(rule), *identifiers)
+        if remaining <= 0:
+            waits.append(math.ceil(reset - now))
+    return max(waits)
 
 
 def acquire(rules, *identifiers):

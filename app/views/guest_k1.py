@@ -21,6 +21,7 @@ from app.services import documents as document_service
 from app.services import k1 as k1_service
 from app.services.firm import get_settings
 from app.views.base import parse_pk
+from app.views.portal import code_wait_message
 from app.views.portal.forms import BlankForm, CodeForm
 from app.web.downloads import send_version
 
@@ -117,8 +118,8 @@ def send_code(recipient_id):
     try:
         access_codes.issue(CodePurpose.k1, recipient.email, subject_id=recipient.id, ip=request.remote_addr)
         _update(recipient.id, code_sent=True)
-    except access_codes.TooSoon:
-        flash(_("A code was sent a moment ago. Use it, or ask for a new one in a minute."), "warning")
+    except access_codes.TooSoon as error:
+        flash(code_wait_message(error), "warning")
     return redirect(url_for("k1.page", recipient_id=recipient.id))
 
 

@@ -4,7 +4,10 @@ Every page but the sign-in and sign-up steps needs a contact signed in through t
 live server-side session; staff accounts are not portal users. Each page module adds its routes
 to `bp`; `register(app)` wires the blueprint.
 """
+import math
+
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -18,6 +21,13 @@ bp = Blueprint("portal", __name__, url_prefix="/portal")
 # Endpoints reachable without a portal session (the sign-in and sign-up steps).
 PUBLIC = {"portal.sign_in", "portal.sign_in_pin", "portal.sign_in_code", "portal.resend_code", "portal.sign_up",
           "portal.sign_up_verify", "portal.sign_up_pin", "portal.language", "portal.sign_out"}
+
+
+def code_wait_message(error):
+    """What someone who asked for an access code too soon is told: when a new one can be asked for."""
+    minutes = math.ceil(error.wait / 60)
+    return ngettext("Codes were asked for too often. You can ask for a new one in %(num)d minute.",
+                    "Codes were asked for too often. You can ask for a new one in %(num)d minutes.", minutes)
 
 
 def signed_in_contact():

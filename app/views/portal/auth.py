@@ -11,7 +11,7 @@ from app.models.contacts import PortalState
 from app.security import access
 from app.services import access_codes, invitations
 from app.services.portal import auth as portal_auth
-from app.views.portal import bp, browser, safe_next, signed_in_contact
+from app.views.portal import bp, browser, code_wait_message, safe_next, signed_in_contact
 from app.views.portal.forms import BlankForm, CodeForm, EmailForm, NewPinForm, PinForm, SignUpForm
 
 SIGNUP_WINDOW = 1800  # seconds between a verified sign-up code and choosing the PIN
@@ -23,8 +23,8 @@ def _issue(purpose, email, contact):
     try:
         access_codes.issue(purpose, email, contact, ip=request.remote_addr)
         return True
-    except access_codes.TooSoon:
-        flash(_("A code was sent a moment ago. Use it, or ask for a new one in a minute."), "warning")
+    except access_codes.TooSoon as error:
+        flash(code_wait_message(error), "warning")
         return False
 
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from app.models import CodePurpose
 from app.services import access_codes
 from app.services.portal import settings as service
-from app.views.portal import bp, browser
+from app.views.portal import bp, browser, code_wait_message
 from app.views.portal.forms import BlankForm, ChangePinForm, CodeForm
 from app.views.portal.settings_forms import NewEmailForm, PreferencesForm, ProfileForm
 
@@ -81,8 +81,8 @@ def _address_page(purpose, template, title):
             address = service.send_address_code(purpose, g.contact, form.email.data, ip=request.remote_addr)
         except service.SettingsError as error:
             _fail(form, error)
-        except access_codes.TooSoon:
-            form.email.errors = [_("A code was sent a moment ago. Use it, or ask for a new one in a minute.")]
+        except access_codes.TooSoon as error:
+            form.email.errors = [code_wait_message(error)]
         else:
             session[PENDING] = {"purpose": purpose.value, "email": address, "contact": g.contact.id}
             return redirect(url_for("portal.settings_verify_email"))
@@ -152,8 +152,8 @@ def settings_resend_code():
     try:
         service.send_address_code(pending[0], g.contact, pending[1], ip=request.remote_addr)
         flash(_("A new code is on its way. The previous one no longer works."), "info")
-    except access_codes.TooSoon:
-        flash(_("A code was sent a moment ago. Use it, or ask for a new one in a minute."), "warning")
+    except access_codes.TooSoon as error:
+        flash(code_wait_message(error), "warning")
     except service.SettingsError as error:
         flash(str(error), "danger")
     return redirect(url_for("portal.settings_verify_email"))
