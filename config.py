@@ -53,6 +53,7 @@ class Config:
 
     # Flask-AppBuilder
     APP_NAME = os.environ.get("APP_NAME", "Portico")
+    CURRENCY = os.environ.get("CURRENCY", "USD")  # ISO 4217 code of the amounts shown (tax payments)
     APP_THEME = ""
     AUTH_TYPE = AUTH_DB
     AUTH_ROLE_ADMIN = "Admin"

@@ -54,7 +54,7 @@ def create_app(config_class=None):
         app.jinja_env.globals["unread_notifications"] = unread_for_current_user
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"), render_as_batch=True)
 
-    from app import cli, markdown, web
+    from app import cli, formats, markdown, web
     from app.mailer import init_mail
     from app.security import grants_cache
     from app.services import notifications
@@ -74,6 +74,7 @@ def create_app(config_class=None):
 
     guest_k1.register(app)
     markdown.register(app)
+    formats.register(app)
     from app.ops import init_ops
 
     init_ops(app)

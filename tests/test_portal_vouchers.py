@@ -91,7 +91,7 @@ def test_summary_shows_each_voucher_and_the_total(client, portal_login, office):
     assert response.status_code == 200 and "<h1>Tax payments due on" in body
     for text in ("1040-ES Q3", "ME Q3", "Maine Revenue", "Paid Q3", "0.10", "0.20", "1,000.05", "OLD-1", "2026"):
         assert text in body
-    assert re.search(r'class="num total"[^>]*><strong>1,000.35</strong>', body)
+    assert re.search(r'class="num total"[^>]*><strong>\$1,000.35</strong>', body)
     assert f'/portal/payments/voucher/{office.soon1}/pay"' in body
     assert f'/portal/payments/voucher/{office.soon2}/pay"' not in body  # no link: "contact the firm"
     assert "No online payment link" in body

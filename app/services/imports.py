@@ -12,6 +12,7 @@ import logging
 from datetime import datetime
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
@@ -90,7 +91,7 @@ def apply(import_id, progress=None):
         try:
             plan.apply(user, progress)
             activity.record("import.done", None, run, actor=user, commit=False,
-                            summary=_("%(file)s: %(n)d rows", file=run.filename, n=plan.row_count))
+                            summary=ngettext("%(file)s: %(num)d row", "%(file)s: %(num)d rows", plan.row_count, file=run.filename))
             run.state, run.summary = ImportState.done, json.dumps(plan.summary(SAMPLE))
             run.finished_on = datetime.now()
             db.session.commit()

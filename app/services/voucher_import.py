@@ -9,6 +9,7 @@ import re
 from datetime import date
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -107,7 +108,8 @@ def _save(entity, vouchers, user, filename):
     try:
         db.session.add_all(vouchers)
         activity.record("voucher.imported", entity, None, actor=user, commit=False,
-                        summary=_("%(n)d vouchers from %(file)s", n=len(vouchers), file=filename[:200]))
+                        summary=ngettext("%(num)d voucher from %(file)s", "%(num)d vouchers from %(file)s", len(vouchers),
+                                         file=filename[:200]))
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()

@@ -9,6 +9,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import format_number
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
@@ -272,7 +273,7 @@ class BulkDeleteMixin:
             session.commit()
             for item in items:
                 self.post_delete(item)
-            flash(_("Deleted %(n)d rows.", n=len(items)), "success")
+            flash(ngettext("Deleted %(num)d row.", "Deleted %(num)d rows.", len(items)), "success")
         except SQLAlchemyError:
             session.rollback()
             log.warning("bulk delete refused on %s", self.datamodel.obj.__name__, exc_info=True)

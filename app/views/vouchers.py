@@ -6,8 +6,8 @@ from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, DatePickerWidget, Select2Widget
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import format_decimal
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -22,14 +22,10 @@ from app.models.vouchers import VOUCHER_STATUS_LABELS, VoucherStatus
 from app.security import access
 from app.security import roles as R
 from app.services import voucher_import
+from app.formats import money
 from app.services import vouchers as service
 from app.views.base import BulkDeleteMixin, EnumSelectField, SafeInterface, ScopedModelView, in_scope, parse_pk
 from app.views.choices import ChoicesField
-
-
-def money(value):
-    """An amount with two decimals and the reader's digit grouping."""
-    return "" if value is None else format_decimal(value, format="#,##0.00")
 
 
 def _blank(value):
@@ -218,7 +214,8 @@ class TaxVoucherView(BulkDeleteMixin, ScopedModelView):
             except voucher_import.ImportRefused as exc:
                 errors = exc.errors
             else:
-                flash(_("Imported %(n)d vouchers for %(entity)s.", n=count, entity=form.entity.data.name), "success")
+                flash(ngettext("Imported %(num)d voucher for %(entity)s.", "Imported %(num)d vouchers for %(entity)s.", count,
+                               entity=form.entity.data.name), "success")
                 return redirect(url_for(".list"))
         return self.render_template("portico/vouchers/import.html", form=form, errors=errors,
                                     columns=voucher_import.SPEC.columns, max_rows=voucher_import.SPEC.max_rows,

@@ -11,7 +11,6 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,6 +22,7 @@ from app.models import TaxVoucher
 from app.models.vouchers import VoucherStatus
 from app.security import guard
 from app.services import payment_hosts
+from app.formats import money
 from app.services import vouchers as service
 from app.views.portal import bp, use_entity
 
@@ -37,11 +37,6 @@ class MarkPaidForm(FlaskForm):
     confirmation_number = StringField(_l("Confirmation number"), validators=[
         DataRequired(message=_l("Enter the confirmation number the authority gave you.")),
         Length(max=service.MAX_CONFIRMATION, message=_l("At most %(max)d characters."))])
-
-
-def money(value):
-    """An amount with two decimals in the reader's number format (a Decimal, never a float)."""
-    return format_decimal(value, format="#,##0.00")
 
 
 def _entity_from_args():
