@@ -176,3 +176,11 @@ def test_login_next_never_leaves_our_host_whatever_the_host_header(app, client):
     response = client.post(url, data={"csrf_token": token, "username": "alice", "password": f.PASSWORD},
                            headers={"Host": "evil.example"})
     assert "evil.example" not in response.headers["Location"]
+
+
+def test_a_client_who_opens_the_staff_address_is_shown_the_way_to_the_portal(client):
+    """"/" leads a visitor to the staff sign-in, which links the portal's sign-in for clients."""
+    page = client.get("/", follow_redirects=True)
+    body = page.get_data(as_text=True)
+    assert page.request.path == "/login/" and 'id="portal-hint"' in body
+    assert 'href="/portal/sign-in"' in body and "Sign in to your client portal" in body

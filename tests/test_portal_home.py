@@ -6,10 +6,11 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import insert, literal, select
 
 from app.extensions import db
-from app.models import ActivityEvent, Document, Folder, MessageKind, Task
+from app.models import ActivityEvent, Contact, Document, Folder, MessageKind, Task
 from app.models.documents import Direction, Visibility
 from app.models.tasks import ClientStatus, PortalState, StaffStatus, TaskKind, task_assignees
 from app.security import access
@@ -262,3 +263,25 @@ def test_contact_on_staff_home_is_sent_to_portal_and_sees_only_own_activity(app,
         staff_seen = db.session.scalars(access.visible(app.appbuilder.sm.get_user_by_id(world.acc),
                                                        ActivityEvent)).all()
         assert world.acc in {event.actor_id for event in staff_seen}
+
+
+def test_the_firm_card_names_the_clients_own_accountant_first(app, client, portal_login, office):
+    """The responsible staff member of the contact's entity is named with their address, above the firm's desk."""
+    with app.app_context():
+        accountant = db.session.get(User, office.accountant)
+        name, email = f"{accountant.first_name} {accountant.last_name}", accountant.email
+    portal_login(client, office.cora)
+    firm = _section(_home(client), "firm-heading")
+    assert "Your accountant" in firm and name in firm and f'href="mailto:{email}"' in firm
+    assert firm.index("Your accountant") < firm.index("Paula Partner")
+
+
+def test_a_contact_of_several_entities_starts_where_work_waits_for_them(app, client, portal_login, office):
+    """Cora also shares Aaron Co (first by name, nothing for her): the portal opens on Alpha Co, which has her tasks."""
+    with app.app_context():
+        aaron = f.entity("Aaron Co")
+        f.share(aaron, R.ENTITY_COLLABORATOR, contact=db.session.get(Contact, office.cora))
+    portal_login(client, office.cora)
+    body = _home(client)
+    assert "Send receipts" in body and "Sign engagement letter" in body
+    assert "Send receipts" in _home(client)  # and stays there

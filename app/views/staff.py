@@ -21,7 +21,9 @@ from app.views.base import InScope, SafeArgsMixin, parse_pk
 
 class StaffAuthDBView(AuthDBView):
     """FAB's login view, with sign-out by POST only (CSRFProtect checks the token): a cross-site link
-    or image pointing at /logout/ signs nobody out."""
+    or image pointing at /logout/ signs nobody out. Its page points clients to the portal."""
+
+    login_template = "portico/login.html"
 
     @expose("/logout/", methods=["GET", "POST"])
     def logout(self):

@@ -16,6 +16,7 @@ from app.models import Contact, Entity
 from app.security import access
 from app.security import roles as R
 from app.services import bells as bell_service
+from app.services.portal import home as portal_home
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 # Endpoints reachable without a portal session (the sign-in and sign-up steps).
@@ -58,7 +59,10 @@ def _guard():
     g.contact = contact
     g.entities = db.session.scalars(access.visible(current_user, Entity).order_by(Entity.name, Entity.id)).all()
     wanted = session.get("portal_entity")
-    g.entity = next((e for e in g.entities if e.id == wanted), g.entities[0] if g.entities else None)
+    g.entity = next((e for e in g.entities if e.id == wanted), None)
+    if g.entity is None:  # not chosen yet (or no longer theirs): start where work waits, and stay there
+        g.entity = portal_home.busiest_entity(current_user, g.entities)
+        session["portal_entity"] = getattr(g.entity, "id", None)
     g.unread = bell_service.unread_count(current_user)
     g.sections = _sections(g.entity)
     return None
