@@ -161,9 +161,10 @@ def test_composer_offers_three_labelled_buttons(client, login, inbox):
     login(client, inbox.accountant)
     body = client.get(_show(inbox.mine)).get_data(as_text=True)
     assert body.count('name="kind"') == 3
-    for value, label in (("internal", "Internal comment (staff only)"), ("portal", "Portal message (client sees it)"),
-                         ("email", "E-mail (sent to the client and kept here)")):
+    for value, label in (("internal", "Post internal comment (staff only)"), ("portal", "Send portal message (client sees it)"),
+                         ("email", "Send e-mail (to the client, kept here)")):
         assert re.search(rf'name="kind" value="{value}" class="btn btn-\w+">.*?{re.escape(label)}', body)
+    assert _composer(body) == [("internal", "btn-warning"), ("portal", "btn-success"), ("email", "btn-primary")]
     assert "receipts.csv" in body and f"/files/{inbox.attachment}/download" in body
 
 
@@ -301,3 +302,8 @@ def test_a_long_request_thread_is_paged(app, client, login, inbox):
     page = client.get(older).get_data(as_text=True)
     assert "reply 000" in page and "reply 004" in page and "Latest messages" in page
     assert "?before=" not in page
+
+
+def _composer(body):
+    """The composer's buttons as (kind, colour class), in order: the task page shows the same."""
+    return re.findall(r'name="kind" value="(\w+)" class="btn (btn-\w+)"', body)

@@ -82,6 +82,8 @@ def test_composer_kinds_and_crafted_kind(app, client, login, desk):
         assert sorted(m.kind.name for m in messages.thread_messages(task, cora)) == ["email", "portal"]
     page = client.get(f"/taskview/show/{desk.mine}").get_data(as_text=True)
     assert "portico-msg-internal" in page and "Post internal comment (staff only)" in page
+    assert re.findall(r'name="kind" value="(\w+)" class="btn (btn-\w+)"', page) == [
+        ("internal", "btn-warning"), ("portal", "btn-success"), ("email", "btn-primary")]  # as on a request
 
 
 def test_new_recurring_task_through_the_form(app, client, login, desk):

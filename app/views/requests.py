@@ -19,16 +19,12 @@ from app.services import messages as message_service
 from app.services import requests as request_service
 from app.views.tasks import THREAD_OPTIONS
 from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_scope, older_than
+from app.views.threads import COMPOSER_KINDS
 
 # Statuses offered as quick filters above the list, in inbox order.
 QUICK_FILTERS = (RequestStatus.new, RequestStatus.open, RequestStatus.converted, RequestStatus.closed)
 # The composer's buttons, one per kind, so the kind is chosen by the button pressed:
 # kind, label, Bootstrap button class, Font Awesome icon.
-COMPOSER_KINDS = (
-    (MessageKind.internal, _l("Internal comment (staff only)"), "btn-warning", "fa-lock"),
-    (MessageKind.portal, _l("Portal message (client sees it)"), "btn-success", "fa-comments"),
-    (MessageKind.email, _l("E-mail (sent to the client and kept here)"), "btn-primary", "fa-envelope"),
-)
 POSTED = {
     MessageKind.internal: _l("Internal comment added; only staff see it."),
     MessageKind.portal: _l("Portal message posted; the client sees it."),

@@ -22,6 +22,7 @@ from app.models.tasks import Frequency
 from app.services.recurrence import describe
 from app.views.base import EnumSelectField, SafeInterface, ScopedModelView, in_scope, older_than, parse_pk
 from app.views.task_forms import FREQUENCY_LABELS, NewTaskForm, new_task_from_form
+from app.views.threads import COMPOSER_KINDS
 
 # A thread page loads its authors and attachments with the messages (a fixed number of queries).
 THREAD_OPTIONS = (joinedload(Message.author_user), joinedload(Message.author_contact),
@@ -159,6 +160,7 @@ class TaskView(ScopedModelView):
         widgets["labels"] = {"portal": PORTAL_STATE_LABELS, "client": CLIENT_STATUS_LABELS,
                              "staff": STAFF_STATUS_LABELS}
         widgets["kinds"] = MessageKind
+        widgets["composer_kinds"] = COMPOSER_KINDS
         widgets["outstanding"] = file_request_service.outstanding(item) if item.kind is TaskKind.file_request else []
         widgets["series_tasks"] = db.session.scalars(
             access.visible(current_user, Task).where(Task.series_id == item.series_id)
