@@ -158,3 +158,19 @@ def test_single_row_actions_refuse_lists_and_bad_row_ids(app, client, login, wor
         app.config["PROPAGATE_EXCEPTIONS"] = None
     assert two.status_code == 400 and bad.status_code in (403, 404)
     assert one.status_code == 302 and "/resetpassword/form" in one.headers["Location"]
+
+
+def test_generated_screens_read_as_words_not_python(app, client, login, world):
+    """A member's page says Yes/No and a dash for no groups, never True, False or []; a save says "Saved."."""
+    with app.app_context():
+        admin = f.staff(R.ADMIN).id
+    login(client, admin)
+    page = client.get(f"/users/show/{world.acc}").get_data(as_text=True)
+    assert client.get(f"/users/show/{world.acc}").status_code == 200
+    for raw in (">True<", ">False<", "[]", "[<"):
+        assert raw not in page.replace(" ", "").replace("\n", ""), raw
+    assert "Yes" in page
+    token = csrf_token(client, "/contactgroupview/add")
+    saved = client.post("/contactgroupview/add", data={"name": "Quarterly filers", "csrf_token": token},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "Saved." in saved and "Added Row" not in saved

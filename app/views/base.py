@@ -20,6 +20,7 @@ from app.security import access
 from app.security import roles as R
 from app.security.guard import MAX_PK, parse_pk, require  # noqa: F401  (parse_pk: imported from here by the screens)
 from app.views.choices import ChoicesMixin
+from app.views.readable import ReadableMixin
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class SingleActionMixin:
         return super().action(name, parse_pk(pk))
 
 
-class ScopedModelView(ChoicesMixin, SafeArgsMixin, ModelView):
+class ScopedModelView(ReadableMixin, ChoicesMixin, SafeArgsMixin, ModelView):
     """A ModelView whose every route asks the access module.
 
     Out of the user's view scope → 404; in scope but without the right → 403. Bulk and single

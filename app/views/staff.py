@@ -17,6 +17,7 @@ from flask_login import current_user
 from app.security import access
 from app.security import roles as R
 from app.views.base import InScope, SafeArgsMixin, parse_pk
+from app.views.readable import ReadableMixin
 
 
 class StaffAuthDBView(AuthDBView):
@@ -60,7 +61,7 @@ def check_user_target(target):
         abort(403)
 
 
-class StaffUserView(SafeArgsMixin, UserDBModelView):
+class StaffUserView(ReadableMixin, SafeArgsMixin, UserDBModelView):
     """The firm's staff: FAB users that are not client accounts."""
 
     list_title = _l("Staff")
