@@ -174,3 +174,22 @@ def test_generated_screens_read_as_words_not_python(app, client, login, world):
     saved = client.post("/contactgroupview/add", data={"name": "Quarterly filers", "csrf_token": token},
                         follow_redirects=True).get_data(as_text=True)
     assert "Saved." in saved and "Added Row" not in saved
+
+
+def test_no_list_or_add_screen_shows_python_values(app, client, login, world):
+    """Every staff list and add page, as an Admin with rows on screen: no None, True, False, [] or __None as text."""
+    import re
+
+    with app.app_context():
+        admin = f.staff(R.ADMIN).id
+    login(client, admin)
+    pages = sorted({str(r) for r in app.url_map.iter_rules() if "GET" in r.methods and "<" not in str(r)
+                    and ("/list/" in str(r) or str(r).endswith("/add"))})
+    assert len(pages) > 15
+    shown = {}
+    for page in pages:
+        body = re.sub(r"<script.*?</script>", "", client.get(page).get_data(as_text=True), flags=re.S)
+        raw = re.findall(r">\s*(None|True|False|\[\]|__None)\s*<", body)
+        if raw:
+            shown[page] = raw
+    assert shown == {}

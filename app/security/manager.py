@@ -12,11 +12,13 @@ from flask_appbuilder.security.views import (
 )
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.utils.limit import Limit
+from flask_appbuilder.widgets import ListWidget, ShowWidget
 from werkzeug.security import check_password_hash
 
 from app.security import access
 from app.services import throttle
 from app.views.base import SafeArgsMixin, SingleActionMixin
+from app.views.readable import ReadableMixin
 from app.views.staff import StaffAuthDBView, StaffResetMyPasswordView, StaffResetPasswordView, StaffUserView
 
 log = logging.getLogger(__name__)
@@ -44,10 +46,11 @@ class PorticoSecurityApi(SecurityApi):
     limits = [Limit(_login_limit, key_func=client_network_key, methods=("POST",))]
 
 
-def _safe(view_class):
-    """FAB's security screen with our malformed-input guards (unknown actions, unsortable columns).
-    The same class name keeps FAB's endpoints and permission names."""
-    return type(view_class.__name__, (SingleActionMixin, SafeArgsMixin, view_class), {"__doc__": view_class.__doc__})
+def _safe(view_class, **attributes):
+    """FAB's security screen with our malformed-input guards (unknown actions, unsortable columns) and
+    readable values. The same class name keeps FAB's endpoints and permission names."""
+    return type(view_class.__name__, (ReadableMixin, SingleActionMixin, SafeArgsMixin, view_class),
+                {"__doc__": view_class.__doc__, **attributes})
 
 
 class NoTokenLoginApi(SecurityApi):
@@ -61,7 +64,8 @@ class PorticoSecurityManager(SecurityManager):
 
     userdbmodelview = StaffUserView
     authdbview = StaffAuthDBView
-    rolemodelview = _safe(RoleModelView)
+    # FAB's role widgets print a role's permission list raw ("[]"): the generic ones apply formatters.
+    rolemodelview = _safe(RoleModelView, list_widget=ListWidget, show_widget=ShowWidget)
     groupmodelview = _safe(UserGroupModelView)
     permissionmodelview = _safe(PermissionModelView)
     viewmenumodelview = _safe(ViewMenuModelView)

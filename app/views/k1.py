@@ -85,7 +85,7 @@ def _document_choices():
 def _document_field():
     return QuerySelectField(
         _l("K-1 document"), query_func=_document_choices, get_pk_func=lambda doc: doc.id,
-        get_label=lambda doc: f"{doc.entity.name} — {doc.name}", allow_blank=True,
+        get_label=lambda doc: f"{doc.entity.name} — {doc.name}", allow_blank=True, blank_text=_l("No document yet"),
         validators=[Optional(), DocumentOfEntity()], widget=Select2Widget(),
         description=_l("One of the entity's documents (staff-only is fine: the partner reaches it through "
                        "their link and an access code)."))

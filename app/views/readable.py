@@ -1,5 +1,5 @@
-"""Generated screens that read like a product: no "Added Row", no raw True/False, no "[]" or a list's
-Python form where a relation holds several rows or none."""
+"""Generated screens that read like a product: no "Added Row", no raw True/False or None, no "[]" or a
+list's Python form where a relation holds several rows or none."""
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import escape
@@ -10,6 +10,11 @@ EMPTY = "—"
 def yes_no(value):
     """A boolean as the reader says it."""
     return EMPTY if value is None else (_("Yes") if value else _("No"))
+
+
+def or_dash(value):
+    """Any other column: a dash where it is empty, not "None"."""
+    return EMPTY if value is None else value
 
 
 def names(rows):
@@ -36,4 +41,6 @@ class ReadableMixin:
                 formatters[column] = yes_no
             elif self.datamodel.is_relation_many_to_many(column) or self.datamodel.is_relation_one_to_many(column):
                 formatters[column] = names
+            elif self.datamodel.is_nullable(column):
+                formatters[column] = or_dash
         self.formatters_columns = formatters
