@@ -188,6 +188,9 @@ def test_adding_and_removing_need_a_recent_second_factor(app, login, admin):
     assert client.post("/passkeys/register/options", headers=csrf(client)).status_code == 403
     token = token_of(client, "/passkeys/")
     assert client.post("/passkeys/remove", data={"item": str(row_id), "csrf_token": token}).status_code == 403
+    wrong = "000000" if code_now(admin[2]) != "000000" else "111111"
+    client.post("/passkeys/confirm", data={"code": wrong, "csrf_token": token})
+    assert client.post("/passkeys/register/options", headers=csrf(client)).status_code == 403
     client.post("/passkeys/confirm", data={"code": code_now(admin[2]), "csrf_token": token})
     assert "Add a passkey" in client.get("/passkeys/").get_data(as_text=True)
     assert add_passkey(client, SoftAuthenticator()).status_code == 200
@@ -264,6 +267,16 @@ def test_a_half_signed_in_session_cannot_manage_passkeys(app, login, admin, stat
         assert step in client.post("/passkeys/sign-in/options", headers={"X-CSRFToken": token}).headers["Location"]
 
 
+def test_ceremony_posts_need_the_csrf_token(app, admin):
+    """The JSON routes are state-changing POSTs: without the X-CSRFToken header they are refused (400)."""
+    _with_passkey(app, admin)
+    client = _owing(app, admin)
+    assert client.post("/passkeys/sign-in/options").status_code == 400
+    fresh = _signed_in(app, admin)
+    assert fresh.post("/passkeys/register/options").status_code == 400
+    assert fresh.post("/passkeys/register", json={"credential": {}}).status_code == 400
+
+
 def test_a_full_session_cannot_restart_the_sign_in_step(app, admin):
     """Once signed in, the passkey sign-in routes refuse (409) instead of signing in again."""
     _with_passkey(app, admin)
@@ -295,7 +308,9 @@ def test_an_admin_reset_removes_passkeys(app, login, admin):
         boss_id = boss.id
     client = login(browser(app), boss_id)
     page = f"/staff-sign-in/{admin[0]}"
+    assert "Passkeys: 1." in client.get(page).get_data(as_text=True)
     assert client.post(page + "/reset", data={"csrf_token": token_of(client, page)}).status_code == 302
+    assert "Passkeys: 0." in client.get(page).get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(StaffPasskey)) == 0
 

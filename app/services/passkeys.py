@@ -67,7 +67,8 @@ def _descriptors(user_id):
 
 
 def _keep_challenge(purpose, session_key, challenge):
-    get_redis().set(_CHALLENGE_KEY.format(purpose, session_key), challenge, ex=CHALLENGE_SECONDS)
+    if session_key:  # without a server-side session there is nothing to bind it to: the answer will fail
+        get_redis().set(_CHALLENGE_KEY.format(purpose, session_key), challenge, ex=CHALLENGE_SECONDS)
 
 
 def _take_challenge(purpose, session_key):

@@ -83,9 +83,8 @@ class PasskeyView(BaseView):
     def confirm(self):
         """Give an authenticator code again, so that passkeys may be added or removed for a while."""
         form = ConfirmForm()
-        if not form.validate_on_submit():
-            abort(400)
-        result = two_factor.check_code(current_user, form.code.data, request.remote_addr)
+        result = two_factor.check_code(current_user, form.code.data, request.remote_addr) \
+            if form.validate_on_submit() else two_factor.WRONG
         if result == two_factor.OK:
             gate.complete()
         else:

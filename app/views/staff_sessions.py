@@ -115,7 +115,7 @@ class StaffSignInView(BaseView):
         return self.render_template(
             "portico/two_factor/staff_member.html", member=target, form=ItemForm(),
             sessions=staff_sessions.sessions_of(target.id), enrolled=two_factor.is_enrolled(target.id),
-            title=_("Sign-in of %(name)s", name=target.username))
+            passkey_count=passkeys.count_of(target.id), title=_("Sign-in of %(name)s", name=target.username))
 
     @expose("/<pk>/end-sessions", methods=["POST"])
     @has_access
