@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from webauthn.helpers import bytes_to_base64url as b64
 
-from tests.staff_auth_helpers import token_of
+from tests.staff_auth_helpers import browser, code_now, give_code, password_login, reaches_screens, token_of
 
 UP, UV, AT = 0x01, 0x04, 0x40  # authenticator data flags: user present, user verified, attested data
 RP_ID, ORIGIN = "localhost", "http://localhost"  # what Flask's test client's requests carry
@@ -98,3 +98,37 @@ def sign_in_options(client, path="/two-factor/"):
 def answer(client, headers, credential, remember=False):
     """Post a sign-in answer; the response."""
     return client.post("/passkeys/sign-in", headers=headers, json={"credential": credential, "remember": remember})
+
+
+def signed_in(app, admin):
+    """A browser where `admin` (id, username, secret) just gave the password and a code (a recent second factor)."""
+    client = browser(app)
+    password_login(client, admin[1])
+    assert give_code(client, code_now(admin[2])).status_code == 302
+    return client
+
+
+def owing(app, admin):
+    """A browser where `admin` gave the password and still owes the second factor."""
+    client = browser(app)
+    password_login(client, admin[1])
+    assert not reaches_screens(client)
+    return client
+
+
+def stored_passkey(app, admin, name="Laptop"):
+    """A software authenticator whose credential is stored for `admin`; (authenticator, row id)."""
+    key = SoftAuthenticator()
+    with app.app_context():
+        return key, key.row(admin[0], name)
+
+
+def audit_count(app, verb):
+    """How many audit-trail entries have `verb`."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import ActivityEvent
+
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(ActivityEvent).where(ActivityEvent.verb == verb))

@@ -7,10 +7,11 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import ActivityEvent, StaffPasskey
+from app.models import StaffPasskey
 from app.security import roles as R
 from tests import factories as f
-from tests.passkey_helpers import SoftAuthenticator, add_passkey, answer, csrf, sign_in_options
+from tests.passkey_helpers import (SoftAuthenticator, add_passkey, answer, audit_count, csrf, owing, sign_in_options,
+                                   signed_in, stored_passkey)
 from tests.staff_auth_helpers import (CODE_PAGE, ENROL_PAGE, browser, code_now, give_code,  # noqa: F401
                                       password_login, reaches_screens, token_of)
 
@@ -26,68 +27,40 @@ def admin(app):
         return user.id, user.username, secret
 
 
-def _signed_in(app, admin):
-    """A browser that just signed in with the password and a code (a recent second factor)."""
-    client = browser(app)
-    password_login(client, admin[1])
-    assert give_code(client, code_now(admin[2])).status_code == 302
-    return client
-
-
-def _owing(app, admin):
-    """A browser that gave the password and still owes its second factor."""
-    client = browser(app)
-    password_login(client, admin[1])
-    assert not reaches_screens(client)
-    return client
-
-
-def _verbs(app, verb):
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(ActivityEvent).where(ActivityEvent.verb == verb))
-
-
 def test_a_member_adds_a_passkey_and_signs_in_with_it(app, admin):
     """Registration stores the credential (audited); the next sign-in offers the passkey and it completes it."""
     key = SoftAuthenticator()
-    response = add_passkey(_signed_in(app, admin), key, name="  Work   laptop ")
+    response = add_passkey(signed_in(app, admin), key, name="  Work   laptop ")
     assert response.status_code == 200 and response.get_json()["redirect"].endswith("/passkeys/")
     with app.app_context():
         row = db.session.scalar(select(StaffPasskey).where(StaffPasskey.user_id == admin[0]))
         assert row.name == "Work laptop" and row.transports == "internal" and row.last_used_on is None
-    assert _verbs(app, "staff.passkey_added") == 1
-    client = _owing(app, admin)
+    assert audit_count(app, "staff.passkey_added") == 1
+    client = owing(app, admin)
     assert "Use a passkey" in client.get(CODE_PAGE).get_data(as_text=True)
     headers, challenge = sign_in_options(client)
     response = answer(client, headers, key.get(challenge))
     assert response.status_code == 200, response.get_json()
     assert reaches_screens(client)
-    assert _verbs(app, "staff.passkey_used") == 1
+    assert audit_count(app, "staff.passkey_used") == 1
     with app.app_context():
         row = db.session.scalar(select(StaffPasskey).where(StaffPasskey.user_id == admin[0]))
         assert row.sign_count == 1 and row.last_used_on is not None
 
 
-def _with_passkey(app, admin, name="Laptop"):
-    """A software authenticator whose credential is stored for the admin; (authenticator, row id)."""
-    key = SoftAuthenticator()
-    with app.app_context():
-        return key, key.row(admin[0], name)
-
-
 def test_the_code_page_offers_a_passkey_only_to_members_with_one(app, admin):
     """Without a passkey the second step shows no passkey button and refuses to start a ceremony."""
-    client = _owing(app, admin)
+    client = owing(app, admin)
     assert "Use a passkey" not in client.get(CODE_PAGE).get_data(as_text=True)
     assert client.post("/passkeys/sign-in/options", headers={"X-CSRFToken": token_of(client, CODE_PAGE)}).status_code == 409
 
 
 def test_an_answer_to_another_challenge_is_refused(app, admin):
     """An assertion signed over a challenge this session was not given does not sign in."""
-    key, _row = _with_passkey(app, admin)
-    other = _owing(app, admin)
+    key, _row = stored_passkey(app, admin)
+    other = owing(app, admin)
     _headers, foreign_challenge = sign_in_options(other)
-    client = _owing(app, admin)
+    client = owing(app, admin)
     headers, _challenge = sign_in_options(client)
     assert answer(client, headers, key.get(foreign_challenge)).status_code == 400
     assert not reaches_screens(client)
@@ -96,12 +69,12 @@ def test_an_answer_to_another_challenge_is_refused(app, admin):
 
 def test_a_replayed_assertion_is_refused(app, admin):
     """The answer that signed one session in works neither again there nor in another session."""
-    key, _row = _with_passkey(app, admin)
-    first = _owing(app, admin)
+    key, _row = stored_passkey(app, admin)
+    first = owing(app, admin)
     headers, challenge = sign_in_options(first)
     good = key.get(challenge)
     assert answer(first, headers, good).status_code == 200
-    second = _owing(app, admin)
+    second = owing(app, admin)
     headers, _challenge = sign_in_options(second)
     assert answer(second, headers, good).status_code == 400
     assert not reaches_screens(second)
@@ -109,11 +82,11 @@ def test_a_replayed_assertion_is_refused(app, admin):
 
 def test_a_counter_that_did_not_grow_is_refused(app, admin):
     """A cloned authenticator shows itself by a signature counter no higher than the last one stored."""
-    key, _row = _with_passkey(app, admin)
-    client = _owing(app, admin)
+    key, _row = stored_passkey(app, admin)
+    client = owing(app, admin)
     headers, challenge = sign_in_options(client)
     assert answer(client, headers, key.get(challenge, count=5)).status_code == 200
-    clone = _owing(app, admin)
+    clone = owing(app, admin)
     headers, challenge = sign_in_options(clone)
     assert answer(clone, headers, key.get(challenge, count=5)).status_code == 400
     assert not reaches_screens(clone)
@@ -126,8 +99,8 @@ def test_another_members_passkey_is_refused(app, admin):
         f.enrolled_totp(other)
         theirs = SoftAuthenticator()
         theirs.row(other.id)
-    _with_passkey(app, admin)
-    client = _owing(app, admin)
+    stored_passkey(app, admin)
+    client = owing(app, admin)
     headers, challenge = sign_in_options(client)
     assert answer(client, headers, theirs.get(challenge)).status_code == 400
     assert not reaches_screens(client)
@@ -135,27 +108,27 @@ def test_another_members_passkey_is_refused(app, admin):
 
 def test_a_removed_passkey_is_refused(app, admin):
     """Once removed (after a recent second factor), the passkey signs in no more."""
-    key, row_id = _with_passkey(app, admin)
-    _spare, _spare_id = _with_passkey(app, admin, "Spare")
-    client = _signed_in(app, admin)
+    key, row_id = stored_passkey(app, admin)
+    _spare, _spare_id = stored_passkey(app, admin, "Spare")
+    client = signed_in(app, admin)
     response = client.post("/passkeys/remove", data={"item": str(row_id), "csrf_token": token_of(client, "/passkeys/")})
     assert response.status_code == 302
-    assert _verbs(app, "staff.passkey_removed") == 1
-    later = _owing(app, admin)
+    assert audit_count(app, "staff.passkey_removed") == 1
+    later = owing(app, admin)
     headers, challenge = sign_in_options(later)
     assert answer(later, headers, key.get(challenge)).status_code == 400
 
 
 def test_wrong_passkey_answers_count_against_the_code_limit(app, admin):
     """Wrong passkey answers use up the same allowance as wrong codes; then even a good answer is refused."""
-    key, _row = _with_passkey(app, admin)
+    key, _row = stored_passkey(app, admin)
     limit = int(app.config["TOTP_RATE_LIMIT"].split()[0])
     stranger = SoftAuthenticator()
     for _ in range(limit):
-        client = _owing(app, admin)
+        client = owing(app, admin)
         headers, challenge = sign_in_options(client)
         assert answer(client, headers, stranger.get(challenge)).status_code == 400
-    client = _owing(app, admin)
+    client = owing(app, admin)
     headers, challenge = sign_in_options(client)
     response = answer(client, headers, key.get(challenge))
     assert response.status_code == 429 and "Too many" in response.get_json()["error"]
@@ -166,12 +139,12 @@ def test_wrong_passkey_answers_count_against_the_code_limit(app, admin):
                                   '{"credential": {"id": 5, "response": []}}'])
 def test_malformed_answers_are_refused_cleanly(app, admin, body):
     """Bad JSON in either ceremony is a 400, never a 500, and nothing is stored."""
-    _with_passkey(app, admin)
-    client = _owing(app, admin)
+    stored_passkey(app, admin)
+    client = owing(app, admin)
     headers, _challenge = sign_in_options(client)
     kwargs = {"data": body, "content_type": "application/json"} if body else {}
     assert client.post("/passkeys/sign-in", headers=headers, **kwargs).status_code == 400
-    fresh = _signed_in(app, admin)
+    fresh = signed_in(app, admin)
     headers = csrf(fresh)
     fresh.post("/passkeys/register/options", headers=headers)
     assert fresh.post("/passkeys/register", headers=headers, **kwargs).status_code == 400
@@ -181,7 +154,7 @@ def test_malformed_answers_are_refused_cleanly(app, admin, body):
 
 def test_adding_and_removing_need_a_recent_second_factor(app, login, admin):
     """A session that skipped the code (remembered browser) must confirm with a code before adding or removing."""
-    key, row_id = _with_passkey(app, admin)
+    key, row_id = stored_passkey(app, admin)
     client = login(browser(app), admin[0])
     page = client.get("/passkeys/").get_data(as_text=True)
     assert "Confirm it is you" in page and "Add a passkey" not in page
@@ -198,7 +171,7 @@ def test_adding_and_removing_need_a_recent_second_factor(app, login, admin):
 
 def test_a_registration_answer_is_taken_once(app, admin):
     """The registration challenge works once: a second credential on the same answer's challenge is refused."""
-    client = _signed_in(app, admin)
+    client = signed_in(app, admin)
     headers = csrf(client)
     options = client.post("/passkeys/register/options", headers=headers).get_json()
     first, second = SoftAuthenticator(), SoftAuthenticator()
@@ -211,12 +184,12 @@ def test_a_registration_answer_is_taken_once(app, admin):
 def test_a_credential_cannot_be_registered_twice(app, admin):
     """The same credential again (here or for another member) is refused, nothing half-written."""
     key = SoftAuthenticator()
-    client = _signed_in(app, admin)
+    client = signed_in(app, admin)
     assert add_passkey(client, key).status_code == 200
     assert add_passkey(client, key).status_code == 400
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(StaffPasskey)) == 1
-    assert _verbs(app, "staff.passkey_added") == 1
+    assert audit_count(app, "staff.passkey_added") == 1
 
 
 def test_rename_and_remove_reach_only_ones_own_passkeys(app, admin):
@@ -224,8 +197,8 @@ def test_rename_and_remove_reach_only_ones_own_passkeys(app, admin):
     with app.app_context():
         other = f.staff(R.STAFF)
         theirs = SoftAuthenticator().row(other.id, "Theirs")
-    _key, mine = _with_passkey(app, admin)
-    client = _signed_in(app, admin)
+    _key, mine = stored_passkey(app, admin)
+    client = signed_in(app, admin)
     token = token_of(client, "/passkeys/")
     assert client.post("/passkeys/rename", data={"item": str(theirs), "name": "Mine now", "csrf_token": token}).status_code == 404
     assert client.post("/passkeys/remove", data={"item": str(theirs), "csrf_token": token}).status_code == 404
@@ -269,18 +242,18 @@ def test_a_half_signed_in_session_cannot_manage_passkeys(app, login, admin, stat
 
 def test_ceremony_posts_need_the_csrf_token(app, admin):
     """The JSON routes are state-changing POSTs: without the X-CSRFToken header they are refused (400)."""
-    _with_passkey(app, admin)
-    client = _owing(app, admin)
+    stored_passkey(app, admin)
+    client = owing(app, admin)
     assert client.post("/passkeys/sign-in/options").status_code == 400
-    fresh = _signed_in(app, admin)
+    fresh = signed_in(app, admin)
     assert fresh.post("/passkeys/register/options").status_code == 400
     assert fresh.post("/passkeys/register", json={"credential": {}}).status_code == 400
 
 
 def test_a_full_session_cannot_restart_the_sign_in_step(app, admin):
     """Once signed in, the passkey sign-in routes refuse (409) instead of signing in again."""
-    _with_passkey(app, admin)
-    client = _signed_in(app, admin)
+    stored_passkey(app, admin)
+    client = signed_in(app, admin)
     headers = csrf(client)
     assert client.post("/passkeys/sign-in/options", headers=headers).status_code == 409
     assert client.post("/passkeys/sign-in", headers=headers, json={"credential": {}}).status_code == 409
@@ -290,8 +263,8 @@ def test_a_passkey_sign_in_can_remember_the_browser(app, admin):
     """"Remember this browser" ticked beside the passkey button skips the second step next time."""
     from app.security.second_factor import BROWSER_COOKIE
 
-    key, _row = _with_passkey(app, admin)
-    client = _owing(app, admin)
+    key, _row = stored_passkey(app, admin)
+    client = owing(app, admin)
     headers, challenge = sign_in_options(client)
     assert answer(client, headers, key.get(challenge), remember=True).status_code == 200
     again = browser(app)
@@ -302,7 +275,7 @@ def test_a_passkey_sign_in_can_remember_the_browser(app, admin):
 
 def test_an_admin_reset_removes_passkeys(app, login, admin):
     """Resetting a member's second factor removes their passkeys too."""
-    _with_passkey(app, admin)
+    stored_passkey(app, admin)
     with app.app_context():
         boss = f.staff(R.ADMIN)
         boss_id = boss.id
@@ -317,19 +290,19 @@ def test_an_admin_reset_removes_passkeys(app, login, admin):
 
 def test_a_code_sign_in_is_in_the_audit_trail(app, admin):
     """A sign-in with an authenticator code writes an audit entry, as a passkey sign-in does."""
-    _signed_in(app, admin)
-    assert _verbs(app, "staff.second_factor_used") == 1
+    signed_in(app, admin)
+    assert audit_count(app, "staff.second_factor_used") == 1
 
 
 def test_the_passkeys_page_runs_a_fixed_number_of_queries(app, admin, count_queries):
     """The list page costs the same number of SQL statements with 1 passkey as with 8."""
-    _with_passkey(app, admin)
-    client = _signed_in(app, admin)
+    stored_passkey(app, admin)
+    client = signed_in(app, admin)
     client.get("/passkeys/")
     with count_queries() as few:
         assert client.get("/passkeys/").status_code == 200
     for n in range(7):
-        _with_passkey(app, admin, f"Key {n}")
+        stored_passkey(app, admin, f"Key {n}")
     with count_queries() as many:
         body = client.get("/passkeys/").get_data(as_text=True)
     assert "Key 6" in body and many() == few()
