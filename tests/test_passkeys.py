@@ -46,6 +46,8 @@ def test_a_member_adds_a_passkey_and_signs_in_with_it(app, admin):
     with app.app_context():
         row = db.session.scalar(select(StaffPasskey).where(StaffPasskey.user_id == admin[0]))
         assert row.sign_count == 1 and row.last_used_on is not None
+    trail = client.get("/activityeventview/list/").get_data(as_text=True)
+    assert "Signed in with a passkey" in trail and "Passkey added" in trail
 
 
 def test_the_code_page_offers_a_passkey_only_to_members_with_one(app, admin):
