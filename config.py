@@ -85,6 +85,13 @@ class Config:
     # Key that encrypts authenticator secrets at rest (Fernet); SECRET_KEY is used when unset.
     # Changing the key in use makes existing enrolments unreadable: members then need an Admin reset.
     TOTP_ENCRYPTION_KEY = os.environ.get("TOTP_ENCRYPTION_KEY", "")
+    # Passkeys (WebAuthn): the relying party id (the site's host name, e.g. portal.firm.example) and
+    # the origin browsers report (e.g. https://portal.firm.example). Unset, both come from the request's
+    # host — fine behind a trusted proxy; set them in production so passkeys stay bound to one name.
+    WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "")
+    WEBAUTHN_ORIGIN = os.environ.get("WEBAUTHN_ORIGIN", "")
+    # Adding or removing a passkey needs a second factor given this recently in the session.
+    FRESH_FACTOR_SECONDS = int(os.environ.get("FRESH_FACTOR_SECONDS", 10 * 60))
 
     # Portal PINs: a slow KDF (werkzeug's scrypt, n=32768).
     PIN_HASH_METHOD = os.environ.get("PIN_HASH_METHOD", "scrypt:32768:8:1")

@@ -353,7 +353,9 @@ def _grow(app, desk, n):
                  "author_contact_id": None if i % 2 else desk.cora, "created_on": datetime.now()}
                 for i in range(n)]
         db.session.execute(insert(Message), rows)
-        ids = db.session.scalars(select(Message.id).where(Message.body.like(f"bulk {n} %"))).all()
+        # Ordered: without ORDER BY PostgreSQL may return any 50 as the "last", so which messages
+        # carry files (and the page's shape) changed from run to run.
+        ids = db.session.scalars(select(Message.id).where(Message.body.like(f"bulk {n} %")).order_by(Message.id)).all()
         db.session.execute(insert(message_attachments), [
             {"message_id": m, "document_id": shared.id if i % 2 else hidden.id} for i, m in enumerate(ids[-50:])])
         db.session.execute(insert(ChecklistItem), [

@@ -16,7 +16,8 @@ from tests.test_routes import _rules, _url
 
 pytestmark = pytest.mark.usefixtures("fresh_redis")
 
-STEP_PAGES = {"password": ({"TwoFactorView.verify", "TwoFactorView.recovery"}, CODE_PAGE),
+STEP_PAGES = {"password": ({"TwoFactorView.verify", "TwoFactorView.recovery", "PasskeyView.sign_in_options",
+                             "PasskeyView.sign_in"}, CODE_PAGE),
               "enrol": ({"TwoFactorView.enrol"}, ENROL_PAGE)}
 
 

@@ -8,6 +8,7 @@ from app.models.imports import ImportRun, ImportState
 from app.models.k1 import K1Recipient, K1Status
 from app.models.messages import Message, MessageKind
 from app.models.notifications import Notification, NotificationPreference
+from app.models.passkeys import StaffPasskey
 from app.models.portal import AccessCode, CodePurpose, TrustedDevice
 from app.models.requests import ClientRequest, RequestStatus
 from app.models.two_factor import StaffRecoveryCode, StaffTotp, StaffTrustedBrowser
@@ -41,6 +42,7 @@ __all__ = [
     "Notification",
     "NotificationPreference",
     "RequestStatus",
+    "StaffPasskey",
     "StaffRecoveryCode",
     "StaffTotp",
     "StaffTrustedBrowser",

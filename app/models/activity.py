@@ -44,6 +44,10 @@ VERB_LABELS = {
     "staff.recovery_code_used": _l("Recovery code used to sign in"),
     "staff.recovery_codes_renewed": _l("New recovery codes made"),
     "staff.sessions_ended": _l("Sessions ended by an Admin"),
+    "staff.second_factor_used": _l("Signed in with an authenticator code"),
+    "staff.passkey_added": _l("Passkey added"),
+    "staff.passkey_removed": _l("Passkey removed"),
+    "staff.passkey_used": _l("Signed in with a passkey"),
 }
 
 

@@ -20,7 +20,8 @@ BROWSER_COOKIE = "portico_staff_browser"
 # Reachable in every state: assets, the language switch and signing out.
 ALWAYS = {"static", "appbuilder.static", "ops.static", "LocaleView.index", "StaffAuthDBView.logout",
           "portico.health", "portico.firm_logo"}
-STEP = {PASSWORD: ("TwoFactorView.verify", {"TwoFactorView.verify", "TwoFactorView.recovery"}),
+STEP = {PASSWORD: ("TwoFactorView.verify", {"TwoFactorView.verify", "TwoFactorView.recovery",
+                                             "PasskeyView.sign_in_options", "PasskeyView.sign_in"}),
         ENROL: ("TwoFactorView.enrol", {"TwoFactorView.enrol"})}
 
 
@@ -81,8 +82,20 @@ def _on_logout(sender, user, **extra):
 
 
 def complete():
-    """The second step is done: this session becomes a full one."""
-    staff_sessions.set_state(session[SESSION_TOKEN], FULL)
+    """The second step is done: this session becomes a full one, with a second factor given now."""
+    staff_sessions.set_state(session[SESSION_TOKEN], FULL, factor_given=True)
+
+
+def factor_is_fresh():
+    """Whether this session gave a second factor within FRESH_FACTOR_SECONDS (a remembered browser did not)."""
+    age = staff_sessions.factor_age(current_record())
+    return age is not None and age <= current_app.config["FRESH_FACTOR_SECONDS"]
+
+
+def session_key():
+    """The digest this session's server-side record is kept under (ceremony challenges are bound to it)."""
+    token = session.get(SESSION_TOKEN)
+    return staff_sessions.digest(token) if token else None
 
 
 def owe_code():

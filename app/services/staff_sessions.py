@@ -65,9 +65,18 @@ def check(token, user_id, idle_seconds, absolute_seconds):
     return record
 
 
-def set_state(token, state):
-    """Move a session on (password → full once the second factor is given)."""
-    get_redis().hset(_SESSION_KEY.format(digest(token)), "state", state)
+def set_state(token, state, factor_given=False):
+    """Move a session on (password → full once the second factor is given); `factor_given` notes the
+    time a second factor was given in it (adding or removing a passkey asks for a recent one)."""
+    mapping = {"state": state, **({"factor_at": int(time.time())} if factor_given else {})}
+    get_redis().hset(_SESSION_KEY.format(digest(token)), mapping=mapping)
+
+
+def factor_age(record):
+    """Seconds since a second factor was given in the session `record` (None: never; a remembered
+    browser skipped it)."""
+    given = record.get("factor_at") if record else None
+    return int(time.time()) - int(given) if given else None
 
 
 def sessions_of(user_id):

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from app.extensions import db
-from app.models import StaffRecoveryCode, StaffTotp
+from app.models import StaffPasskey, StaffRecoveryCode, StaffTotp
 from app.services import activity, staff_sessions, throttle
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ def limited(user, network):
                 and throttle.allowed(_limits(), "staff-2fa-net", throttle.client_network(network)))
 
 
-def _count_failure(user, network):
+def count_failure(user, network):
+    """Count one wrong answer (code, recovery code or passkey) against the account and the client network."""
     throttle.hit(_limits(), *_keys(user))
     throttle.hit(_limits(), "staff-2fa-net", throttle.client_network(network))
 
@@ -146,9 +147,11 @@ def check_code(user, code, network, confirming=False):
     secret = decrypt(row.secret_encrypted) if row is not None else None
     usable = row is not None and (row.confirmed_on is None) == confirming and secret and len(code) == 6
     if usable and code.isdigit() and _accept_step(row, code, secret):
+        if not confirming:
+            activity.record("staff.second_factor_used", obj=user, summary=user.username, actor=user)
         return OK
     db.session.rollback()
-    _count_failure(user, network)
+    count_failure(user, network)
     return WRONG
 
 
@@ -201,7 +204,7 @@ def use_recovery_code(user, code, network):
         db.session.commit()
         return OK
     db.session.rollback()
-    _count_failure(user, network)
+    count_failure(user, network)
     return WRONG
 
 
@@ -212,10 +215,11 @@ def recovery_codes_left(user_id):
 
 
 def reset(target, actor):
-    """Remove `target`'s second factor, recovery codes and remembered browsers and end their sessions
+    """Remove `target`'s second factor, recovery codes, passkeys and remembered browsers and end their sessions
     (an Admin's act, recorded in the audit trail); they enrol again at their next sign-in if required."""
     db.session.execute(delete(StaffTotp).where(StaffTotp.user_id == target.id))
     db.session.execute(delete(StaffRecoveryCode).where(StaffRecoveryCode.user_id == target.id))
+    db.session.execute(delete(StaffPasskey).where(StaffPasskey.user_id == target.id))
     staff_sessions.forget_browsers(target.id, commit=False)
     activity.record("staff.second_factor_reset", obj=target, summary=target.username, actor=actor, commit=False)
     db.session.commit()

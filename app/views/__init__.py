@@ -15,6 +15,7 @@ from app.views.vouchers import TaxVoucherView
 from app.views.firm import FirmSettingsView
 from app.views.imports import ImportView
 from app.views.staff_sessions import MySessionsView, StaffSignInView
+from app.views.passkeys import PasskeyView
 from app.views.two_factor import TwoFactorView
 
 
@@ -45,4 +46,5 @@ def register_views(appbuilder):
     appbuilder.add_view(FirmSettingsView, "Firm settings", label=_l("Firm settings"), icon="fa-cog", **firm)
     appbuilder.add_view(StaffSignInView, "Staff sign-in", label=_l("Staff sign-in"), icon="fa-key", **firm)
     appbuilder.add_view_no_menu(TwoFactorView)
+    appbuilder.add_view_no_menu(PasskeyView)
     appbuilder.add_view_no_menu(MySessionsView)

@@ -16,7 +16,7 @@ from app.models import StaffTotp
 from app.security import access, guard
 from app.security import roles as R
 from app.security.second_factor import SESSION_TOKEN
-from app.services import activity, staff_sessions, two_factor
+from app.services import activity, passkeys, staff_sessions, two_factor
 from app.views.base import parse_pk
 
 
@@ -49,7 +49,7 @@ class MySessionsView(BaseView):
             "portico/two_factor/my_sessions.html", title=_("Sign-in security"), form=ItemForm(),
             sessions=_describe(staff_sessions.sessions_of(uid), session.get(SESSION_TOKEN)),
             browsers=staff_sessions.remembered_browsers(uid), enrolled=two_factor.is_enrolled(uid),
-            codes_left=two_factor.recovery_codes_left(uid))
+            codes_left=two_factor.recovery_codes_left(uid), passkey_count=passkeys.count_of(uid))
 
     @expose("/end", methods=["POST"])
     @has_access
@@ -115,7 +115,7 @@ class StaffSignInView(BaseView):
         return self.render_template(
             "portico/two_factor/staff_member.html", member=target, form=ItemForm(),
             sessions=staff_sessions.sessions_of(target.id), enrolled=two_factor.is_enrolled(target.id),
-            title=_("Sign-in of %(name)s", name=target.username))
+            passkey_count=passkeys.count_of(target.id), title=_("Sign-in of %(name)s", name=target.username))
 
     @expose("/<pk>/end-sessions", methods=["POST"])
     @has_access

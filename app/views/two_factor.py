@@ -11,7 +11,7 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.security import second_factor as gate
-from app.services import staff_sessions, two_factor
+from app.services import passkeys, staff_sessions, two_factor
 from app.services.staff_sessions import FULL
 
 
@@ -41,13 +41,15 @@ class RenewForm(FlaskForm):
     """Only the CSRF token: "make new recovery codes"."""
 
 
-def _refused(result):
+def refused(result):
+    """The message for a refused code (wrong or used, or too many wrong ones)."""
     if result == two_factor.LIMITED:
         return _("Too many wrong codes. Wait a few minutes and try again.")
     return _("That code is not right, or it was used already.")
 
 
-def _next_url():
+def next_url():
+    """Where a completed second step goes: the safe `next` address, else the home page."""
     return get_safe_redirect(request.args.get("next", "")) if request.args.get("next") else url_for("HomeView.index")
 
 
@@ -64,33 +66,34 @@ class TwoFactorView(BaseView):
     def verify(self):
         """Ask for the authenticator code; a right one completes the sign-in."""
         if gate.current_record()["state"] == FULL:
-            return redirect(_next_url())
+            return redirect(next_url())
         form = CodeForm()
         if form.validate_on_submit():
             result = two_factor.check_code(current_user, form.code.data, request.remote_addr)
             if result == two_factor.OK:
                 return self._signed_in(form.remember.data)
-            flash(_refused(result), "danger")
-        return self._render("portico/two_factor/verify.html", form=form, title=_("Two-step sign-in"))
+            flash(refused(result), "danger")
+        return self._render("portico/two_factor/verify.html", form=form, title=_("Two-step sign-in"),
+                            has_passkeys=passkeys.count_of(current_user.id) > 0)
 
     @expose("/recovery", methods=["GET", "POST"])
     @has_access
     def recovery(self):
         """Sign in with a recovery code instead (each works once)."""
         if gate.current_record()["state"] == FULL:
-            return redirect(_next_url())
+            return redirect(next_url())
         form = RecoveryForm()
         if form.validate_on_submit():
             result = two_factor.use_recovery_code(current_user, form.code.data, request.remote_addr)
             if result == two_factor.OK:
                 flash(_("Recovery codes left: %(n)d.", n=two_factor.recovery_codes_left(current_user.id)), "info")
                 return self._signed_in(False)
-            flash(_refused(result), "danger")
+            flash(refused(result), "danger")
         return self._render("portico/two_factor/recovery.html", form=form, title=_("Use a recovery code"))
 
     def _signed_in(self, remember):
         gate.complete()
-        response = redirect(_next_url())
+        response = redirect(next_url())
         if remember:
             key = staff_sessions.remember_browser(current_user.id, request.user_agent.string)
             gate.set_browser_cookie(response, current_user.id, key)
@@ -111,9 +114,9 @@ class TwoFactorView(BaseView):
             result, codes = two_factor.confirm_enrolment(current_user, form.code.data, request.remote_addr)
             if result == two_factor.OK:
                 gate.complete()
-                return self._render("portico/two_factor/codes.html", codes=codes, next_url=_next_url(),
+                return self._render("portico/two_factor/codes.html", codes=codes, next_url=next_url(),
                                     title=_("Your recovery codes"))
-            flash(_refused(result), "danger")
+            flash(refused(result), "danger")
         secret = two_factor.pending_secret(current_user.id) or two_factor.begin_enrolment(current_user.id)
         if secret is None:
             abort(409)
