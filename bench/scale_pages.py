@@ -93,7 +93,9 @@ def staff_pages(ids):
         ("entities", "/entityview/list/"),
         ("entities, page 2,000", "/entityview/list/?page_EntityView=1999"),
         ("entities, search name", "/entityview/list/?_flt_2_name=maple"),
-        ("entity", f"/entityview/show/{ids['entity']}"),
+        ("entity (client page)", f"/entityview/show/{ids['entity']}"),
+        ("client page, largest client", f"/entityview/show/{ids['portal_entity']}"),
+        ("assign to many (form)", "/task-batches/new"),
         ("contacts", "/contactview/list/"),
         ("shares", "/entityshareview/list/"),
         ("documents", "/documentview/list/"),
@@ -106,7 +108,8 @@ def staff_pages(ids):
         ("client requests", "/clientrequestview/list/"),
         ("tax vouchers", "/taxvoucherview/list/"),
         ("activity", "/activityeventview/list/"),
-        ("notifications", "/notifications/"),
+        ("notifications (grouped)", "/notifications/"),
+        ("notifications, one by one", "/notifications/?view=each"),
     ]
 
 

@@ -1,5 +1,6 @@
 """The client page (the entity's staff page): every section, its limits and "see all" links, the actions
 prefilled with the entity, a fixed number of queries whatever the rows, and scope (404 outside it)."""
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -21,6 +22,8 @@ def _fill(entity, staff, n):
     today = date.today()
     contact = f.contact(first="Olivia", last=f"Birch{n}")
     f.share(entity, R.ENTITY_COLLABORATOR, contact=contact)
+    f.share(entity, R.ENTITY_ACCESS, group=f.group(members=[f.contact(first="Member", last=f"{n}-{i:02d}")
+                                                             for i in range(n)]))
     for i in range(n):
         late = Task(entity=entity, title=f"Late {i}", deadline=today - timedelta(days=i + 1))
         soon = Task(entity=entity, title=f"Soon {i}", deadline=today + timedelta(days=i + 1))
@@ -85,6 +88,19 @@ def test_sections_stop_at_ten_with_a_see_all_link(app, client, login, firm):
     page = client.get(f"/entityview/show/{firm.own}").get_data(as_text=True)
     assert ">Late 11<" in page and ">Late 1<" not in page  # overdue: the oldest deadlines first
     assert ">Partner 11<" in page and ">Partner 9<" not in page  # by name: 0, 1, 10, 11, 2 … 7
+    assert "Member 12-11" in page and "Olivia Birch12" in page  # 13 contacts: all of them
+
+
+def test_contacts_stop_at_twenty(app, client, login, firm):
+    """A group of 30 members sharing the entity shows 20 contacts and a "See all" link to its shares."""
+    with app.app_context():
+        from app.models import Entity
+
+        _fill(db.session.get(Entity, firm.own), _user(firm.accountant), 30)
+    login(client, firm.accountant)
+    page = client.get(f"/entityview/show/{firm.own}").get_data(as_text=True)
+    assert "Member 30-19" in page and "Member 30-20" not in page
+    assert f'href="/entityshareview/list/?_flt_0_entity={firm.own}">See all' in page
     for link in (f"/taskview/list/?_flt_0_entity={firm.own}", f"/clientrequestview/list/?_flt_0_entity={firm.own}",
                  f"/taxvoucherview/list/?_flt_0_entity={firm.own}", f"/k1recipientview/list/?_flt_0_entity={firm.own}",
                  f"/activityeventview/list/?_flt_0_entity={firm.own}"):
@@ -92,7 +108,7 @@ def test_sections_stop_at_ten_with_a_see_all_link(app, client, login, firm):
         listed = client.get(link)
         assert listed.status_code == 200, link
     tasks = client.get(f"/taskview/list/?_flt_0_entity={firm.own}").get_data(as_text=True)
-    assert ">Late 0<" in tasks
+    assert len(re.findall(r">(?:Late|Soon|Done) [0-9]+<", tasks)) == 25  # a full page of this client's 36 tasks
 
 
 def test_workspace_runs_a_fixed_number_of_queries(app, firm):

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, union, update
 from sqlalchemy.exc import IntegrityError
 
+from app import jobs
 from app.extensions import db
 from app.models import Entity, EntityShare, Task, TaskBatch, TaskTemplate
 from app.models.contacts import contact_group_members
@@ -87,8 +88,6 @@ def template_defaults(template, today=None):
 def start(user, selection, kind, title, description=None, checklist=None, deadline=None,
           frequency=Frequency.once, interval=1, assign_now=False, template=None):
     """Record the batch with the matching entities (committed), then queue its job; the TaskBatch."""
-    from app import jobs
-
     if not (title or "").strip():
         raise BatchRefused(_("Give the task a title."))
     if frequency is not Frequency.once:
@@ -154,8 +153,6 @@ def _run_chunk(batch_id, user, ids, attempts=3):
             db.session.rollback()
             continue
         for task in spawns:
-            from app import jobs
-
             jobs.schedule_spawn(task)
         return
     raise RuntimeError(f"task batch {batch_id}: chunk kept colliding")
@@ -179,7 +176,7 @@ def _create_missing(batch, user, ids):
             failures[entity_id] = str(exc)
             continue
         failures.pop(entity_id, None)
-        if task.series_id is not None or task.series is not None:
+        if task.series is not None:  # its next occurrence is scheduled once the chunk is committed
             spawns.append(task)
     batch.failures, batch.failed = json.dumps({str(k): v for k, v in failures.items()}), len(failures)
     return spawns
