@@ -189,8 +189,14 @@ def run_import(import_id):
 
 
 def enqueue_task_batch(batch_id):
-    """Queue an "assign to many" batch (the job claims it; a second job only skips what is done)."""
-    queue().enqueue(run_task_batch, batch_id, job_id=f"task-batch-{batch_id}", job_timeout=3600)
+    """Queue an "assign to many" batch (a second job only skips what is done); False when Redis is down
+    (the batch waits, and its page offers to start it again)."""
+    try:
+        queue().enqueue(run_task_batch, batch_id, job_timeout=3600)
+        return True
+    except RedisError:
+        log.warning("could not enqueue task batch %s", batch_id, exc_info=True)
+        return False
 
 
 def run_task_batch(batch_id):

@@ -205,3 +205,20 @@ def test_batch_notifications_are_written_once_per_client(app, client, login, fir
         rows = db.session.scalars(select(Notification.event).where(Notification.recipient_contact_id.is_not(None)))
         assert sorted(rows) == ["task_assigned"] * 4
         assert json.loads(db.session.scalar(select(TaskBatch.failures)))
+
+
+def test_a_waiting_batch_can_be_started_again_by_its_author_only(app, client, login, firm):
+    """Start again re-queues a batch that is not done (the job then creates its tasks once); another
+    member gets 404, no CSRF token 400, a done batch is refused."""
+    login(client, firm.me)
+    location = _post(client, {"title": "Engagement letter", "name": "Acme"}).headers["Location"]
+    token = csrf_token(client, NEW)
+    assert client.post(location + "/restart").status_code == 400
+    assert client.post(location + "/restart", data={"csrf_token": token}).status_code == 302
+    login(client, firm.other)
+    assert client.post(location + "/restart", data={"csrf_token": csrf_token(client, NEW)}).status_code == 404
+    _work(app)
+    assert len(_tasks(app)) == 3
+    login(client, firm.me)
+    page = client.post(location + "/restart", data={"csrf_token": token}, follow_redirects=True)
+    assert "This batch is done." in page.get_data(as_text=True)

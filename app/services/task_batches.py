@@ -113,6 +113,14 @@ def start(user, selection, kind, title, description=None, checklist=None, deadli
     return batch
 
 
+def restart(batch, user):
+    """Queue a batch that is not done again (Redis was down, or a worker lost it); the job only
+    creates what is missing. True when queued."""
+    if batch.created_by_id != user.id or batch.state is BatchState.done:
+        raise BatchRefused(_("This batch is done."))
+    return jobs.enqueue_task_batch(batch.id)
+
+
 def recent(user, limit=10):
     """The user's latest batches."""
     return db.session.scalars(access.visible(user, TaskBatch).order_by(TaskBatch.id.desc()).limit(limit)).all()

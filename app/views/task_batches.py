@@ -7,6 +7,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.extensions import db
@@ -78,7 +79,7 @@ class TaskBatchView(BaseView):
     route_base = "/task-batches"
     default_view = "new"
     base_permissions = ["can_new", "can_show"]
-    method_permission_name = {"new": "new", "show": "show", "status": "show"}
+    method_permission_name = {"new": "new", "show": "show", "status": "show", "restart": "new"}
 
     @expose("/new", methods=["GET", "POST"])
     @has_access
@@ -109,8 +110,25 @@ class TaskBatchView(BaseView):
         """The batch's progress, and the clients that got no task (with why)."""
         batch = guard.load(current_user, TaskBatch, pk)
         return self.render_template("portico/task_batches/show.html", batch=batch, figures=task_batches.progress(batch),
+                                    form=FlaskForm(),
                                     failures=task_batches.failures(batch, FAILURES_SHOWN),
                                     title=_("Assign to many clients"))
+
+    @expose("/<pk>/restart", methods=["POST"])
+    @has_access
+    def restart(self, pk):
+        """Queue a batch that is not done again (idempotent: only the missing tasks are created)."""
+        batch = guard.load(current_user, TaskBatch, pk)
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        try:
+            queued = task_batches.restart(batch, current_user)
+        except task_batches.BatchRefused as exc:
+            flash(str(exc), "warning")
+        else:
+            flash(_("The batch is queued again.") if queued else
+                  _("The background queue cannot be reached; try again in a moment."), "info" if queued else "danger")
+        return redirect(url_for(".show", pk=batch.id))
 
     @expose("/<pk>/status")
     @has_access
