@@ -6,7 +6,6 @@ from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy.orm import joinedload
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
@@ -185,5 +184,4 @@ class EntityView(BulkDeleteMixin, ScopedModelView):
         page = entity_service.workspace(entity.id, current_user)
         if page is None:
             abort(404)
-        return self.render_template("portico/entities/workspace.html", page=page, entity=entity,
-                                    kinds=KIND_LABELS, invite_form=FlaskForm(), title=entity.name)
+        return self.render_template("portico/entities/workspace.html", page=page, title=entity.name)
