@@ -188,6 +188,25 @@ def run_import(import_id):
         return imports.apply(import_id, progress)
 
 
+def enqueue_task_batch(batch_id):
+    """Queue an "assign to many" batch (a second job only skips what is done); False when Redis is down
+    (the batch waits, and its page offers to start it again)."""
+    try:
+        queue().enqueue(run_task_batch, batch_id, job_timeout=3600)
+        return True
+    except RedisError:
+        log.warning("could not enqueue task batch %s", batch_id, exc_info=True)
+        return False
+
+
+def run_task_batch(batch_id):
+    """Create one task (or file request) per chosen entity of a batch; safe to run twice."""
+    from app.services import task_batches
+
+    with _app_context():
+        return task_batches.run(batch_id)
+
+
 def send_voucher_reminders():
     """Daily: remind contacts of tax vouchers falling due (through the notification outbox)."""
     from datetime import date

@@ -63,7 +63,7 @@ def prepare_users(count):
     from app import create_app
     from app.extensions import db
     from app.models import Contact
-    from app.services import portal_auth
+    from app.services.portal import auth as portal_auth
 
     app = create_app()
     with app.app_context():

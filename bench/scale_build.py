@@ -189,7 +189,7 @@ def _portal_contact(app, n):
     from app.models import Contact
     from app.models.contacts import PortalState
     from app.security import roles as R
-    from app.services import portal_auth
+    from app.services.portal import auth as portal_auth
 
     sm = app.appbuilder.sm
     contact = Contact(first_name="Bench", last_name="Portal", username="bench.portal")

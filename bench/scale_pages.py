@@ -93,7 +93,9 @@ def staff_pages(ids):
         ("entities", "/entityview/list/"),
         ("entities, page 2,000", "/entityview/list/?page_EntityView=1999"),
         ("entities, search name", "/entityview/list/?_flt_2_name=maple"),
-        ("entity", f"/entityview/show/{ids['entity']}"),
+        ("entity (client page)", f"/entityview/show/{ids['entity']}"),
+        ("client page, largest client", f"/entityview/show/{ids['portal_entity']}"),
+        ("assign to many (form)", "/task-batches/new"),
         ("contacts", "/contactview/list/"),
         ("shares", "/entityshareview/list/"),
         ("documents", "/documentview/list/"),
@@ -106,7 +108,8 @@ def staff_pages(ids):
         ("client requests", "/clientrequestview/list/"),
         ("tax vouchers", "/taxvoucherview/list/"),
         ("activity", "/activityeventview/list/"),
-        ("notifications", "/notifications/"),
+        ("notifications (grouped)", "/notifications/"),
+        ("notifications, one by one", "/notifications/?view=each"),
     ]
 
 
@@ -135,6 +138,7 @@ def portal_pages(ids):
 def measure(app, counter, groups, runs, timed, skip=()):
     """Rows for the table: every page of the chosen groups, then the jobs."""
     ids, rows = _ids(app), []
+    _password_sign_in(app)
     plan = []
     if "staff" in groups:
         plan.append(("staff (Admin)", lambda: staff_client(app, ADMIN), staff_pages(ids)))
@@ -159,6 +163,17 @@ def measure(app, counter, groups, runs, timed, skip=()):
     if "jobs" in groups:
         rows += measure_jobs(app, counter)
     return rows
+
+
+def _password_sign_in(app):
+    """The bench firm signs its staff in with the password alone: the default policy would send Admins
+    to set up an authenticator (a 302 for every page) and the bench times pages, not that step."""
+    from app.extensions import db
+    from app.services.firm import get_settings
+
+    with app.app_context():
+        get_settings().second_factor_roles = ""
+        db.session.commit()
 
 
 def _reset_jobs(app):

@@ -33,6 +33,8 @@ NOT_IDS = {"name", "filename", "group_by", "locale", "export_type", "day", "path
 COVERED_ELSEWHERE = {
     "ImportView.show": "tests/test_imports.py (another importer's run is 404)",
     "ImportView.run": "tests/test_imports.py", "ImportView.status": "tests/test_imports.py",
+    "TaskBatchView.show": "tests/test_task_batches.py (another member's batch is 404)",
+    "TaskBatchView.status": "tests/test_task_batches.py", "TaskBatchView.restart": "tests/test_task_batches.py",
     "StaffSignInView.member": "tests/test_staff_sessions.py (Admins only; others 403)",
     "StaffSignInView.end_sessions": "tests/test_staff_sessions.py",
     "StaffSignInView.reset": "tests/test_two_factor.py (Staff Admin and Staff get 403)",

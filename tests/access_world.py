@@ -8,7 +8,7 @@ from flask_appbuilder.security.sqla.models import Group, Permission, PermissionV
 from itsdangerous import URLSafeTimedSerializer
 
 from app.extensions import db
-from app.models import Contact
+from app.models import Contact, TaskTemplate
 from app.security import roles as R
 from tests import db_snapshot
 from tests import factories as f
@@ -24,9 +24,10 @@ def world(app):
     with app.test_request_context():
         ids = f.cast()
         fab_group = Group(name="Matrix group")
-        db.session.add(fab_group)
+        template = TaskTemplate(title="Matrix template")
+        db.session.add_all([fab_group, template])
         db.session.commit()
-        ids.update(firm=1, fab_group=fab_group.id, role=f.role(R.VIEWER).id,
+        ids.update(firm=1, fab_group=fab_group.id, template=template.id, role=f.role(R.VIEWER).id,
                    permission=db.session.query(Permission.id).first()[0],
                    view_menu=db.session.query(ViewMenu.id).first()[0],
                    permission_view=db.session.query(PermissionView.id).first()[0])

@@ -30,6 +30,7 @@ from app.models import (
     Notification,
     Task,
     TaskSeries,
+    TaskTemplate,
     TaxVoucher,
     TrustedDevice,
 )
@@ -61,7 +62,7 @@ ROWS = {
     Notification: ("bell_owner", "bell_viewer", "bell_access", "bell_collaborator"),
     TrustedDevice: ("device_access", "device_collaborator", "device_other"),
     Role: ("role",), Permission: ("permission",), ViewMenu: ("view_menu",), PermissionView: ("permission_view",),
-    Group: ("fab_group",),
+    Group: ("fab_group",), TaskTemplate: ("template",),
 }
 # Side effects a permitted GET may have: reading is logged (downloads, a client opening a task).
 READ_EFFECTS = {"activity_event"}

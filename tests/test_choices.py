@@ -42,7 +42,8 @@ def _staff_pages(app):
         first = db.session.query(view.datamodel.obj).first()
         if "can_edit" in view.base_permissions and first is not None:
             urls.append(f"{base}/edit/{first.id}")
-    return urls + ["/taskview/new", "/taxvoucherview/import"]  # custom forms with an entity field
+    return urls + ["/taskview/new", "/taxvoucherview/import",  # custom forms with an entity field
+                   "/task-batches/new"]  # chooses clients by filter or group
 
 
 def _embedded_bulk_rows(body):
@@ -62,7 +63,7 @@ def crowd(app):
         f.group("Family", members=[person])
         db.session.add(Task(entity=entity, title="Bulk task"))
         db.session.commit()
-        return SimpleNamespace(admin=admin.id, pages=_staff_pages(app))
+        return SimpleNamespace(admin=admin.id, pages=_staff_pages(app) + [f"/entityview/show/{entity.id}"])
 
 
 def test_no_staff_page_embeds_every_related_row(app, client, login, crowd):

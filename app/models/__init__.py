@@ -13,6 +13,7 @@ from app.models.portal import AccessCode, CodePurpose, TrustedDevice
 from app.models.requests import ClientRequest, RequestStatus
 from app.models.two_factor import StaffRecoveryCode, StaffTotp, StaffTrustedBrowser
 from app.models.tasks import ChecklistItem, FileRequestAnswer, Task, TaskSeries
+from app.models.task_batches import BatchState, TaskBatch, TaskTemplate
 from app.models.vouchers import TaxVoucher, VoucherStatus
 
 __all__ = [
@@ -48,6 +49,9 @@ __all__ = [
     "StaffTrustedBrowser",
     "Task",
     "TaskSeries",
+    "BatchState",
+    "TaskBatch",
+    "TaskTemplate",
     "TaxVoucher",
     "VoucherStatus",
 ]

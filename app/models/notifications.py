@@ -48,6 +48,7 @@ class Notification(Model):
         Index("ix_notification_sent", "state", "sent_on"),
         Index("ix_notification_contact_unread", "recipient_contact_id", "read_at"),
         Index("ix_notification_user_unread", "recipient_user_id", "read_at"),
+        Index("ix_notification_user_time", "recipient_user_id", "created_on"),  # the staff bell, newest first
     )
 
     id = Column(Integer, primary_key=True)

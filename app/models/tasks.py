@@ -118,6 +118,8 @@ class Task(Model):
     __tablename__ = "task"
     __table_args__ = (
         UniqueConstraint("series_id", "occurrence", name="uq_task_series_occurrence"),
+        # A batch makes one task per entity: a re-run of its job finds the task and makes no second one.
+        UniqueConstraint("batch_id", "entity_id", name="uq_task_batch_entity"),
         Index("ix_task_entity_deadline", "entity_id", "deadline"),
     )
 
@@ -148,6 +150,7 @@ class Task(Model):
     update_document = relationship("Document", foreign_keys=[update_document_id])
     created_on = Column(DateTime, nullable=False, default=func.now())
     created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
+    batch_id = Column(Integer, ForeignKey("task_batch.id", ondelete="SET NULL", name="fk_task_batch_id"))
 
     checklist = relationship("ChecklistItem", back_populates="task", cascade="all, delete-orphan",
                              order_by="ChecklistItem.position")

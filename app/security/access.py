@@ -8,7 +8,8 @@ from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import false, select, true, union
 
 from app.extensions import db
-from app.models import Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings, ImportRun
+from app.models import (Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings, ImportRun, TaskBatch,
+                        TaskTemplate)
 from app.models.contacts import contact_group_members
 from app.security import roles as R
 # Re-exported: the rest of the app asks this module, whichever helper module answers.
@@ -55,7 +56,8 @@ def entity_ids(user, action=R.VIEW):
 
 def is_scoped(model):
     """Whether `scope` knows `model` (its rows depend on who asks); other models (roles) it refuses."""
-    return model in ENTITY_SCOPED or model in (Contact, ContactEmail, FirmSettings, ContactGroup, User, ImportRun)
+    return model in ENTITY_SCOPED or model in (Contact, ContactEmail, FirmSettings, ContactGroup, User, ImportRun,
+                                              TaskTemplate, TaskBatch)
 
 
 def scope(user, model, action=R.VIEW, listed=False):
@@ -75,12 +77,14 @@ def scope(user, model, action=R.VIEW, listed=False):
         return _contact_scope(user)
     if model is ContactEmail:
         return ContactEmail.contact_id.in_(select(Contact.id).where(_contact_scope(user)))
-    if model is FirmSettings:
+    if model in (FirmSettings, TaskTemplate):  # firm-wide: every staff member reads them
         return false() if is_contact(user) else true()
     if model is ContactGroup:
         return _group_scope(user)
     if model is ImportRun:  # an import holds a whole client list: only its author sees it
         return false() if is_contact(user) else ImportRun.created_by_id == user_id_of(user)
+    if model is TaskBatch:  # names the entities chosen by its author, who alone follows it
+        return false() if is_contact(user) else TaskBatch.created_by_id == user_id_of(user)
     if model is User:
         return false() if is_contact(user) else User.id.not_in(
             select(Contact.user_id).where(Contact.user_id.is_not(None))
@@ -142,6 +146,7 @@ def in_scope(user, obj, action=R.VIEW):
 # the user's global roles says who may change them.
 _PEOPLE_SCREENS = {
     FirmSettings: "FirmSettingsView",
+    TaskTemplate: "TaskTemplateView",
     Contact: "ContactView",
     ContactEmail: "ContactEmailView",
     ContactGroup: "ContactGroupView",

@@ -96,7 +96,8 @@ REQUESTS_READ = dict(ClientRequestView=READ)
 REQUESTS_WORK = dict(ClientRequestView=READ + ("can_convert", "can_set_status", "can_post_message"))
 TASKS_READ = dict(TaskView=READ)
 TASKS_WORK = dict(TaskView=READ + ("can_edit", "can_delete", "can_work"), FileRequestView=("can_new",),
-                  TaskSeriesView=("can_show", "can_edit"))
+                  TaskSeriesView=("can_show", "can_edit"), TaskTemplateView=WRITE,
+                  TaskBatchView=("can_new", "can_show"))
 
 
 VOUCHERS_READ = dict(TaxVoucherView=READ)
@@ -168,6 +169,7 @@ MENU_PERMISSIONS = {
     STAFF_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "People", "Staff", "Contacts", "Contact groups",
                   "Activity"),
     ENTITIES_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "People", "Contacts", "Contact groups",
-                     "Activity"),
-    STAFF: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "People", "Contacts", "Contact groups", "Activity"),
+                     "Activity", "Task templates", "Assign to many"),
+    STAFF: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "People", "Contacts", "Contact groups", "Activity",
+            "Task templates", "Assign to many"),
 }

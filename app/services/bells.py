@@ -4,12 +4,14 @@ In-app rows are written by app.services.notifications with state "sent" and read
 user's rows are addressed to the user, a client's to their contact; these functions serve both
 (the portal's bell uses them with the client's account).
 """
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import case, func, select, update
 
 from app.extensions import db
-from app.models import Notification, NotificationPreference
+from app.models import Entity, Notification, NotificationPreference
 from app.models.notifications import Channel
 from app.security import access
 from app.services import events
@@ -43,14 +45,87 @@ def unread_count(user):
         *mine, Notification.read_at.is_(None))) or 0
 
 
-def latest(user, limit=20):
-    """The user's newest in-app notifications, newest first."""
+def latest(user, limit=20, event=None, entity_id=None):
+    """The user's newest in-app notifications, newest first (of one event and/or entity if given)."""
     mine = _mine(user)
     if mine is None:
         return []
-    return db.session.scalars(select(Notification).where(*mine)
-                              .order_by(Notification.created_on.desc(), Notification.id.desc())
+    query = select(Notification).where(*mine)
+    if event is not None:
+        query = query.where(Notification.event == event)
+    if entity_id is not None:
+        query = query.where(Notification.entity_id == entity_id)
+    return db.session.scalars(query.order_by(Notification.created_on.desc(), Notification.id.desc())
                               .limit(limit)).all()
+
+
+GROUP_DAYS = 90  # the grouped bell looks this far back (older rows: ?view=each)
+GROUPS_PER_PAGE = 50
+
+
+@dataclass
+class Group:
+    """In-app rows of one client, one event and one actor: how many, how many unread, the newest."""
+
+    entity_id: int | None
+    event: str
+    actor_id: int | None
+    count: int
+    unread: int
+    newest: datetime
+    entity: object = None  # the Entity, when the reader may still see it
+    actor: str = ""  # the actor's name
+
+
+def groups(user, event=None, client="", unread_only=False, page=0, today=None):
+    """([Group], more?) of a staff user's in-app rows of the last GROUP_DAYS, newest group first:
+    a fixed number of queries (the groups, their entities, their actors) whatever the rows."""
+    mine = _mine(user)
+    if mine is None:
+        return [], False
+    since = (today or datetime.now()) - timedelta(days=GROUP_DAYS)
+    query = select(Notification.entity_id, Notification.event, Notification.actor_user_id, func.count(Notification.id),
+                   func.sum(case((Notification.read_at.is_(None), 1), else_=0)),
+                   func.max(Notification.created_on).label("newest")).where(*mine, Notification.created_on >= since)
+    if event:
+        query = query.where(Notification.event == event)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    if client:
+        query = query.where(Notification.entity_id.in_(select(Entity.id).where(
+            Entity.name.ilike(f"%{client.strip()}%"), access.scope(user, Entity))))
+    rows = db.session.execute(query.group_by(Notification.entity_id, Notification.event, Notification.actor_user_id)
+                              .order_by(func.max(Notification.created_on).desc())
+                              .offset(page * GROUPS_PER_PAGE).limit(GROUPS_PER_PAGE + 1)).all()
+    found = [Group(*row) for row in rows[:GROUPS_PER_PAGE]]
+    _name_groups(user, found)
+    return found, len(rows) > GROUPS_PER_PAGE
+
+
+def _name_groups(user, found):
+    """Attach each group's entity (if still visible to `user`) and actor name: two queries."""
+    entity_ids = {g.entity_id for g in found if g.entity_id is not None}
+    actor_ids = {g.actor_id for g in found if g.actor_id is not None}
+    entities = {e.id: e for e in db.session.scalars(access.visible(user, Entity).where(
+        Entity.id.in_(entity_ids)))} if entity_ids else {}
+    actors = {uid: f"{first} {last}".strip() for uid, first, last in db.session.execute(
+        select(User.id, User.first_name, User.last_name).where(User.id.in_(actor_ids)))} if actor_ids else {}
+    for group in found:
+        group.entity, group.actor = entities.get(group.entity_id), actors.get(group.actor_id, "")
+
+
+def mark_group_read(user, entity_id, event, actor_id):
+    """Mark the user's unread rows of one group read; how many were marked."""
+    mine = _mine(user)
+    if mine is None:
+        return 0
+    marked = db.session.execute(update(Notification).where(
+        *mine, Notification.read_at.is_(None), Notification.event == event,
+        Notification.entity_id.is_(None) if entity_id is None else Notification.entity_id == entity_id,
+        Notification.actor_user_id.is_(None) if actor_id is None else Notification.actor_user_id == actor_id,
+    ).values(read_at=datetime.now())).rowcount
+    db.session.commit()
+    return marked
 
 
 def mark_read(user, notification_id):

@@ -1,12 +1,17 @@
-"""Entity rules: who an entity may be shared with, and who can see it."""
+"""Entity rules: who an entity may be shared with, who can see it, and the client page's contents."""
+from datetime import date
+
 from flask_babel import gettext as _
 from flask_appbuilder.security.sqla.models import Role
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
-from app.models import Contact, EntityShare
+from app.models import (ActivityEvent, ClientRequest, Contact, Document, Entity, EntityShare, K1Recipient, Message,
+                        Task, TaxVoucher, VoucherStatus)
+from app.models.tasks import StaffStatus
 from app.models.contacts import contact_group_members
+from app.security import access
 from app.security import roles as R
 
 TAX_ID_PATTERN = r"^[0-9]([0-9 -]{2,18})[0-9]$"
@@ -63,3 +68,117 @@ def contacts_with_access(entity):
         for contact, role_name in rows:
             seen.setdefault(contact.id, (contact, role_name))
     return sorted(seen.values(), key=lambda pair: (pair[0].last_name, pair[0].first_name))
+
+
+# The client page ------------------------------------------------------------------------------------
+
+WORKSPACE_LIMIT = 10  # rows per section; each section links to its full, filtered list
+
+
+def _latest(query, limit=WORKSPACE_LIMIT):
+    """(the first `limit` rows, whether there are more): one query, LIMIT + 1."""
+    rows = db.session.scalars(query.limit(limit + 1)).all()
+    return rows[:limit], len(rows) > limit
+
+
+def _task_sections(entity_id, today):
+    """Overdue, open (not overdue) and done tasks, each latest first, with the count of each."""
+    is_open = Task.staff_status == StaffStatus.open
+    overdue = and_(is_open, Task.deadline < today)
+    upcoming = and_(is_open, or_(Task.deadline.is_(None), Task.deadline >= today))
+    counts = db.session.execute(select(
+        func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((upcoming, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Task.staff_status == StaffStatus.done, 1), else_=0)), 0),
+    ).where(Task.entity_id == entity_id)).one()
+    base = select(Task).where(Task.entity_id == entity_id).options(joinedload(Task.responsible))
+    return {
+        "overdue": _latest(base.where(overdue).order_by(Task.deadline, Task.id)),
+        "open": _latest(base.where(upcoming).order_by(Task.deadline.is_(None), Task.deadline, Task.id)),
+        "done": _latest(base.where(Task.staff_status == StaffStatus.done)
+                        .order_by(Task.staff_done_on.desc(), Task.id.desc())),
+        "counts": {"overdue": counts[0], "open": counts[1], "done": counts[2]},
+    }
+
+
+def _latest_messages(entity_id):
+    """The latest messages across the entity's task and request threads (each half walks its own index)."""
+    def newest(thread):
+        return select(Message.id, Message.created_on).join(*thread).order_by(Message.created_on.desc()) \
+            .limit(WORKSPACE_LIMIT).subquery()
+
+    halves = [newest((Task, and_(Task.id == Message.task_id, Task.entity_id == entity_id))),
+              newest((ClientRequest, and_(ClientRequest.id == Message.request_id,
+                                          ClientRequest.entity_id == entity_id)))]
+    ids = union_all(*(select(half.c.id) for half in halves))
+    return _latest(select(Message).where(Message.id.in_(ids)).options(
+        joinedload(Message.author_user), joinedload(Message.author_contact), joinedload(Message.task),
+        joinedload(Message.request)).order_by(Message.created_on.desc(), Message.id.desc()))
+
+
+def _contacts(entity_id, limit=WORKSPACE_LIMIT * 2):
+    """((contact, role name) of the first `limit` contacts who see the entity, directly or through a
+    group — a direct share named first —, whether there are more): two queries whatever the group sizes."""
+    direct = select(EntityShare.contact_id.label("contact_id"), EntityShare.role_id.label("role_id"),
+                    literal(0).label("via_group")).where(EntityShare.entity_id == entity_id,
+                                                         EntityShare.contact_id.is_not(None))
+    grouped = select(contact_group_members.c.contact_id, EntityShare.role_id, literal(1)).join(
+        EntityShare, EntityShare.group_id == contact_group_members.c.group_id).where(EntityShare.entity_id == entity_id)
+    grants = union_all(direct, grouped).subquery()
+    rows = db.session.execute(
+        select(Contact, Role.name).join(grants, grants.c.contact_id == Contact.id).join(Role, Role.id == grants.c.role_id)
+        .options(selectinload(Contact.emails))
+        .order_by(Contact.last_name, Contact.first_name, Contact.id, grants.c.via_group).limit(2 * limit + 1)).all()
+    seen = {}
+    for contact, role_name in rows:
+        seen.setdefault(contact.id, (contact, role_name))
+    found = list(seen.values())
+    return found[:limit], len(found) > limit or len(rows) > 2 * limit
+
+
+def _rights(user, entity):
+    """What the page offers `user` on `entity` (a fixed number of small queries)."""
+    return {"view": access.can(user, R.VIEW, entity), "work": access.can(user, R.WORK, entity),
+            "edit": access.can(user, R.EDIT, entity), "share": access.can(user, R.SHARE, entity),
+            "invite": access.has_screen_permission(user, "can_invite", "ContactView")}
+
+
+def workspace(entity_id, user, today=None):
+    """Everything the client page shows about one entity, in a fixed number of queries whatever the
+    number of rows; None when `user` may not see it. Sections are (rows, more) pairs."""
+    today = today or date.today()
+    entity = db.session.scalar(select(Entity).where(Entity.id == entity_id).options(joinedload(Entity.responsible)))
+    rights = _rights(user, entity) if entity is not None else {}
+    if not rights.get("view"):
+        return None
+    tasks = _task_sections(entity_id, today)
+    vouchers = _latest(select(TaxVoucher).where(TaxVoucher.entity_id == entity_id).order_by(
+        case((TaxVoucher.status == VoucherStatus.unpaid, 0), else_=1), TaxVoucher.due_date, TaxVoucher.id))
+    messages = _latest_messages(entity_id)
+    return {
+        "entity": entity, "rights": rights, "tasks": tasks, "messages": messages, "vouchers": vouchers,
+        "contacts": _contacts(entity_id),
+        "staff": db.session.scalars(select(EntityShare).where(
+            EntityShare.entity_id == entity_id, EntityShare.user_id.is_not(None))
+            .options(joinedload(EntityShare.user), joinedload(EntityShare.role))).all(),
+        "requests": _latest(select(ClientRequest).where(ClientRequest.entity_id == entity_id)
+                            .options(joinedload(ClientRequest.contact))
+                            .order_by(ClientRequest.created_on.desc(), ClientRequest.id.desc())),
+        "documents": _latest(select(Document).where(Document.entity_id == entity_id)
+                             .order_by(Document.created_on.desc(), Document.id.desc())),
+        "k1": _latest(select(K1Recipient).where(K1Recipient.entity_id == entity_id)
+                      .order_by(K1Recipient.name, K1Recipient.id)),
+        "activity": _latest(select(ActivityEvent).where(ActivityEvent.entity_id == entity_id)
+                            .options(joinedload(ActivityEvent.actor))
+                            .order_by(ActivityEvent.created_on.desc(), ActivityEvent.id.desc())),
+        "dates": _key_dates(entity, tasks, vouchers, messages),
+    }
+
+
+def _key_dates(entity, tasks, vouchers, messages):
+    """Client since, the next open deadline, the next unpaid tax payment and the last message."""
+    pending = tasks["overdue"][0] or [t for t in tasks["open"][0] if t.deadline is not None]
+    unpaid = [v for v in vouchers[0] if v.status is VoucherStatus.unpaid]
+    return {"since": entity.created_on, "next_deadline": pending[0] if pending else None,
+            "next_payment": unpaid[0] if unpaid else None,
+            "last_message": messages[0][0] if messages[0] else None}

@@ -26,10 +26,15 @@ def recipients(entity):
     return rows
 
 
+def uploaders(entity):
+    """The contacts with access who may upload (the recipients a file request may have)."""
+    return [contact for contact, can_upload, _reason in recipients(entity) if can_upload]
+
+
 def create(entity, user, recipient_contacts, subject, description=None, additional_message=None,
-           update_document=None, new_file=None):
+           update_document=None, new_file=None, deadline=None, batch_id=None, commit=True):
     """Send a file request to the chosen recipients (all must be Entity Collaborators)."""
-    allowed = {c.id for c, can_upload, _reason in recipients(entity) if can_upload}
+    allowed = {c.id for c in uploaders(entity)}
     refused = [c for c in recipient_contacts if c.id not in allowed]
     if not recipient_contacts or refused:
         raise tasks.TaskError(_("Choose recipients who may upload files (Entity Collaborators)."))
@@ -42,13 +47,14 @@ def create(entity, user, recipient_contacts, subject, description=None, addition
                                            visibility=Visibility.portal)
     detailed = get_settings().detailed_notifications
     task = tasks.create_task(entity, subject, user, description=description, assignees=recipient_contacts,
-                             kind=TaskKind.file_request, commit=False)
+                             kind=TaskKind.file_request, deadline=deadline, batch_id=batch_id, commit=False)
     task.additional_message = additional_message if detailed else None
     task.update_document = update_document
     task.portal_state, task.assigned_on = PortalState.assigned, datetime.now()
     db.session.flush()
     events.emit(events.FILE_REQUEST_CREATED, entity, task, actor=user, recipients=list(recipient_contacts))
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return task
 
 

@@ -7,6 +7,7 @@ the back-office screens, contacts' links to the portal.
 """
 from flask_babel import format_date
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from app.extensions import db
@@ -81,3 +82,33 @@ def describe(rows, viewer, base=""):
             name, link = name_and_path(obj, portal, base)
             described.append((row, event_title(row.event, name), link))
     return described
+
+
+def _group_action(event, actor, n):
+    """What the actor (or, without one, someone) did n times, as the staff bell's grouped line says it."""
+    if event == events.CLIENT_UPLOADED:
+        return ngettext("%(actor)s uploaded %(num)d file", "%(actor)s uploaded %(num)d files", n, actor=actor)
+    if event == events.MESSAGE_POSTED:
+        return ngettext("%(actor)s posted %(num)d message", "%(actor)s posted %(num)d messages", n, actor=actor)
+    if event == events.CLIENT_COMPLETED:
+        return ngettext("%(actor)s marked %(num)d task done", "%(actor)s marked %(num)d tasks done", n, actor=actor)
+    if event == events.REQUEST_CREATED:
+        return ngettext("%(actor)s raised %(num)d request", "%(actor)s raised %(num)d requests", n, actor=actor)
+    if event == events.DEADLINE_APPROACHING:
+        return ngettext("%(num)d deadline coming up", "%(num)d deadlines coming up", n)
+    if event == events.TASK_ASSIGNED:
+        return ngettext("%(num)d task assigned", "%(num)d tasks assigned", n)
+    if event == events.TASK_WITHDRAWN:
+        return ngettext("%(num)d task withdrawn", "%(num)d tasks withdrawn", n)
+    if event == events.FILE_REQUEST_CREATED:
+        return ngettext("%(num)d file request sent", "%(num)d file requests sent", n)
+    return ngettext("%(num)d notification", "%(num)d notifications", n)
+
+
+def group_title(group):
+    """A staff bell group in one line: "Olivia Birch uploaded 5 files — Birch & Oak"."""
+    action = _group_action(group.event, group.actor or _("A client"), group.count)
+    if group.entity_id is None:
+        return action
+    client = group.entity.name if group.entity is not None else _("a client you no longer see")
+    return _("%(action)s — %(client)s", action=action, client=client)

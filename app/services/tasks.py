@@ -44,7 +44,8 @@ def check_assignees(entity, contacts):
 
 
 def create_task(entity, title, user, description=None, deadline=None, responsible=None, auto_complete=False,
-                checklist=(), assignees=None, kind=TaskKind.task, series=None, occurrence=None, commit=True):
+                checklist=(), assignees=None, kind=TaskKind.task, series=None, occurrence=None, commit=True,
+                batch_id=None):
     """A new task on `entity` (assignees default to every contact who can see it)."""
     if not (title or "").strip():
         raise TaskError(_("Give the task a title."))
@@ -53,7 +54,7 @@ def create_task(entity, title, user, description=None, deadline=None, responsibl
     task = Task(entity=entity, title=title.strip()[:200], description=description, deadline=deadline,
                 responsible=responsible or entity.responsible, auto_complete=auto_complete, kind=kind,
                 series=series, occurrence=occurrence, created_by_id=getattr(user, "id", None),
-                assignees=assignees)
+                assignees=assignees, batch_id=batch_id)
     task.checklist = [ChecklistItem(position=i, text=text[:500]) for i, text in enumerate(checklist) if text.strip()]
     db.session.add(task)
     if commit:
@@ -203,15 +204,17 @@ def check_rule(rule):
                           "must be at least 1."))
 
 
-def create_series(entity, title, rule, start, user, **fields):
-    """A recurring series and its first occurrence (deadline = start)."""
+def create_series(entity, title, rule, start, user, commit=True, **fields):
+    """A recurring series and its first occurrence (deadline = start). commit=False: the caller commits,
+    then calls jobs.schedule_spawn(task)."""
     check_rule(rule)
     series = TaskSeries(entity_id=entity.id, title=title, description=fields.get("description"), start=start,
                         frequency=rule.frequency, interval=rule.interval, until=rule.until, count=rule.count)
     db.session.add(series)
     task = create_task(entity, title, user, deadline=start, series=series, occurrence=1, commit=False, **fields)
-    db.session.commit()
-    jobs.schedule_spawn(task)
+    if commit:
+        db.session.commit()
+        jobs.schedule_spawn(task)
     return task
 
 

@@ -11,6 +11,7 @@ from app.views.file_requests import FileRequestView
 from app.views.requests import ClientRequestView
 from app.views.k1 import K1RecipientView
 from app.views.tasks import TaskSeriesView, TaskView
+from app.views.task_batches import TaskBatchView, TaskTemplateView
 from app.views.vouchers import TaxVoucherView
 from app.views.firm import FirmSettingsView
 from app.views.imports import ImportView
@@ -33,6 +34,8 @@ def register_views(appbuilder):
     appbuilder.add_view(TaskView, "Tasks", label=_l("Tasks"), icon="fa-check-square-o", **clients)
     appbuilder.add_view_no_menu(FileRequestView)
     appbuilder.add_view_no_menu(TaskSeriesView)
+    appbuilder.add_view(TaskTemplateView, "Task templates", label=_l("Task templates"), icon="fa-clone", **clients)
+    appbuilder.add_view(TaskBatchView, "Assign to many", label=_l("Assign to many"), icon="fa-users", **clients)
     appbuilder.add_view_no_menu(NotificationsView)
     appbuilder.add_view(TaxVoucherView, "Tax vouchers", label=_l("Tax vouchers"), icon="fa-money", **clients)
     appbuilder.add_view(K1RecipientView, "K-1 partners", label=_l("K-1 partners"), icon="fa-id-card-o", **clients)

@@ -27,6 +27,6 @@ class ActivityEventView(ScopedModelView):
     }
     list_columns = ["created_on", "actor", "entity", "verb_label", "summary"]
     show_columns = ["created_on", "actor", "entity", "verb_label", "object_type", "object_id", "summary", "ip"]
-    search_columns = ["created_on", "verb", "summary"]
+    search_columns = ["entity", "created_on", "verb", "summary"]
     order_columns = ["created_on"]
     base_order = ("created_on", "desc")

@@ -1,5 +1,5 @@
 """The staff notification list behind the navbar bell, and the e-mail preferences page."""
-from flask import abort, flash, has_request_context, redirect, url_for
+from flask import abort, flash, has_request_context, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
@@ -9,7 +9,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
 from app.services import bells, events, presenter
-from app.views.base import parse_pk
+from app.views.base import MAX_PK, parse_pk
+
+MAX_PAGE = 100  # grouped pages offered (50 groups each); older: narrow by client or event
 
 EVENT_LABELS = {
     events.TASK_ASSIGNED: _l("A task is assigned"),
@@ -28,6 +30,11 @@ def unread_for_current_user():
     if not has_request_context():
         return 0
     return bells.unread_count(current_user)
+
+
+def _optional_id(raw):
+    """An id from a query or form field, or None when it is empty or not a plain id."""
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) <= MAX_PK else None
 
 
 class PreferencesForm(FlaskForm):
@@ -49,15 +56,40 @@ class NotificationsView(BaseView):
     route_base = "/notifications"
     default_view = "list"
     base_permissions = ["can_list", "can_edit"]
-    method_permission_name = {"list": "list", "open": "list", "read_all": "edit", "preferences": "edit"}
+    method_permission_name = {"list": "list", "open": "list", "read_all": "edit", "preferences": "edit",
+                              "read_group": "edit"}
 
     @expose("/")
     @has_access
     def list(self):
-        """The latest notifications, unread ones in bold."""
-        items = presenter.describe(bells.latest(current_user), current_user)
-        return self.render_template("portico/bells/list.html", items=items, form=ReadAllForm(),
-                                    title=_("Notifications"))
+        """Grouped by client and event (filter by event, client, unread); ?view=each: one by one."""
+        event = request.args.get("event", "")
+        event = event if event in events.KNOWN else ""
+        if request.args.get("view") == "each":
+            entity_id = _optional_id(request.args.get("entity", ""))
+            items = presenter.describe(bells.latest(current_user, limit=50 if (event or entity_id) else 20,
+                                                    event=event or None, entity_id=entity_id), current_user)
+            return self.render_template("portico/bells/list.html", items=items, form=ReadAllForm(), event=event,
+                                        title=_("Notifications"))
+        raw_page = request.args.get("page", "0")
+        page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and int(raw_page) < MAX_PAGE else 0
+        client, unread = request.args.get("client", "")[:100], request.args.get("unread") == "1"
+        found, more = bells.groups(current_user, event=event or None, client=client, unread_only=unread, page=page)
+        return self.render_template(
+            "portico/bells/groups.html", groups=[(g, presenter.group_title(g)) for g in found], more=more, page=page,
+            event=event, client=client, unread=unread, event_labels=EVENT_LABELS, form=ReadAllForm(),
+            days=bells.GROUP_DAYS, title=_("Notifications"))
+
+    @expose("/read-group", methods=["POST"])
+    @has_access
+    def read_group(self):
+        """Mark one group (client, event, actor) of the user's notifications read."""
+        if not ReadAllForm().validate_on_submit() or request.form.get("event") not in events.KNOWN:
+            abort(400)
+        bells.mark_group_read(current_user, _optional_id(request.form.get("entity", "")), request.form["event"],
+                              _optional_id(request.form.get("actor", "")))
+        return redirect(url_for("NotificationsView.list", **{k: v for k, v in request.args.items()
+                                                           if k in ("event", "client", "unread", "page")}))
 
     @expose("/open/<pk>", methods=["POST"])
     @has_access

@@ -1,5 +1,8 @@
 """Back-office screens for client entities and their shares."""
+from flask import abort
+from flask_appbuilder import expose
 from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -8,7 +11,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from app.models import Entity, EntityShare
 from app.models.entities import KIND_LABELS, STATUS_LABELS, EntityKind, EntityStatus
-from app.security import access
+from app.security import access, guard
 from app.security import roles as R
 from app.services import activity
 from app.services import entities as entity_service
@@ -122,7 +125,6 @@ class EntityView(BulkDeleteMixin, ScopedModelView):
     show_title = _l("Entity")
     add_title = _l("Add entity")
     edit_title = _l("Edit entity")
-    show_template = "portico/entity_show.html"
     label_columns = {
         "name": _l("Name"),
         "kind": _l("Kind"),
@@ -174,8 +176,12 @@ class EntityView(BulkDeleteMixin, ScopedModelView):
         """Record the deletion in the same transaction (without a link: the entity goes)."""
         activity.record("entity.deleted", summary=item.name, actor=current_user, commit=False)
 
-    def _get_show_widget(self, pk, item, **kwargs):
-        """Add the contacts who can see the entity (directly or through a group) to the page."""
-        widgets = super()._get_show_widget(pk, item, **kwargs)
-        widgets["contacts"] = entity_service.contacts_with_access(item)
-        return widgets
+    @expose("/show/<pk>")
+    @has_access
+    def show(self, pk):
+        """The client page: overview, work, requests, documents, messages, payments, partners, activity."""
+        entity = guard.load(current_user, Entity, pk)
+        page = entity_service.workspace(entity.id, current_user)
+        if page is None:
+            abort(404)
+        return self.render_template("portico/entities/workspace.html", page=page, title=entity.name)

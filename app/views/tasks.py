@@ -70,8 +70,11 @@ class TaskView(ScopedModelView):
     @expose("/new", methods=["GET", "POST"])
     @has_access
     def new(self):
-        """A new one-time or recurring task for an entity the user works on."""
+        """A new one-time or recurring task for an entity the user works on (?entity= preselects one,
+        if in the user's work scope)."""
         form = NewTaskForm()
+        if request.method == "GET" and request.args.get("entity"):
+            form.entity.process_formdata([request.args["entity"]])
         if form.validate_on_submit():
             try:
                 task = new_task_from_form(form, current_user)
