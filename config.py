@@ -84,6 +84,10 @@ class Config:
     # Key that encrypts authenticator secrets at rest (Fernet); SECRET_KEY is used when unset.
     # Changing the key in use makes existing enrolments unreadable: members then need an Admin reset.
     TOTP_ENCRYPTION_KEY = os.environ.get("TOTP_ENCRYPTION_KEY", "")
+    # The firm's certificate that seals signed PDFs (PKCS#12); `flask portico init` makes a self-signed one
+    # at this path when there is none.
+    SIGNING_P12_PATH = os.environ.get("SIGNING_P12_PATH", os.path.join(BASE_DIR, "instance", "signing.p12"))
+    SIGNING_P12_PASSWORD = os.environ.get("SIGNING_P12_PASSWORD", "")
 
     # Portal PINs: a slow KDF (werkzeug's scrypt, n=32768).
     PIN_HASH_METHOD = os.environ.get("PIN_HASH_METHOD", "scrypt:32768:8:1")
@@ -154,6 +158,7 @@ class TestingConfig(Config):
     # Off so that query-count tests count the same whatever ran before them; tests/test_grants_cache.py turns it on.
     GRANTS_CACHE = False
     STORAGE_DIR = os.environ.get("STORAGE_DIR", os.path.join(BASE_DIR, "instance", "test-storage"))
+    SIGNING_P12_PATH = os.path.join(BASE_DIR, "instance", "test-signing.p12")
 
 
 class ProductionConfig(Config):

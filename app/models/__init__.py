@@ -11,6 +11,7 @@ from app.models.notifications import Notification, NotificationPreference
 from app.models.portal import AccessCode, CodePurpose, TrustedDevice
 from app.models.requests import ClientRequest, RequestStatus
 from app.models.two_factor import StaffRecoveryCode, StaffTotp, StaffTrustedBrowser
+from app.models.signatures import SignatureDocument, SignatureField, SignatureRequest, Signer
 from app.models.tasks import ChecklistItem, FileRequestAnswer, Task, TaskSeries
 from app.models.vouchers import TaxVoucher, VoucherStatus
 
@@ -41,6 +42,10 @@ __all__ = [
     "Notification",
     "NotificationPreference",
     "RequestStatus",
+    "SignatureDocument",
+    "SignatureField",
+    "SignatureRequest",
+    "Signer",
     "StaffRecoveryCode",
     "StaffTotp",
     "StaffTrustedBrowser",

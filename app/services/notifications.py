@@ -21,10 +21,10 @@ log = logging.getLogger(__name__)
 
 def object_models():
     """The models a notification can be about, by their object_type."""
-    from app.models import ClientRequest, Document, Message, TaxVoucher
+    from app.models import ClientRequest, Document, Message, SignatureRequest, TaxVoucher
 
     return {"Task": Task, "Message": Message, "ClientRequest": ClientRequest, "TaxVoucher": TaxVoucher,
-            "Document": Document}
+            "Document": Document, "SignatureRequest": SignatureRequest}
 
 
 def event_title(event_name, name):
@@ -39,6 +39,7 @@ def event_title(event_name, name):
         events.DEADLINE_APPROACHING: _("Deadline coming up: %(name)s", name=name),
         events.VOUCHER_DUE: _("Tax payments due on %(name)s", name=name),
         events.CLIENT_UPLOADED: _("New file from the client: %(name)s", name=name),
+        events.SIGNATURE_REQUESTED: _("Please sign: %(name)s", name=name),
     }
     return titles.get(event_name, name)
 

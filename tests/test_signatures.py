@@ -1,0 +1,186 @@
+"""E-signature lifecycle: send, sign in order, seal (pyHanko validates the whole file), new version,
+decline, void, resend, expiry and reminders, and who may do what."""
+import io
+from datetime import date, timedelta
+
+import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import ActivityEvent, Notification, SignatureRequest
+from app.models.documents import DocumentStatus, Visibility
+from app.models.notifications import Channel
+from app.models.signatures import RequestStatus, SignerStatus, SigningOrder
+from app.services import documents as document_service
+from app.services import signature_seal, signature_signing
+from app.services import signatures as service
+from app.services.signatures import SignatureError
+from tests.signature_helpers import office, sent_request
+
+TYPED = {"text": "Ann Example", "image": None}
+
+
+def _sign(signer, adoption=TYPED, values=None):
+    signature_signing.consent(signer, signer.contact.user, ip="203.0.113.9", user_agent="pytest-browser")
+    return signature_signing.sign(signer, signer.contact.user, adoption, values or {}, "pin", ip="203.0.113.9",
+                                  user_agent="pytest-browser")
+
+
+def _validate(data):
+    """pyHanko's verdict on the seal of `data`, trusting the firm's certificate."""
+    reader = PdfFileReader(io.BytesIO(data), strict=False)
+    assert len(reader.embedded_signatures) == 1
+    context = ValidationContext(trust_roots=[signature_seal.certificate()], allow_fetching=False)
+    return validate_pdf_signature(reader.embedded_signatures[0], context)
+
+
+def test_signed_request_is_sealed_as_a_new_version_that_validates(ctx):
+    """Both signers sign in order; the new version is sealed over the whole file, intact and trusted."""
+    o = office()
+    request = sent_request(o)
+    ann, ben = request.signers
+    assert (ann.status, ben.status) == (SignerStatus.asked, SignerStatus.waiting)
+    assert o.doc.status is DocumentStatus.awaiting_signature
+    _sign(ann)
+    assert request.status is RequestStatus.partly_signed and ben.status is SignerStatus.asked
+    _sign(ben, {"text": "Ben Example", "image": None})
+    db.session.refresh(request)
+    assert request.status is RequestStatus.signed and request.completed_on is not None
+    doc = o.doc
+    db.session.refresh(doc)
+    assert doc.version_count == 2 and doc.status is DocumentStatus.signed and doc.visibility is Visibility.portal
+    item = request.documents[0]
+    sealed = document_service.read_version(item.signed_version)
+    assert item.signed_version.number == 2 and item.sha256_after == doc.sha256 == item.signed_version.sha256
+    status = _validate(sealed)
+    assert status.intact and status.valid and status.trusted
+    assert status.coverage.name == "ENTIRE_FILE"
+    assert b"Certificate of completion" not in sealed  # compressed streams: read the text instead
+    verbs = set(db.session.scalars(select(ActivityEvent.verb).where(ActivityEvent.object_type == "SignatureRequest")))
+    assert {"signature.created", "signature.sent", "signature.asked", "signature.consented", "signature.signed",
+            "signature.completed"} <= verbs
+
+
+def test_a_changed_byte_fails_validation(ctx):
+    """Flip one byte inside the signed range (the binary comment under the header, so the file still
+    parses): pyHanko reports the seal not intact and not valid."""
+    o = office()
+    request = sent_request(o, signers=[o.first])
+    _sign(request.signers[0])
+    sealed = bytearray(document_service.read_version(request.documents[0].signed_version))
+    assert _validate(bytes(sealed)).intact
+    at = sealed.index(b"\n%") + 2
+    sealed[at] ^= 0x01
+    status = _validate(bytes(sealed))
+    assert not status.intact and not status.valid
+
+
+def test_the_certificate_of_completion_is_in_the_sealed_file(ctx):
+    """The last pages name each signer with e-mail, address, browser, method and the hashes."""
+    from pypdf import PdfReader
+
+    o = office()
+    request = sent_request(o, signers=[o.first])
+    _sign(request.signers[0])
+    item = request.documents[0]
+    reader = PdfReader(io.BytesIO(document_service.read_version(item.signed_version)))
+    text = "\n".join(page.extract_text() for page in reader.pages[2:])
+    for expected in ("Certificate of completion", o.first.primary_email, "203.0.113.9", "pytest-browser",
+                     item.sha256_before[:20], "PIN", "Signatures"):
+        assert expected in text or expected.lower() in text.lower(), expected
+
+
+def test_sequential_order_is_enforced(ctx):
+    """Ben cannot sign before Ann; parallel requests ask both at once."""
+    o = office()
+    request = sent_request(o)
+    with pytest.raises(SignatureError):
+        _sign(request.signers[1])
+    both = sent_request(o, order=SigningOrder.parallel)
+    assert [s.status for s in both.signers] == [SignerStatus.asked, SignerStatus.asked]
+    _sign(both.signers[1])
+    assert both.status is RequestStatus.partly_signed
+
+
+def test_a_decline_stops_the_rest(ctx):
+    """Ann declines with a reason: the request is declined, Ben is never asked and cannot sign."""
+    o = office()
+    request = sent_request(o)
+    ann, ben = request.signers
+    with pytest.raises(SignatureError):
+        signature_signing.decline(ann, ann.contact.user, "  ")
+    signature_signing.decline(ann, ann.contact.user, "Wrong fee")
+    assert request.status is RequestStatus.declined and request.close_reason == "Wrong fee"
+    assert ben.status is SignerStatus.waiting
+    with pytest.raises(SignatureError):
+        _sign(ben)
+
+
+def test_signing_twice_or_after_void_is_refused(ctx):
+    """A second signature by the same signer, or any after a void, is refused and changes nothing."""
+    o = office()
+    request = sent_request(o, signers=[o.first, o.second], order=SigningOrder.parallel)
+    _sign(request.signers[0])
+    with pytest.raises(SignatureError):
+        _sign(request.signers[0])
+    service.void(request, o.owner, "Sent the wrong letter")
+    assert request.status is RequestStatus.voided and o.doc.status is DocumentStatus.received
+    with pytest.raises(SignatureError):
+        _sign(request.signers[1])
+    assert request.signers[1].signed_on is None
+
+
+def test_only_owners_and_staff_admins_send(ctx):
+    """A Viewer of the entity may not create, void or resend; a contact of another entity cannot be a signer."""
+    o = office()
+    with pytest.raises(SignatureError):
+        service.create(o.a, o.viewer, "x", [o.doc], [o.first])
+    with pytest.raises(SignatureError):
+        service.create(o.a, o.owner, "x", [o.doc], [o.foreign])
+    request = sent_request(o)
+    with pytest.raises(SignatureError):
+        service.void(request, o.viewer)
+    with pytest.raises(SignatureError):
+        service.resend(request, o.viewer)
+
+
+def test_signers_are_asked_through_the_outbox_and_reminded_once_per_day(ctx):
+    """Sending mails Ann only; a sweep on a reminder day adds one reminder, a second sweep none."""
+    o = office()
+    request = sent_request(o)
+    mails = lambda: db.session.scalar(select(func.count(Notification.id)).where(  # noqa: E731
+        Notification.channel == Channel.email, Notification.object_type == "SignatureRequest"))
+    rows = db.session.scalars(select(Notification).where(Notification.channel == Channel.email)).all()
+    assert [r.recipient_contact_id for r in rows] == [o.first.id]
+    day = date.today() + timedelta(days=service.REMIND_EVERY_DAYS)
+    assert service.sweep(day)["reminded"] == 1
+    assert service.sweep(day)["reminded"] == 1 and mails() == 2  # same key: no second row
+    service.resend(request, o.owner)
+    assert mails() == 3
+
+
+def test_requests_past_their_deadline_expire(ctx):
+    """The sweep closes an open request past its deadline; signing is then refused."""
+    o = office()
+    request = sent_request(o)
+    request.deadline = date.today()
+    db.session.commit()
+    assert service.sweep(date.today() + timedelta(days=1))["expired"] == 1
+    assert request.status is RequestStatus.expired
+    with pytest.raises(SignatureError):
+        _sign(request.signers[0])
+    assert service.sweep(date.today() + timedelta(days=1))["expired"] == 0
+
+
+def test_a_drawn_signature_must_be_a_png(ctx):
+    """Anything but PNG bytes as a drawn signature is refused; nothing is recorded."""
+    o = office()
+    request = sent_request(o, signers=[o.first])
+    with pytest.raises(SignatureError):
+        _sign(request.signers[0], {"text": "Ann", "image": b"GIF89a..."})
+    assert request.signers[0].signed_on is None and request.status is RequestStatus.awaiting
+    db.session.rollback()
+    assert db.session.get(SignatureRequest, request.id).status is RequestStatus.awaiting
