@@ -40,6 +40,8 @@ def event_title(event_name, name):
         events.VOUCHER_DUE: _("Tax payments due on %(name)s", name=name),
         events.CLIENT_UPLOADED: _("New file from the client: %(name)s", name=name),
         events.SIGNATURE_REQUESTED: _("Please sign: %(name)s", name=name),
+        events.SIGNATURE_DECLINED: _("Declined to sign: %(name)s", name=name),
+        events.SIGNATURE_COMPLETED: _("Signed by everyone: %(name)s", name=name),
     }
     return titles.get(event_name, name)
 

@@ -14,9 +14,9 @@ from app.extensions import db
 from app.models import DocumentVersion, SignatureRequest
 from app.models.documents import DocumentStatus, Visibility
 from app.models.signatures import FieldKind, RequestStatus, SignerStatus, SigningOrder
-from app.services import activity, documents, signature_pdf
+from app.services import activity, documents, events, signature_pdf
 from app.services.firm import get_settings
-from app.services.signatures import SignatureError, ask_next, now
+from app.services.signatures import SignatureError, ask_next, now, tell_staff
 
 log = logging.getLogger(__name__)
 AUTH_METHODS = ("pin", "email_code")
@@ -127,6 +127,7 @@ def decline(signer, user, reason, ip=None, user_agent=None):
         item.document.status = DocumentStatus.reviewed
     activity.record("signature.declined", request.entity, request, actor=user, address=ip,
                     summary=f"{request.title}: {signer.name}: {reason}"[:300], commit=False)
+    tell_staff(events.SIGNATURE_DECLINED, request, user)
     db.session.commit()
     return request
 
@@ -161,6 +162,7 @@ def complete(request_id):
         return False
     request.completed_on = now()
     activity.record("signature.completed", request.entity, request, commit=False)
+    tell_staff(events.SIGNATURE_COMPLETED, request)
     db.session.commit()
     return True
 

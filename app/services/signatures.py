@@ -127,6 +127,13 @@ def _notify(request, signers, actor, discriminator):
                          discriminator=discriminator, delay=False)
 
 
+def tell_staff(event_name, request, actor=None):
+    """Notify the request's sender and the entity's responsible member (uncommitted)."""
+    people = [p for p in [request.created_by, *notifications.staff_for_entity(request.entity)] if p is not None]
+    unique = list({p.id: p for p in people if p.active}.values())
+    notifications.notify(event_name, unique, request, request.entity, actor)
+
+
 def void(request, user, reason=""):
     """Stop an open (or draft) request: nobody can sign it any more; unsent mails about it are dropped."""
     if request.status not in OPEN_STATUSES + (RequestStatus.draft,):
