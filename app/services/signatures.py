@@ -97,6 +97,9 @@ def send(request, user):
         raise SignatureError(_("This request was sent already."))
     if not access.may_request_signatures(user, request.entity):
         raise SignatureError(_("You may not send this entity's documents for signature."))
+    from app.services.signature_fields import check_complete
+
+    check_complete(request)
     request.status, request.sent_on = RequestStatus.awaiting, now()
     for item in request.documents:
         item.document.status = DocumentStatus.awaiting_signature

@@ -1,0 +1,124 @@
+"""Staff signature screens: send with "sign at the end" or place fields first, follow, void and resend;
+a Viewer gets 403 on every change, a member of another entity 404 on every id."""
+import re
+
+import pytest
+
+from app.extensions import db
+from app.models import SignatureRequest
+from app.models.signatures import FieldKind, RequestStatus, SignerStatus
+from app.security import roles as R
+from tests import factories as f
+from tests.conftest import csrf_token
+from tests.signature_helpers import office, sent_request
+
+
+@pytest.fixture
+def desk(app):
+    """The office of the signature tests plus a staff member of another entity only."""
+    with app.app_context():
+        o = office()
+        outsider = f.staff(R.STAFF)
+        f.share(o.b, R.OWNER, user=outsider)
+        return dict(b=o.b.id, a=o.a.id, owner=o.owner.id, viewer=o.viewer.id, outsider=outsider.id, doc=o.doc.id,
+                    ann=o.first.id, ben=o.second.id, cid=o.bystander.id, dee=o.foreign.id)
+
+
+def _new(client, desk, then, signers=("ann", "ben")):
+    path = f"/signatures/new/{desk['a']}"
+    data = {"csrf_token": csrf_token(client, path), "title": "Engagement 2026", "signing_order": "sequential",
+            "consent_text": "I agree.", f"doc-{desk['doc']}": "1", "then": then}
+    for n, who in enumerate(signers, start=1):
+        data[f"signer-{desk[who]}"] = "1"
+        data[f"order-{desk[who]}"] = str(n)
+    return client.post(path, data=data)
+
+
+def test_owner_sends_with_signatures_at_the_end(app, client, login, desk):
+    """The form lists the PDFs and the entity's contacts (never another entity's); sending asks Ann first."""
+    login(client, desk["owner"])
+    body = client.get(f"/signatures/new/{desk['a']}").get_data(as_text=True)
+    assert "engagement.pdf" in body and f'name="signer-{desk["ann"]}"' in body
+    assert f'name="signer-{desk["dee"]}"' not in body
+    response = _new(client, desk, "send", signers=("ben", "ann"))
+    assert response.status_code == 302
+    with app.app_context():
+        item = db.session.scalars(db.select(SignatureRequest)).one()
+        assert item.status is RequestStatus.awaiting
+        assert [(s.contact_id, s.status) for s in item.signers] == [(desk["ben"], SignerStatus.asked),
+                                                                    (desk["ann"], SignerStatus.waiting)]
+    show = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Engagement 2026" in show and "signature.sent" in show
+
+
+def test_a_foreign_contact_cannot_be_slipped_in(app, client, login, desk):
+    """A signer id of another entity in the form is refused; nothing is created."""
+    login(client, desk["owner"])
+    body = _new(client, desk, "send", signers=("ann", "dee")).get_data(as_text=True)
+    assert "must be a contact who can see this entity" in body
+    with app.app_context():
+        assert db.session.query(SignatureRequest).count() == 0
+
+
+def test_place_fields_by_position_then_send(app, client, login, desk):
+    """A draft gets a signature field where staff clicked (percent of the page); sending needs one per signer."""
+    login(client, desk["owner"])
+    response = _new(client, desk, "fields", signers=("ann",))
+    path = response.headers["Location"]
+    with app.app_context():
+        item = db.session.scalars(db.select(SignatureRequest)).one()
+        rid, signer_id = item.id, item.signers[0].id
+        assert item.status is RequestStatus.draft
+    assert client.get(f"/signatures/{rid}/documents/0/pages/0.png").data.startswith(b"\x89PNG")
+    token = csrf_token(client, path)
+    client.post(path, data={"csrf_token": token, "kind": "date_signed", "signer_id": signer_id, "number": 0,
+                            "page": 2, "left": "10", "top": "50"})
+    client.post(f"/signatures/{rid}/send", data={"csrf_token": token})
+    with app.app_context():
+        assert db.session.get(SignatureRequest, rid).status is RequestStatus.draft  # no signature field yet
+    client.post(path, data={"csrf_token": token, "kind": "signature", "signer_id": signer_id, "number": 0,
+                            "page": 2, "left": "10", "top": "80"})
+    client.post(f"/signatures/{rid}/send", data={"csrf_token": token})
+    with app.app_context():
+        item = db.session.get(SignatureRequest, rid)
+        field = next(x for x in item.fields if x.kind is FieldKind.signature)
+        assert item.status is RequestStatus.awaiting and field.page == 1
+        assert field.x == pytest.approx(61.2) and field.y == pytest.approx(792 * 0.2 - 40)
+
+
+def test_void_and_resend(app, client, login, desk):
+    """Resend adds a mail; void closes the request and refuses a second void."""
+    login(client, desk["owner"])
+    _new(client, desk, "send")
+    with app.app_context():
+        rid = db.session.scalars(db.select(SignatureRequest.id)).one()
+    token = csrf_token(client, f"/signatures/{rid}")
+    assert client.post(f"/signatures/{rid}/resend", data={"csrf_token": token}).status_code == 302
+    client.post(f"/signatures/{rid}/void", data={"csrf_token": token, "reason": "Wrong year"})
+    with app.app_context():
+        item = db.session.get(SignatureRequest, rid)
+        assert item.status is RequestStatus.voided and item.close_reason == "Wrong year"
+
+
+def test_viewer_gets_403_and_outsider_404(app, client, login, desk):
+    """A Viewer sees a request but every change is 403; a member of another entity gets 404 on all ids."""
+    login(client, desk["owner"])
+    _new(client, desk, "fields", signers=("ann",))
+    with app.app_context():
+        rid = db.session.scalars(db.select(SignatureRequest.id)).one()
+    login(client, desk["viewer"])
+    assert client.get(f"/signatures/{rid}").status_code == 200
+    assert client.get(f"/signatures/new/{desk['a']}").status_code == 403
+    token = csrf_token(client, f"/signatures/{rid}")
+    for path in (f"/signatures/{rid}/fields", f"/signatures/{rid}/send", f"/signatures/{rid}/void",
+                 f"/signatures/{rid}/resend", f"/signatures/{rid}/fields/1/delete"):
+        assert client.post(path, data={"csrf_token": token}).status_code == 403, path
+    login(client, desk["outsider"])
+    token = csrf_token(client, f"/documents/entity/{desk['b']}")
+    assert client.get(f"/signatures/new/{desk['a']}").status_code == 404
+    for sweep in range(1, rid + 3):
+        for path in (f"/signatures/{sweep}", f"/signatures/{sweep}/fields", f"/signatures/{sweep}/documents/0/pages/0.png"):
+            assert client.get(path).status_code == 404, path
+        for path in (f"/signatures/{sweep}/send", f"/signatures/{sweep}/void", f"/signatures/{sweep}/resend"):
+            assert client.post(path, data={"csrf_token": token}).status_code == 404, path
+    assert "Engagement 2026" not in client.get("/signatures/").get_data(as_text=True)
