@@ -184,3 +184,35 @@ def test_a_drawn_signature_must_be_a_png(ctx):
     assert request.signers[0].signed_on is None and request.status is RequestStatus.awaiting
     db.session.rollback()
     assert db.session.get(SignatureRequest, request.id).status is RequestStatus.awaiting
+
+
+def test_portico_init_makes_a_self_signed_certificate_once(app, tmp_path):
+    """`flask portico init` writes a private PKCS#12 when none exists and leaves an existing one alone."""
+    import os
+    import stat
+
+    path = tmp_path / "seal.p12"
+    old = app.config["SIGNING_P12_PATH"]
+    app.config["SIGNING_P12_PATH"] = str(path)
+    try:
+        first = app.test_cli_runner().invoke(args=["portico", "init"])
+        assert first.exit_code == 0 and "self-signed" in first.output
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        before = path.read_bytes()
+        second = app.test_cli_runner().invoke(args=["portico", "init"])
+        assert "self-signed" not in second.output and path.read_bytes() == before
+        with app.app_context():
+            assert signature_seal.certificate().subject.native["common_name"]
+    finally:
+        app.config["SIGNING_P12_PATH"] = old
+
+
+def test_the_sweep_job_is_idempotent(ctx):
+    """The daily job expires and reminds once; run twice it adds no outbox row."""
+    from app import jobs
+
+    o = office()
+    sent_request(o)
+    first = jobs.sweep_signatures()
+    rows = db.session.scalar(select(func.count(Notification.id)))
+    assert jobs.sweep_signatures() == first and db.session.scalar(select(func.count(Notification.id))) == rows
