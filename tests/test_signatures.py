@@ -216,3 +216,15 @@ def test_the_sweep_job_is_idempotent(ctx):
     first = jobs.sweep_signatures()
     rows = db.session.scalar(select(func.count(Notification.id)))
     assert jobs.sweep_signatures() == first and db.session.scalar(select(func.count(Notification.id))) == rows
+
+
+def test_a_sealed_version_sent_again_gets_one_fresh_seal(ctx):
+    """Signing the sealed version once more drops the old seal (stamping changed it) and seals anew."""
+    o = office()
+    _sign(sent_request(o, signers=[o.first]).signers[0])
+    again = sent_request(o, signers=[o.first])
+    _sign(again.signers[0])
+    item = again.documents[0]
+    assert item.signed_version.number == 3
+    status = _validate(document_service.read_version(item.signed_version))
+    assert status.intact and status.coverage.name == "ENTIRE_FILE"

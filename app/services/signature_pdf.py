@@ -131,6 +131,7 @@ def stamp(pdf_bytes, fields, signers, when):
 
     reader = PdfReader(io.BytesIO(pdf_bytes))
     writer = PdfWriter(clone_from=reader)
+    _drop_signatures(writer)
     sizes = page_sizes(pdf_bytes)
     by_page = {}
     for field in fields:
@@ -144,6 +145,27 @@ def stamp(pdf_bytes, fields, signers, when):
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def _drop_signatures(writer):
+    """Remove earlier signature fields (a PDF signed before, e.g. a sealed version sent again): stamping
+    changes the pages, so they could only show as broken; the new seal covers the new file."""
+    from pypdf.generic import ArrayObject, NameObject
+
+    root = writer._root_object
+    form = root.get("/AcroForm")
+    if form is not None:
+        form = form.get_object()
+        kept = [f for f in form.get("/Fields", []) if f.get_object().get("/FT") != "/Sig"]
+        form[NameObject("/Fields")] = ArrayObject(kept)
+        for key in ("/SigFlags", "/NeedAppearances"):
+            form.pop(key, None)
+    for page in writer.pages:
+        annots = page.get("/Annots")
+        if annots is None:
+            continue
+        kept = [a for a in annots.get_object() if a.get_object().get("/FT") != "/Sig"]
+        page[NameObject("/Annots")] = ArrayObject(kept)
 
 
 def _unrotate(page, size):
