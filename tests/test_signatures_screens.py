@@ -122,3 +122,34 @@ def test_viewer_gets_403_and_outsider_404(app, client, login, desk):
         for path in (f"/signatures/{sweep}/send", f"/signatures/{sweep}/void", f"/signatures/{sweep}/resend"):
             assert client.post(path, data={"csrf_token": token}).status_code == 404, path
     assert "Engagement 2026" not in client.get("/signatures/").get_data(as_text=True)
+
+
+def test_lists_run_a_fixed_number_of_queries(app, client, login, portal_login, count_queries, desk):
+    """The staff list and the portal list cost the same number of queries for 1 and for 6 requests."""
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.models import Contact, Document, Entity
+    from app.services import signatures as service
+
+    def add(n):
+        with app.app_context():
+            owner, doc = db.session.get(User, desk["owner"]), db.session.get(Document, desk["doc"])
+            ann, ben = db.session.get(Contact, desk["ann"]), db.session.get(Contact, desk["ben"])
+            for _ in range(n):
+                service.send(service.create(db.session.get(Entity, desk["a"]), owner, "Letter", [doc], [ann, ben]),
+                             owner)
+
+    staff, portal = app.test_client(), app.test_client()
+    login(staff, desk["owner"])
+    portal_login(portal, desk["ann"])
+    counts = []
+    for n in (1, 5):
+        add(n)
+        measured = []
+        for test_client, path in ((staff, "/signatures/"), (portal, "/portal/signatures")):
+            test_client.get(path)
+            with count_queries() as queries:
+                assert test_client.get(path).status_code == 200
+            measured.append(queries())
+        counts.append(measured)
+    assert counts[0] == counts[1]

@@ -10,6 +10,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import ActivityEvent, Contact, Document, Entity, SignatureRequest
@@ -58,7 +59,8 @@ class SignatureRequestView(BaseView):
     @has_access
     def index(self):
         """The latest requests in the user's scope."""
-        rows = db.session.scalars(access.visible(current_user, SignatureRequest)
+        rows = db.session.scalars(select(SignatureRequest).where(access.scope(current_user, SignatureRequest, listed=True))
+                                  .options(joinedload(SignatureRequest.entity))
                                   .order_by(SignatureRequest.id.desc()).limit(200)).all()
         return self.render_template("portico/signatures/index.html", rows=rows)
 
