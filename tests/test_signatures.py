@@ -228,3 +228,16 @@ def test_a_sealed_version_sent_again_gets_one_fresh_seal(ctx):
     assert item.signed_version.number == 3
     status = _validate(document_service.read_version(item.signed_version))
     assert status.intact and status.coverage.name == "ENTIRE_FILE"
+
+
+def test_the_firms_consent_text_is_used_and_kept_with_the_request(ctx):
+    """Firm settings give the default consent text; a request keeps its own copy when the firm changes it."""
+    from app.services.firm import get_settings
+
+    o = office()
+    get_settings().signature_consent = "We, the undersigned, agree to sign electronically."
+    db.session.commit()
+    request = sent_request(o, signers=[o.first])
+    get_settings().signature_consent = "Another text"
+    db.session.commit()
+    assert request.consent_text == "We, the undersigned, agree to sign electronically."

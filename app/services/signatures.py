@@ -37,6 +37,13 @@ def now():
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def firm_consent_text():
+    """The firm's consent text for new requests (Firm settings), else Portico's default."""
+    from app.services.firm import get_settings
+
+    return (get_settings().signature_consent or "").strip() or DEFAULT_CONSENT
+
+
 def eligible_contacts(entity):
     """Contacts of the entity who may be asked to sign: they see the entity and can be mailed."""
     return [c for c, _role in contacts_with_access(entity) if access.may_be_mailed(c)]
@@ -56,7 +63,8 @@ def create(entity, user, title, documents, contacts, order=SigningOrder.sequenti
     _check(entity, user, title, documents, contacts, deadline)
     request = SignatureRequest(entity_id=entity.id, title=title.strip()[:200], message=(message or "").strip() or None,
                                deadline=deadline, signing_order=order, status=RequestStatus.draft,
-                               consent_text=(consent_text or "").strip() or DEFAULT_CONSENT, created_by_id=user.id)
+                               consent_text=(consent_text or "").strip() or firm_consent_text(),
+                               created_by_id=user.id)
     for position, doc in enumerate(documents):
         version = doc.versions[0]
         data = document_service.read_version(version)

@@ -74,7 +74,7 @@ class SignatureRequestView(BaseView):
         contacts = service.eligible_contacts(entity)
         form = NewRequestForm()
         if request.method == "GET":
-            form.consent_text.data = service.DEFAULT_CONSENT
+            form.consent_text.data = service.firm_consent_text()
             form.title.data = documents[0].name if len(documents) == 1 else ""
         elif form.validate_on_submit():
             try:
