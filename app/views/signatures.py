@@ -125,7 +125,10 @@ class SignatureRequestView(BaseView):
                                      float(form.top.data) / 100, form.label.data)
             except service.SignatureError as exc:
                 flash(str(exc), "danger")
-            return redirect(url_for("SignatureRequestView.fields", signature_id=item.id))
+            return redirect(url_for("SignatureRequestView.fields", signature_id=item.id, kind=form.kind.data,
+                                    signer=form.signer_id.data))
+        if request.args.get("kind") in FieldKind.__members__:
+            form.kind.data = request.args["kind"]
         boxes = {number: signature_fields.boxes(item, doc) for number, doc in enumerate(item.documents)}
         return self.render_template("portico/signatures/fields.html", item=item, form=form, boxes=boxes,
                                     plain=PlainForm())
