@@ -241,3 +241,25 @@ def test_the_firms_consent_text_is_used_and_kept_with_the_request(ctx):
     get_settings().signature_consent = "Another text"
     db.session.commit()
     assert request.consent_text == "We, the undersigned, agree to sign electronically."
+
+
+def test_the_signer_is_mailed_a_portal_link_and_a_voided_request_mails_nobody(ctx, smtp):
+    """The outbox mails Ann a link to the request's portal page; after a void her reminder is cancelled."""
+    from app.models.notifications import NotificationState
+    from app.services import delivery
+
+    o = office()
+    request = sent_request(o)
+    for row in db.session.scalars(select(Notification).where(Notification.channel == Channel.email)).all():
+        delivery.deliver(row.id)
+    assert [m["To"] for m in smtp.messages] == [o.first.primary_email]
+    assert f"/portal/signatures/{request.id}" in smtp.messages[0].get_body(("plain",)).get_content()
+    service.resend(request, o.owner)
+    service.void(request, o.owner, "Wrong letter")
+    pending = db.session.scalars(select(Notification).where(Notification.channel == Channel.email,
+                                                            Notification.state == NotificationState.pending)).all()
+    for row in pending:
+        delivery.deliver(row.id)
+    db.session.expire_all()
+    assert len(smtp.messages) == 1
+    assert {db.session.get(Notification, r.id).last_error for r in pending} == {"signature request closed"}

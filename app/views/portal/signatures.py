@@ -175,7 +175,7 @@ def signature_sign(signature_id):
         except service.SignatureError as exc:
             flash(str(exc), "danger")
         else:
-            session.get(_AUTH_KEY, {}).pop(str(signer.id), None)
+            session[_AUTH_KEY] = {k: v for k, v in (session.get(_AUTH_KEY) or {}).items() if k != str(signer.id)}
             flash(_("Thank you: you have signed %(title)s.", title=item.title), "success")
             return redirect(url_for("portal.signature", signature_id=item.id))
     return render_template("portal/signatures/sign.html", item=item, signer=signer, form=form, fields=fields,
