@@ -263,3 +263,21 @@ def test_the_signer_is_mailed_a_portal_link_and_a_voided_request_mails_nobody(ct
     db.session.expire_all()
     assert len(smtp.messages) == 1
     assert {db.session.get(Notification, r.id).last_error for r in pending} == {"signature request closed"}
+
+
+def test_a_second_post_of_the_same_signature_is_refused_even_when_stale(ctx):
+    """Two posts that both passed the turn check (the second with a stale signer) sign once."""
+    o = office()
+    request = sent_request(o, signers=[o.first, o.second], order=SigningOrder.parallel)
+    ann = request.signers[0]
+    signature_signing.consent(ann, ann.contact.user)
+    signature_signing.sign(ann, ann.contact.user, TYPED, {}, "pin")
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    set_committed_value(ann, "status", SignerStatus.asked)  # what a parallel request loaded before the first commit
+    with pytest.raises(SignatureError):
+        signature_signing.sign(ann, ann.contact.user, TYPED, {}, "pin")
+    db.session.expire_all()
+    assert request.signers[0].status is SignerStatus.signed and request.status is RequestStatus.partly_signed
+    signed = db.session.scalar(select(func.count(ActivityEvent.id)).where(ActivityEvent.verb == "signature.signed"))
+    assert signed == 1

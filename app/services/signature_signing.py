@@ -8,10 +8,10 @@ sweep seals it again (complete() is idempotent).
 import logging
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import DocumentVersion, SignatureRequest
+from app.models import DocumentVersion, SignatureRequest, Signer
 from app.models.documents import DocumentStatus, Visibility
 from app.models.signatures import FieldKind, RequestStatus, SignerStatus, SigningOrder
 from app.services import activity, documents, events, signature_pdf
@@ -69,6 +69,7 @@ def sign(signer, user, adoption, values, auth_method, ip=None, user_agent=None):
         raise SignatureError(_("Confirm who you are first."))
     _adopt(signer, adoption)
     _fill(signer, values)
+    _claim(signer, SignerStatus.signed)
     signer.status, signer.signed_on, signer.auth_method = SignerStatus.signed, now(), auth_method
     _evidence(signer, ip, user_agent)
     request = signer.request
@@ -83,6 +84,17 @@ def sign(signer, user, adoption, values, auth_method, ip=None, user_agent=None):
     if request.status is RequestStatus.signed:
         complete(request.id)
     return request
+
+
+def _claim(signer, status):
+    """Move the signer from "asked" to `status` in one conditional UPDATE: of two parallel posts (a double
+    click, two tabs) only one finds the row still asked; the other is refused and changes nothing."""
+    moved = db.session.execute(update(Signer).where(Signer.id == signer.id, Signer.status == SignerStatus.asked)
+                               .values(status=status).execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        db.session.rollback()
+        raise SignatureError(_("You have signed this already.") if status is SignerStatus.signed
+                             else _("This request cannot be signed now."))
 
 
 def _adopt(signer, adoption):
@@ -119,6 +131,7 @@ def decline(signer, user, reason, ip=None, user_agent=None):
     reason = " ".join((reason or "").split())[:500]
     if not reason:
         raise SignatureError(_("Tell the firm why you decline."))
+    _claim(signer, SignerStatus.declined)
     signer.status, signer.declined_on, signer.decline_reason = SignerStatus.declined, now(), reason
     _evidence(signer, ip, user_agent)
     request = signer.request
@@ -135,7 +148,7 @@ def decline(signer, user, reason, ip=None, user_agent=None):
 def complete(request_id):
     """Seal every document of a fully signed request and store it as a new version; True if done now."""
     request = db.session.scalars(select(SignatureRequest).where(SignatureRequest.id == request_id)
-                                 .with_for_update()).first()
+                                 .with_for_update().execution_options(populate_existing=True)).first()
     if request is None or request.status is not RequestStatus.signed or request.completed_on is not None:
         db.session.rollback()
         return False
