@@ -2,7 +2,6 @@
 decline; a contact of another entity or one not asked gets 404 on every signing route (ids swept)."""
 import base64
 import io
-import re
 
 import pytest
 from PIL import Image

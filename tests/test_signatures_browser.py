@@ -64,14 +64,8 @@ def test_a_client_signs_on_a_phone_with_a_drawn_signature(app, portal_login, ask
         page.get_by_role("button", name="Confirm with my PIN").click()
         page.wait_for_url("**/sign")
         page.get_by_label("Draw my signature").check()
-        pad = page.locator("#signature-pad")
-        expect(pad).to_be_visible()
-        box = pad.bounding_box()
-        page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
-        page.mouse.down()
-        for step in range(1, 12):
-            page.mouse.move(box["x"] + 20 + step * 22, box["y"] + box["height"] * (0.3 if step % 2 else 0.7))
-        page.mouse.up()
+        expect(page.locator("#signature-pad")).to_be_visible()
+        _draw(page)
         assert page.locator("#drawing").input_value().startswith("data:image/png;base64,")
         _step(page, "4-adopt-and-sign", violations)
         page.get_by_role("button", name="Sign", exact=True).click()
@@ -90,6 +84,16 @@ def test_a_client_signs_on_a_phone_with_a_drawn_signature(app, portal_login, ask
 
         sealed = document_service.read_version(item.documents[0].signed_version)
         assert len(PdfReader(io.BytesIO(sealed)).pages) >= 4  # 2 pages, the signature page, the certificate
+
+
+def _draw(page):
+    """A zigzag with the pointer across the drawing pad."""
+    box = page.locator("#signature-pad").bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(box["x"] + 20 + step * 22, box["y"] + box["height"] * (0.3 if step % 2 else 0.7))
+    page.mouse.up()
 
 
 def _step(page, name, violations):

@@ -1,6 +1,5 @@
 """Staff signature screens: send with "sign at the end" or place fields first, follow, void and resend;
 a Viewer gets 403 on every change, a member of another entity 404 on every id."""
-import re
 
 import pytest
 
@@ -10,7 +9,7 @@ from app.models.signatures import FieldKind, RequestStatus, SignerStatus
 from app.security import roles as R
 from tests import factories as f
 from tests.conftest import csrf_token
-from tests.signature_helpers import office, sent_request
+from tests.signature_helpers import office
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Document, SignatureDocument, SignatureRequest, Signer
 from app.models.documents import DocumentStatus
-from app.models.notifications import Channel
 from app.models.signatures import OPEN_STATUSES, RequestStatus, SignerStatus, SigningOrder
 from app.security import access
 from app.services import activity, events, notifications, signature_pdf
@@ -187,7 +186,6 @@ def sweep(today=None):
     counts = {"expired": 0, "reminded": 0, "sealed": 0}
     open_requests = db.session.scalars(select(SignatureRequest).where(SignatureRequest.status.in_(OPEN_STATUSES))
                                        .options(selectinload(SignatureRequest.signers))).all()
-    existing = None
     for request in open_requests:
         if request.deadline is not None and request.deadline < today:
             _close(request, RequestStatus.expired)
@@ -196,7 +194,6 @@ def sweep(today=None):
             continue
         due = [s for s in request.signers if s.status is SignerStatus.asked and _remind_today(request, s, today)]
         if due:
-            existing = existing if existing is not None else set()
             _notify(request, due, None, f"reminder:{today.isoformat()}")
             activity.record("signature.reminded", request.entity, request, commit=False)
             counts["reminded"] += len(due)
