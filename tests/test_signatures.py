@@ -281,3 +281,17 @@ def test_a_second_post_of_the_same_signature_is_refused_even_when_stale(ctx):
     assert request.signers[0].status is SignerStatus.signed and request.status is RequestStatus.partly_signed
     signed = db.session.scalar(select(func.count(ActivityEvent.id)).where(ActivityEvent.verb == "signature.signed"))
     assert signed == 1
+
+
+def test_staff_admins_and_entities_admins_may_send_plain_staff_may_not(ctx):
+    """Staff Admin (sees every entity) and Entities Admin may send; Staff without a share may not."""
+    from app.security import access
+    from app.security import roles as R
+    from tests import factories as f
+
+    o = office()
+    assert access.may_request_signatures(f.staff(R.STAFF_ADMIN), o.a)
+    assert access.may_request_signatures(f.staff(R.ENTITIES_ADMIN), o.a)
+    assert access.may_request_signatures(o.owner, o.a) and not access.may_request_signatures(o.viewer, o.a)
+    assert not access.may_request_signatures(f.staff(R.STAFF), o.a)
+    assert not access.may_request_signatures(o.first.user, o.a)
