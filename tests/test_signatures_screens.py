@@ -152,3 +152,18 @@ def test_lists_run_a_fixed_number_of_queries(app, client, login, portal_login, c
             measured.append(queries())
         counts.append(measured)
     assert counts[0] == counts[1]
+
+
+def test_bad_field_input_is_refused_without_a_500(app, client, login, desk):
+    """Letters for numbers, a page past the end, another request's signer: no field, never a 500."""
+    login(client, desk["owner"])
+    path = _new(client, desk, "fields", signers=("ann",)).headers["Location"]
+    token = csrf_token(client, path)
+    base = {"csrf_token": token, "kind": "signature", "number": 0, "page": 1, "left": "10", "top": "10"}
+    for bad in ({"left": "abc"}, {"page": "99"}, {"number": "7"}, {"signer_id": "999999"}, {"kind": "stamp"},
+                {"top": "150"}, {"page": "-1"}):
+        response = client.post(path, data=dict(base, signer_id=bad.get("signer_id", "1"), **{
+            k: v for k, v in bad.items() if k != "signer_id"}))
+        assert response.status_code in (200, 302), bad
+    with app.app_context():
+        assert db.session.scalars(db.select(SignatureRequest)).one().fields == []
