@@ -139,6 +139,7 @@ def stamp(pdf_bytes, fields, signers, when):
     for index, page_fields in by_page.items():
         overlay = PdfReader(io.BytesIO(_overlay(sizes[index], page_fields, signers, when))).pages[0]
         writer.pages[index].merge_transformed_page(overlay, _unrotate(writer.pages[index], sizes[index]))
+        writer.pages[index].compress_content_streams()  # the merge leaves the page's content uncompressed
     if not fields:
         for page in PdfReader(io.BytesIO(_signature_page(sizes[-1], list(signers.values()), when))).pages:
             writer.add_page(page)
