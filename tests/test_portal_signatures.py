@@ -134,3 +134,45 @@ def test_a_draft_is_not_shown_to_its_signer(app, client, portal_login, world):
         draft = service.create(doc.entity, owner, "Draft", [doc], [ann]).id
     portal_login(client, world["ann"])
     assert client.get(f"/portal/signatures/{draft}").status_code == 404
+
+
+def test_placed_fields_are_filled_in_the_portal_and_stamped(app, client, portal_login):
+    """Text, checkbox, initials and date fields: an empty text is refused; the values end up on the page."""
+    from pypdf import PdfReader
+
+    from app.models.signatures import FieldKind
+    from app.services import documents as document_service
+    from app.services import signature_fields
+    from app.services import signatures as service
+
+    with app.app_context():
+        o = office()
+        item = service.create(o.a, o.owner, "Authorization 8879", [o.doc], [o.first])
+        ann_id = item.signers[0].id
+        for kind, top in ((FieldKind.signature, .5), (FieldKind.text, .6), (FieldKind.checkbox, .7),
+                          (FieldKind.initials, .8), (FieldKind.date_signed, .9)):
+            signature_fields.add(item, o.owner, 0, 1, kind, ann_id, .1, top, label="Tax year" if kind is
+                                 FieldKind.text else None)
+        service.send(item, o.owner)
+        rid, contact = item.id, o.first.id
+        text_id = next(f.id for f in item.fields if f.kind is FieldKind.text)
+        box_id = next(f.id for f in item.fields if f.kind is FieldKind.checkbox)
+    portal_login(client, contact)
+    _agree_and_pin(client, rid)
+    page = client.get(f"/portal/signatures/{rid}/sign").get_data(as_text=True)
+    assert "Tax year" in page and f'name="field-{box_id}"' in page
+    token = csrf_token(client, f"/portal/signatures/{rid}/sign")
+    form = {"csrf_token": token, "style": "typed", "signature_text": "Ann Example", "initials": "AE"}
+    body = client.post(f"/portal/signatures/{rid}/sign", data=dict(form, **{f"field-{text_id}": " "})).get_data(
+        as_text=True)
+    assert "Fill in every text field (Tax year)." in body
+    response = client.post(f"/portal/signatures/{rid}/sign", data=dict(form, **{
+        f"field-{text_id}": "2025", f"field-{box_id}": "1"}))
+    assert response.status_code == 302
+    with app.app_context():
+        item = db.session.get(SignatureRequest, rid)
+        assert item.status is RequestStatus.signed
+        reader = PdfReader(io.BytesIO(document_service.read_version(item.documents[0].signed_version)))
+        text = reader.pages[1].extract_text()
+        assert "2025" in text and "AE" in text and "Ann Example" in text
+        assert len(reader.pages) == 3  # two pages and the certificate: no signature page when fields are placed

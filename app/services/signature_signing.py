@@ -67,8 +67,12 @@ def sign(signer, user, adoption, values, auth_method, ip=None, user_agent=None):
         raise SignatureError(_("Agree to sign electronically first."))
     if auth_method not in AUTH_METHODS:
         raise SignatureError(_("Confirm who you are first."))
-    _adopt(signer, adoption)
-    _fill(signer, values)
+    try:
+        _adopt(signer, adoption)
+        _fill(signer, values)
+    except SignatureError:
+        db.session.rollback()  # nothing of a refused signature stays in the session
+        raise
     _claim(signer, SignerStatus.signed)
     signer.status, signer.signed_on, signer.auth_method = SignerStatus.signed, now(), auth_method
     _evidence(signer, ip, user_agent)
