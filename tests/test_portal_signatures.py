@@ -70,6 +70,7 @@ def test_a_signer_reads_agrees_confirms_with_pin_and_signs(app, client, portal_l
         ann, ben = item.signers
         assert ann.status is SignerStatus.signed and ann.auth_method == "pin" and ann.signature_kind == "drawn"
         assert ann.signature_image.startswith(b"\x89PNG") and ann.user_agent
+        assert ann.viewed_on is not None and ben.viewed_on is None
         assert ben.status is SignerStatus.asked and item.status is RequestStatus.partly_signed
 
 

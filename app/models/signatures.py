@@ -152,6 +152,7 @@ class Signer(Model):
     name = Column(String(200), nullable=False)  # as asked: the contact's name and e-mail when sent
     email = Column(String(254), nullable=False)
     asked_on = Column(DateTime)
+    viewed_on = Column(DateTime)  # first opened the request in the portal
     consented_on = Column(DateTime)
     signed_on = Column(DateTime)
     declined_on = Column(DateTime)

@@ -43,6 +43,15 @@ def _evidence(signer, ip, user_agent):
     signer.user_agent = (user_agent or "")[:400] or None
 
 
+def viewed(signer, user, ip=None):
+    """The signer opened the request for the first time while it was their turn (recorded once)."""
+    if signer.viewed_on is not None or not may_sign(signer):
+        return
+    signer.viewed_on = now()
+    activity.record("signature.viewed", signer.request.entity, signer.request, actor=user, address=ip,
+                    summary=f"{signer.request.title}: {signer.name}", commit=True)
+
+
 def consent(signer, user, ip=None, user_agent=None):
     """The signer agreed to sign electronically (the request's consent text)."""
     _require_turn(signer)
@@ -210,8 +219,9 @@ def certificate_lines(request, item, stamped_hash, firm):
     for signer in request.signers:
         lines += [("h2", _("Signer %(n)d: %(name)s", n=signer.position + 1, name=signer.name)),
                   ("p", _("E-mail: %(email)s", email=signer.email)),
-                  ("p", _("Asked: %(when)s; agreed to sign electronically: %(consent)s",
-                          when=when(signer.asked_on), consent=when(signer.consented_on))),
+                  ("p", _("Asked: %(when)s; opened: %(opened)s; agreed to sign electronically: %(consent)s",
+                          when=when(signer.asked_on), opened=when(signer.viewed_on),
+                          consent=when(signer.consented_on))),
                   ("p", _("Identity confirmed by: %(method)s", method=_auth_label(signer.auth_method))),
                   ("p", _("Signed: %(when)s from address %(ip)s", when=when(signer.signed_on), ip=signer.ip or "")),
                   ("p", _("Browser: %(agent)s", agent=signer.user_agent or "")),

@@ -52,6 +52,7 @@ def upgrade():
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('asked_on', sa.DateTime(), nullable=True),
+    sa.Column('viewed_on', sa.DateTime(), nullable=True),
     sa.Column('consented_on', sa.DateTime(), nullable=True),
     sa.Column('signed_on', sa.DateTime(), nullable=True),
     sa.Column('declined_on', sa.DateTime(), nullable=True),

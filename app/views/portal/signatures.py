@@ -71,6 +71,8 @@ def signature(signature_id):
     if request.method == "POST" and _my_turn(item, signer) is None and form.validate_on_submit():
         signature_signing.consent(signer, current_user, request.remote_addr, request.user_agent.string)
         return redirect(url_for("portal.signature_verify", signature_id=item.id))
+    if request.method == "GET":
+        signature_signing.viewed(signer, current_user, request.remote_addr)
     return render_template("portal/signatures/show.html", item=item, signer=signer, form=form,
                            may_sign=signature_signing.may_sign(signer), title=item.title)
 
