@@ -92,6 +92,10 @@ class Config:
     WEBAUTHN_ORIGIN = os.environ.get("WEBAUTHN_ORIGIN", "")
     # Adding or removing a passkey needs a second factor given this recently in the session.
     FRESH_FACTOR_SECONDS = int(os.environ.get("FRESH_FACTOR_SECONDS", 10 * 60))
+    # The firm's certificate that seals signed PDFs (PKCS#12); `flask portico init` makes a self-signed one
+    # at this path when there is none.
+    SIGNING_P12_PATH = os.environ.get("SIGNING_P12_PATH", os.path.join(BASE_DIR, "instance", "signing.p12"))
+    SIGNING_P12_PASSWORD = os.environ.get("SIGNING_P12_PASSWORD", "")
 
     # Portal PINs: a slow KDF (werkzeug's scrypt, n=32768).
     PIN_HASH_METHOD = os.environ.get("PIN_HASH_METHOD", "scrypt:32768:8:1")
@@ -162,6 +166,7 @@ class TestingConfig(Config):
     # Off so that query-count tests count the same whatever ran before them; tests/test_grants_cache.py turns it on.
     GRANTS_CACHE = False
     STORAGE_DIR = os.environ.get("STORAGE_DIR", os.path.join(BASE_DIR, "instance", "test-storage"))
+    SIGNING_P12_PATH = os.path.join(BASE_DIR, "instance", "test-signing.p12")
 
 
 class ProductionConfig(Config):

@@ -8,11 +8,20 @@ portico = AppGroup("portico", help="Portico set-up and operations.")
 
 @portico.command("init")
 def init_command():
-    """Create the roles and their permissions (idempotent)."""
+    """Create the roles and their permissions, and a self-signed sealing certificate when none exists
+    (idempotent)."""
+    from app.services.firm import get_settings
     from app.services.setup import init_roles
+    from app.services.signature_seal import ensure_certificate
 
     init_roles()
     click.echo("Roles and permissions are in place.")
+    path = current_app.config["SIGNING_P12_PATH"]
+    if ensure_certificate(get_settings().firm_name):
+        click.echo(f"Made a self-signed certificate for sealing signed PDFs at {path} "
+                   "(readers show it as not trusted: see the README).")
+    else:
+        click.echo(f"Sealing certificate: {path}")
 
 
 @portico.command("seed-demo")

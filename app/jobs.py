@@ -238,6 +238,15 @@ def send_deadline_reminders():
         return len(emit_deadline_events(date.today(), days_before=days))
 
 
+def sweep_signatures():
+    """Daily: expire signature requests past their deadline, remind signers through the outbox, seal
+    fully signed requests a crash left unsealed (idempotent: the outbox keys make a re-run add nothing)."""
+    from app.services.signatures import sweep
+
+    with _app_context():
+        return sweep()
+
+
 def purge_outbox():
     """Daily: delete sent and cancelled e-mail rows older than OUTBOX_KEEP_DAYS, in batches."""
     from app.services.delivery_stats import purge
@@ -260,5 +269,6 @@ CRON = [
     (send_deadline_reminders, {"cron": "0 6 * * *"}),
     (sweep_recurring_tasks, {"cron": "15 * * * *"}),
     (send_voucher_reminders, {"cron": "5 6 * * *"}),
+    (sweep_signatures, {"cron": "10 6 * * *"}),
     (purge_outbox, {"cron": "30 3 * * *"}),
 ]

@@ -39,6 +39,14 @@ COVERED_ELSEWHERE = {
     "StaffSignInView.end_sessions": "tests/test_staff_sessions.py",
     "StaffSignInView.reset": "tests/test_two_factor.py (Staff Admin and Staff get 403)",
 }
+# E-signature: a signer's own rows and the staff screens of a request, swept by id in their own tests.
+COVERED_ELSEWHERE.update({
+    f"portal.{name}": "tests/test_portal_signatures.py (contacts not asked and of other entities: 404)"
+    for name in ("signature", "signature_page", "signature_pdf_file", "signature_verify", "signature_sign",
+                 "signature_decline")})
+COVERED_ELSEWHERE.update({
+    f"SignatureRequestView.{name}": "tests/test_signatures_screens.py (Viewers 403, other entities 404)"
+    for name in ("new", "show", "fields", "page", "send", "void", "resend", "delete_field")})
 # Ids of custom routes, by argument name: what the route's code loads with them.
 ARG_MODELS = {
     "entity_id": Entity, "folder_id": Folder, "doc_id": Document, "task_id": Task, "item_id": ChecklistItem,

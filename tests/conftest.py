@@ -105,6 +105,7 @@ class PorticoTestConfig(TestingConfig):
     MAIL_PORT = SMTP.port
     MAIL_SUPPRESS_SEND = False
     STORAGE_DIR = os.path.join(_TMP, "storage")
+    SIGNING_P12_PATH = os.path.join(_TMP, "signing.p12")
 
 
 def _wipe_schema(db):

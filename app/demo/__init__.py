@@ -8,6 +8,7 @@ from app.models.contacts import PortalState
 from app.models.entities import EntityKind, EntityStatus
 from app.security import roles as R
 from app.demo.documents import seed_documents
+from app.demo.signatures import seed_signatures
 from app.demo.k1 import seed_k1
 from app.demo.vouchers import seed_vouchers
 from app.demo.work import demo_contact_account, seed_work
@@ -103,6 +104,7 @@ def seed_demo():
         seed_documents(entity, entity.responsible)
     for entity in entities[:3]:
         seed_work(entity, entity.responsible)
+    seed_signatures(entities[0], entities[0].responsible)  # Robert Hayes signs the engagement letter
     for entity in (entities[0], entities[6]):  # Robert and Linda Hayes; Bluefin Marine Supply LLC
         seed_vouchers(entity)
     harbor = _by_name(entities, "Harbor Lane Partners LP")

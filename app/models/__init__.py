@@ -12,6 +12,7 @@ from app.models.passkeys import StaffPasskey
 from app.models.portal import AccessCode, CodePurpose, TrustedDevice
 from app.models.requests import ClientRequest, RequestStatus
 from app.models.two_factor import StaffRecoveryCode, StaffTotp, StaffTrustedBrowser
+from app.models.signatures import SignatureDocument, SignatureField, SignatureRequest, Signer
 from app.models.tasks import ChecklistItem, FileRequestAnswer, Task, TaskSeries
 from app.models.task_batches import BatchState, TaskBatch, TaskTemplate
 from app.models.vouchers import TaxVoucher, VoucherStatus
@@ -43,6 +44,10 @@ __all__ = [
     "Notification",
     "NotificationPreference",
     "RequestStatus",
+    "SignatureDocument",
+    "SignatureField",
+    "SignatureRequest",
+    "Signer",
     "StaffPasskey",
     "StaffRecoveryCode",
     "StaffTotp",

@@ -37,6 +37,7 @@ class FirmSettings(Model):
     # Hosts the portal's "Pay" may send clients to (one per line; a host also allows its subdomains).
     payment_hosts = Column(Text, nullable=False, default=DEFAULT_PAYMENT_HOSTS, server_default=DEFAULT_PAYMENT_HOSTS)
     # Days a K-1 guest link stays valid.
+    signature_consent = Column(Text)  # the text signers agree to before signing (empty: Portico's default)
     k1_link_days = Column(Integer, nullable=False, default=30, server_default="30")
     second_factor_roles = Column(Text, nullable=False, default=DEFAULT_SECOND_FACTOR_ROLES,
                                  server_default=DEFAULT_SECOND_FACTOR_ROLES)

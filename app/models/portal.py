@@ -16,6 +16,7 @@ class CodePurpose(enum.Enum):
     add_email = "add_email"
     change_email = "change_email"
     k1 = "k1"
+    sign_document = "sign_document"
 
 
 class AccessCode(Model):

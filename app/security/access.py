@@ -188,3 +188,22 @@ def can(user, action, obj):
     if model in ENTITY_SCOPED:
         return in_scope(user, obj, action)
     return False
+
+
+def may_request_signatures(user, entity):
+    """Whether a staff user may send the entity's documents for signature, void and resend: who may
+    edit the entity (its Owner, Admins, Entities Admins), or a Staff Admin who sees it."""
+    if entity is None or user_id_of(user) is None or is_contact(user):
+        return False
+    if can(user, R.EDIT, entity):
+        return True
+    names = role_names_by_id()
+    return any(names.get(r) == R.STAFF_ADMIN for r in global_role_ids(user)) and in_scope(user, entity, R.VIEW)
+
+
+def signer_of(user, signature_request):
+    """The Signer row of the contact `user` in a request it may see (its portal scope), else None."""
+    cid = contact_id_of(user)
+    if cid is None or signature_request is None or not in_scope(user, signature_request, R.VIEW):
+        return None
+    return next((s for s in signature_request.signers if s.contact_id == cid), None)

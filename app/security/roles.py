@@ -104,6 +104,8 @@ VOUCHERS_READ = dict(TaxVoucherView=READ)
 VOUCHERS_WORK = dict(TaxVoucherView=WRITE + ("can_import_csv",))
 K1_READ = dict(K1RecipientView=READ)
 K1_WORK = dict(K1RecipientView=WRITE)
+# Sending needs more than the screen: access.may_request_signatures (Owner of the entity, Staff Admin…).
+SIGNATURES = dict(SignatureRequestView=("can_show", "can_send"))
 
 
 def _screens(**views):
@@ -128,6 +130,7 @@ SCREEN_PERMISSIONS = {
         **TASKS_READ,
         **VOUCHERS_READ,
         **K1_READ,
+        **SIGNATURES,
     ),
     ENTITIES_ADMIN: SELF_SERVICE
     + _screens(
@@ -143,6 +146,7 @@ SCREEN_PERMISSIONS = {
         **TASKS_WORK,
         **VOUCHERS_WORK,
         **K1_WORK,
+        **SIGNATURES,
     ),
     STAFF: SELF_SERVICE
     + _screens(
@@ -157,6 +161,7 @@ SCREEN_PERMISSIONS = {
         **TASKS_WORK,
         **VOUCHERS_WORK,
         **K1_WORK,
+        **SIGNATURES,
     ),
     CLIENT: (),
     OWNER: (),
@@ -166,10 +171,10 @@ SCREEN_PERMISSIONS = {
 }
 
 MENU_PERMISSIONS = {
-    STAFF_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "People", "Staff", "Contacts", "Contact groups",
+    STAFF_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "Signatures", "People", "Staff", "Contacts", "Contact groups",
                   "Activity"),
-    ENTITIES_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "People", "Contacts", "Contact groups",
+    ENTITIES_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "Signatures", "People", "Contacts", "Contact groups",
                      "Activity", "Task templates", "Assign to many"),
-    STAFF: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "People", "Contacts", "Contact groups", "Activity",
+    STAFF: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "Signatures", "People", "Contacts", "Contact groups", "Activity",
             "Task templates", "Assign to many"),
 }

@@ -18,6 +18,8 @@ from app.models import (
     Folder,
     K1Recipient,
     Message,
+    SignatureRequest,
+    Signer,
     Task,
     TaskSeries,
     TaxVoucher,
@@ -25,6 +27,7 @@ from app.models import (
 from app.models.documents import Visibility
 from app.models.messages import CLIENT_VISIBLE
 from app.models.tasks import PortalState as TaskPortalState
+from app.models.signatures import RequestStatus
 from app.models.tasks import task_assignees
 
 
@@ -79,6 +82,15 @@ def _message_clause(ids, contact):
     return and_(thread, Message.kind.in_(CLIENT_VISIBLE), Message.deleted_on.is_(None))
 
 
+def _signature_clause(ids, contact):
+    """Contacts see the requests they are asked to sign (never a draft); staff the entity's requests."""
+    if contact is None:
+        return _within(SignatureRequest.entity_id, ids)
+    mine = select(Signer.request_id).where(Signer.contact_id == contact)
+    return and_(_within(SignatureRequest.entity_id, ids), SignatureRequest.status != RequestStatus.draft,
+                SignatureRequest.id.in_(mine))
+
+
 def _folder_clause(ids, contact):
     """Contacts see the folders holding a shared document, and their ancestors (the path to it)."""
     tree = select(Document.folder_id.label("id")).where(
@@ -103,6 +115,7 @@ ENTITY_SCOPED = {
     Message: _message_clause,
     TaxVoucher: lambda ids, contact: _within(TaxVoucher.entity_id, ids),
     K1Recipient: lambda ids, contact: _within(K1Recipient.entity_id, ids),
+    SignatureRequest: _signature_clause,
     Folder: lambda ids, contact: and_(_within(Folder.entity_id, ids), _folder_clause(ids, contact) if contact is not None else true()),
 }
 

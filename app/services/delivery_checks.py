@@ -4,7 +4,8 @@ own scope for contacts), never decided here."""
 from sqlalchemy import select, tuple_
 
 from app.extensions import db
-from app.models import ClientRequest, Contact, Entity, Message, NotificationPreference, Task, TaxVoucher
+from app.models import (ClientRequest, Contact, Entity, Message, NotificationPreference, SignatureRequest, Task,
+                        TaxVoucher)
 from app.security import access
 from app.security import roles as R
 from app.services import events
@@ -64,6 +65,8 @@ def _reason(row, obj, visible):
         return "no longer visible to the recipient"
     if isinstance(obj, TaxVoucher) and not still_due(obj):
         return "paid"
+    if isinstance(obj, SignatureRequest) and not obj.is_open():
+        return "signature request closed"
     return None
 
 

@@ -3,6 +3,7 @@
 Blobs are written before the database row and removed again when the transaction fails, so no
 file outlives a rolled-back change; deleting removes blobs that no other version references.
 """
+import io
 import logging
 
 from flask_babel import gettext as _
@@ -104,6 +105,21 @@ def _add_version(entity, doc, blob, kind, name, user, folder, direction, visibil
     ))
     db.session.flush()
     return doc
+
+
+def add_generated_version(doc, data, user):
+    """Store bytes Portico made (a sealed PDF) as the next version of `doc`, uncommitted: the caller
+    commits with its own change (a blob left by a failed commit is an orphan storage-sweep removes)."""
+    blob = backend().save(io.BytesIO(data), len(data) + 1,
+                          inspect=lambda head, path: detect(head, path, doc.name, scan_file(path)))
+    return _add_version(doc.entity, doc, blob, blob.inspected, doc.name, user, doc.folder, doc.direction,
+                        doc.visibility)
+
+
+def read_version(version):
+    """The bytes of one version."""
+    with backend().open(version.storage_key) as handle:
+        return handle.read()
 
 
 def delete_document(doc, user):

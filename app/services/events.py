@@ -18,10 +18,13 @@ FILE_REQUEST_CREATED = "file_request_created"
 DEADLINE_APPROACHING = "deadline_approaching"
 CLIENT_UPLOADED = "client_uploaded"
 VOUCHER_DUE = "voucher_due"
+SIGNATURE_DECLINED = "signature_declined"
+SIGNATURE_COMPLETED = "signature_completed"
+SIGNATURE_REQUESTED = "signature_requested"  # also each reminder (told apart by the discriminator)
 EVENTS = (TASK_ASSIGNED, TASK_WITHDRAWN, MESSAGE_POSTED, CLIENT_COMPLETED, REQUEST_CREATED,
-          FILE_REQUEST_CREATED, DEADLINE_APPROACHING, CLIENT_UPLOADED)
+          FILE_REQUEST_CREATED, DEADLINE_APPROACHING, CLIENT_UPLOADED, SIGNATURE_DECLINED, SIGNATURE_COMPLETED)
 # Events only clients receive: not on the staff preferences page (which lists EVENTS).
-CLIENT_ONLY_EVENTS = (VOUCHER_DUE,)
+CLIENT_ONLY_EVENTS = (VOUCHER_DUE, SIGNATURE_REQUESTED)
 KNOWN = EVENTS + CLIENT_ONLY_EVENTS
 
 _handlers = defaultdict(list)

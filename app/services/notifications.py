@@ -21,10 +21,10 @@ log = logging.getLogger(__name__)
 
 def object_models():
     """The models a notification can be about, by their object_type."""
-    from app.models import ClientRequest, Document, Message, TaxVoucher
+    from app.models import ClientRequest, Document, Message, SignatureRequest, TaxVoucher
 
     return {"Task": Task, "Message": Message, "ClientRequest": ClientRequest, "TaxVoucher": TaxVoucher,
-            "Document": Document}
+            "Document": Document, "SignatureRequest": SignatureRequest}
 
 
 EVENT_TITLES = {
@@ -37,6 +37,9 @@ EVENT_TITLES = {
     events.DEADLINE_APPROACHING: _l("Deadline coming up: %(name)s"),
     events.VOUCHER_DUE: _l("Tax payments due on %(name)s"),
     events.CLIENT_UPLOADED: _l("New file from the client: %(name)s"),
+    events.SIGNATURE_REQUESTED: _l("Please sign: %(name)s"),
+    events.SIGNATURE_DECLINED: _l("Declined to sign: %(name)s"),
+    events.SIGNATURE_COMPLETED: _l("Signed by everyone: %(name)s"),
 }
 
 

@@ -11,12 +11,13 @@ from flask_babel import ngettext
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import ClientRequest, Document, Message, Task, TaxVoucher
+from app.models import ClientRequest, Document, Message, SignatureRequest, Task, TaxVoucher
 from app.security import access
 from app.services import events
 from app.services.notifications import event_title
 
-MODELS = {"Task": Task, "ClientRequest": ClientRequest, "Document": Document, "TaxVoucher": TaxVoucher}
+MODELS = {"Task": Task, "ClientRequest": ClientRequest, "Document": Document, "TaxVoucher": TaxVoucher,
+          "SignatureRequest": SignatureRequest}
 
 
 def targets(rows):
@@ -56,6 +57,8 @@ def name_and_path(obj, portal, base=""):
         path = f"{base}/portal/payments/{day}?entity={obj.entity_id}" if portal else \
             f"{base}/taxvoucherview/show/{obj.id}"
         return format_date(obj.due_date, "medium"), path
+    if isinstance(obj, SignatureRequest):
+        return obj.title, f"{base}/portal/signatures/{obj.id}" if portal else f"{base}/signatures/{obj.id}"
     return obj.name, f"{base}/portal/documents" if portal else f"{base}/documentview/show/{obj.id}"
 
 

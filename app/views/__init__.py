@@ -9,6 +9,7 @@ from app.views.documents import DocumentFilesView, DocumentView
 from app.views.entities import EntityShareView, EntityView
 from app.views.file_requests import FileRequestView
 from app.views.requests import ClientRequestView
+from app.views.signatures import SignatureRequestView
 from app.views.k1 import K1RecipientView
 from app.views.tasks import TaskSeriesView, TaskView
 from app.views.task_batches import TaskBatchView, TaskTemplateView
@@ -39,6 +40,8 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(NotificationsView)
     appbuilder.add_view(TaxVoucherView, "Tax vouchers", label=_l("Tax vouchers"), icon="fa-money", **clients)
     appbuilder.add_view(K1RecipientView, "K-1 partners", label=_l("K-1 partners"), icon="fa-id-card-o", **clients)
+    appbuilder.add_view(SignatureRequestView, "Signatures", label=_l("Signatures"), icon="fa-pencil-square-o",
+                        **clients)
     appbuilder.add_view(ClientRequestView, "Client requests", label=_l("Client requests"), icon="fa-inbox", **clients)
     appbuilder.add_view(ImportView, "Import clients", label=_l("Import clients"), icon="fa-upload", **clients)
     appbuilder.add_view(ActivityEventView, "Activity", label=_l("Activity"), icon="fa-history", **clients)

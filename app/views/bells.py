@@ -22,6 +22,8 @@ EVENT_LABELS = {
     events.FILE_REQUEST_CREATED: _l("Files are requested"),
     events.DEADLINE_APPROACHING: _l("A deadline is coming up"),
     events.CLIENT_UPLOADED: _l("A client uploads files"),
+    events.SIGNATURE_DECLINED: _l("A client declines to sign"),
+    events.SIGNATURE_COMPLETED: _l("Everyone has signed a request"),
 }
 
 

@@ -76,6 +76,7 @@ class DocumentBrowserView(BaseView):
             "portico/documents/browser.html", entity=entity, tree=tree, folder=folder, docs=docs,
             page=page, pages=max(math.ceil(total / 50), 1), total=total, path=_path(folder),
             can_work=access.can(current_user, R.WORK, entity),
+            can_request_signatures=access.may_request_signatures(current_user, entity),
             upload_form=UploadForm(folder_id=folder.id if folder else ""),
             folder_form=FolderForm(parent_id=folder.id if folder else ""),
             move_form=MoveForm(), all_folders=sorted(folders.values(), key=lambda f: f.name.lower()),

@@ -82,11 +82,13 @@ class FirmSettingsView(ScopedModelView):
         "second_factor_roles": _l("Two-step sign-in required for"),
         "idle_timeout_minutes": _l("Staff idle timeout (minutes)"),
         "absolute_timeout_hours": _l("Staff session length (hours)"),
+        "signature_consent": _l("Consent to sign electronically"),
     }
     edit_columns = [
         "firm_name", "contact_person", "contact_phone", "contact_email", "address",
         "portal_base_url", "notification_delay", "max_upload_bytes", "detailed_notifications", "owner",
         "payment_hosts", "second_factor_roles", "idle_timeout_minutes", "absolute_timeout_hours",
+        "signature_consent",
     ]
     show_columns = edit_columns
     description_columns = {
@@ -100,6 +102,8 @@ class FirmSettingsView(ScopedModelView):
         "idle_timeout_minutes": _l("A staff session without a request for this long ends (at most the server's limit)."),
         "absolute_timeout_hours": _l("A staff session ends this long after sign-in, whatever happens (at most the "
                                      "server's limit)."),
+        "signature_consent": _l("What each signer agrees to before signing electronically (the text of a request "
+                                "is kept with it). Empty: Portico's default text."),
     }
     validators_columns = {
         "firm_name": [DataRequired(), Length(max=200)],
@@ -116,6 +120,8 @@ class FirmSettingsView(ScopedModelView):
         "detailed_notifications": BooleanField(_l("Detailed notifications")),
         "payment_hosts": TextAreaField(_l("Payment hosts"), widget=BS3TextAreaFieldWidget(),
                                       filters=[_host_lines], validators=[Optional(), Length(max=4000), _hosts_valid]),
+        "signature_consent": TextAreaField(_l("Consent to sign electronically"), widget=BS3TextAreaFieldWidget(),
+                                           validators=[Optional(), Length(max=4000)]),
         "second_factor_roles": RoleChecklistField(_l("Two-step sign-in required for"),
                                                   choices=[(r, R.ROLE_LABELS[r]) for r in R.STAFF_GLOBAL_ROLES]),
     }

@@ -57,6 +57,7 @@ _CODE_SUBJECTS = {
     CodePurpose.add_email: lambda: _("Confirm your e-mail address"),
     CodePurpose.change_email: lambda: _("Confirm your new e-mail address"),
     CodePurpose.k1: lambda: _("Your access code for your K-1"),
+    CodePurpose.sign_document: lambda: _("Your code to sign documents"),
 }
 
 

@@ -64,23 +64,27 @@ def _guard():
         g.entity = portal_home.busiest_entity(current_user, g.entities)
         session["portal_entity"] = getattr(g.entity, "id", None)
     g.unread = bell_service.unread_count(current_user)
-    g.sections = _sections(g.entity)
+    g.sections = _sections(g.entity, contact)
     return None
 
 
-def _sections(entity):
-    """Which optional sections the entity has: tax payments (vouchers) and K-1s (partners)."""
+def _sections(entity, contact):
+    """Which optional sections the entity has: tax payments (vouchers), K-1s (partners), and documents
+    the contact is asked to sign."""
     from sqlalchemy import exists
 
-    from app.models import K1Recipient, TaxVoucher
+    from app.models import K1Recipient, SignatureRequest, Signer, TaxVoucher
+    from app.models.signatures import RequestStatus
 
     if entity is None:
-        return {"payments": False, "k1": False}
+        return {"payments": False, "k1": False, "signatures": False}
     row = db.session.execute(select(
         exists().where(TaxVoucher.entity_id == entity.id),
         exists().where(K1Recipient.entity_id == entity.id),
+        exists().where(Signer.contact_id == contact.id, Signer.request_id == SignatureRequest.id,
+                       SignatureRequest.entity_id == entity.id, SignatureRequest.status != RequestStatus.draft),
     )).one()
-    return {"payments": bool(row[0]), "k1": bool(row[1])}
+    return {"payments": bool(row[0]), "k1": bool(row[1]), "signatures": bool(row[2])}
 
 
 @bp.after_request
@@ -127,7 +131,8 @@ def _context():
 
 def register(app):
     """Import the page modules (they add routes to `bp`) and attach the blueprint."""
-    from app.views.portal import auth, bells, documents, home, k1, requests, settings, tasks, vouchers  # noqa: F401
+    from app.views.portal import (auth, bells, documents, home, k1, requests, settings, signatures,  # noqa: F401
+                                  tasks, vouchers)
 
     app.register_blueprint(bp)
 

@@ -30,6 +30,7 @@ EVENT_LABELS = {
     events.FILE_REQUEST_CREATED: _l("The firm asks me for files"),
     events.DEADLINE_APPROACHING: _l("A deadline of my task is coming up"),
     events.VOUCHER_DUE: _l("A tax payment is coming due"),
+    events.SIGNATURE_REQUESTED: _l("The firm asks me to sign documents"),
 }
 
 
