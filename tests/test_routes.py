@@ -44,7 +44,7 @@ def test_every_route_is_classified(app):
     known_prefixes = ("ActivityEventView", "ImportView", "ContactEmailView", "ContactGroupView", "ContactView", "EntityShareView",
                       "EntityView", "StaffUserView", "StaffResetPasswordView", "StaffResetMyPasswordView",
                       "UserInfoEditView", "DocumentView", "DocumentFilesView",
-                      "DocumentBrowserView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView", "NotificationsView", "TaxVoucherView", "K1RecipientView",
+                      "DocumentBrowserView", "SharesView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView", "NotificationsView", "TaxVoucherView", "K1RecipientView",
                       "TwoFactorView", "MySessionsView", PORTAL) + ADMIN_ONLY_PREFIXES
     unknown = [r.endpoint for r in app.url_map.iter_rules()
                if r.endpoint not in PUBLIC | API and not r.endpoint.startswith(known_prefixes)]
