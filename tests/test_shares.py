@@ -297,13 +297,14 @@ def test_adding_a_contact_needs_the_contact_add_right_and_a_grantable_role(app, 
 
 
 def test_sharing_many_in_chromium(app):
-    """In a real browser an Entities Admin searches, picks a group and a colleague, shares, and sees the roles."""
+    """In a real browser an Admin picks a group and a colleague by search, shares, sees the effective roles,
+    then adds and invites a new contact from the same page."""
     from tests import browser
 
     browser.require_chromium()
     with app.app_context():
         f.no_second_factor_policy()
-        f.staff(R.ENTITIES_ADMIN, username="sharer")
+        f.staff(R.ADMIN, username="sharer")
         colleague = f.staff(R.STAFF, username="colleague")
         colleague.first_name, colleague.last_name = "Cleo", "Colleague"
         alpha = f.entity("Alpha Co")
@@ -331,5 +332,14 @@ def test_sharing_many_in_chromium(app):
             page.click("#share-form button[type=submit]")
         table = page.inner_text("#effective-access")
         assert "Cleo Colleague" in table and "Bob Birch" in table and "Group Able family" in table
+        page.get_by_label("First name").fill("Nora")
+        page.get_by_label("Last name").fill("New")
+        page.get_by_label("E-mail").fill("nora.new@client.example")
+        page.select_option("#contact-form #role", R.ENTITY_ACCESS)
+        page.get_by_label("Invite to the portal now").check()
+        with page.expect_navigation():
+            page.click("#contact-form button[type=submit]")
+        assert "Nora New" in page.inner_text("#effective-access")
+        assert "Invited" in page.inner_text("#effective-access")
         browser.screenshot(page, "shares-entity")
     assert problems == []
