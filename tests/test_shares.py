@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import ActivityEvent, Contact, EntityShare
+from app.models import ActivityEvent, Contact, ContactGroup, Entity, EntityShare
 from app.models.contacts import PortalState
 from app.security import roles as R
 from tests import factories as f
@@ -142,8 +142,7 @@ def test_an_owner_may_not_downgrade_or_remove_an_owner_share(app, client, login,
     """Changing or removing a share of a role the user cannot grant is 403 and leaves it as it was."""
     with app.app_context():
         colleague = f.staff(R.STAFF)
-        share = f.share(db.session.get(__import__("app.models", fromlist=["Entity"]).Entity, desk.a), R.OWNER,
-                        user=colleague)
+        share = f.share(db.session.get(Entity, desk.a), R.OWNER, user=colleague)
         colleague_id, share_id = colleague.id, share.id
     login(client, desk.owner)
     assert _share(client, desk, [(f"u:{colleague_id}", R.VIEWER)]).status_code == 403
@@ -174,8 +173,6 @@ def test_bad_input_gives_a_form_error_and_writes_nothing(app, client, login, des
 def test_the_page_shows_effective_roles_through_a_group(app, client, login, desk):
     """A contact with Entity Access directly and Collaborator through a group shows Collaborator, both sources."""
     with app.app_context():
-        from app.models import ContactGroup, Entity
-
         f.share(db.session.get(Entity, desk.a), R.ENTITY_COLLABORATOR, group=db.session.get(ContactGroup, desk.family))
     login(client, desk.owner)
     body = client.get(f"/shares/{desk.a}").get_data(as_text=True)
@@ -189,8 +186,6 @@ def test_the_page_shows_effective_roles_through_a_group(app, client, login, desk
 def test_the_page_runs_a_fixed_number_of_queries(app, client, login, desk, count_queries):
     """The page costs the same number of SQL statements with 2 or 30 people and groups."""
     with app.app_context():
-        from app.models import ContactGroup, Entity
-
         alpha = db.session.get(Entity, desk.a)
         f.share(alpha, R.ENTITY_ACCESS, group=db.session.get(ContactGroup, desk.family))
     login(client, desk.owner)
@@ -296,6 +291,14 @@ def test_adding_a_contact_needs_the_contact_add_right_and_a_grantable_role(app, 
         assert db.session.scalar(select(Contact.id).where(Contact.last_name == "New")) is None
 
 
+def _sign_in(page, base, username):
+    page.goto(base + "/login/")
+    page.fill("#username", username)
+    page.fill("#password", f.PASSWORD)
+    with page.expect_navigation():
+        page.press("#password", "Enter")
+
+
 def test_sharing_many_in_chromium(app):
     """In a real browser an Admin picks a group and a colleague by search, shares, sees the effective roles,
     then adds and invites a new contact from the same page."""
@@ -316,11 +319,7 @@ def test_sharing_many_in_chromium(app):
     problems = []
     with browser.live_server(app) as base, browser.chromium() as chrome:
         page = browser.watch(chrome.new_page(viewport=browser.DESKTOP), problems)
-        page.goto(base + "/login/")
-        page.fill("#username", "sharer")
-        page.fill("#password", f.PASSWORD)
-        with page.expect_navigation():
-            page.press("#password", "Enter")
+        _sign_in(page, base, "sharer")
         page.goto(f"{base}/shares/{entity_id}")
         for row, (text, option, role) in enumerate([("Able", "Able family", R.ENTITY_COLLABORATOR),
                                                     ("Colleague", "Cleo Colleague", R.VIEWER)]):
