@@ -38,6 +38,7 @@ COVERED_ELSEWHERE = {
     "StaffSignInView.member": "tests/test_staff_sessions.py (Admins only; others 403)",
     "StaffSignInView.end_sessions": "tests/test_staff_sessions.py",
     "StaffSignInView.reset": "tests/test_two_factor.py (Staff Admin and Staff get 403)",
+    "SharesView.new_contact": "tests/test_shares.py (also needs the Contacts add permission: Owners get 403)",
 }
 # E-signature: a signer's own rows and the staff screens of a request, swept by id in their own tests.
 COVERED_ELSEWHERE.update({
@@ -68,7 +69,8 @@ CUSTOM_RIGHTS = {
     "DocumentBrowserView.entity": R.VIEW, "DocumentBrowserView.upload": R.WORK,
     "DocumentBrowserView.new_version": R.WORK, "DocumentBrowserView.create_folder": R.WORK,
     "DocumentBrowserView.rename_folder": R.WORK, "DocumentBrowserView.move_folder": R.WORK,
-    "DocumentBrowserView.delete_folder": R.WORK, "DocumentFilesView.download": R.VIEW,
+    "DocumentBrowserView.delete_folder": R.WORK, "SharesView.entity": R.SHARE, "SharesView.search": R.SHARE,
+    "SharesView.add": R.SHARE, "SharesView.remove": R.SHARE, "DocumentFilesView.download": R.VIEW,
     "DocumentFilesView.view": R.VIEW, "NotificationsView.open": OWN,
     "portal.task": R.VIEW, "portal.task_done": R.VIEW, "portal.task_reply": R.VIEW, "portal.task_tick": R.VIEW,
     "portal.task_upload": R.CONTRIBUTE, "portal.request": R.VIEW, "portal.request_reply": R.VIEW,

@@ -171,10 +171,10 @@ def test_actions_follow_the_rights(app, client, login, firm):
     login(client, firm.accountant)
     own = client.get(f"/entityview/show/{firm.own}").get_data(as_text=True)
     assert f"/taskview/new?entity={firm.own}" in own and f"/file-requests/new?entity={firm.own}" in own
-    assert f"/entityshareview/add?_flt_0_entity={firm.own}" in own and f"/entityview/edit/{firm.own}" in own
+    assert f'href="/shares/{firm.own}"' in own and f"/entityview/edit/{firm.own}" in own
     viewed = client.get(f"/entityview/show/{firm.viewed}").get_data(as_text=True)
     assert f"/taskview/new?entity={firm.viewed}" in viewed
-    assert "/entityshareview/add" not in viewed and f"/entityview/edit/{firm.viewed}" not in viewed
+    assert "/shares/" not in viewed and f"/entityview/edit/{firm.viewed}" not in viewed
     with app.app_context():
         from app.models import Entity
 
@@ -194,7 +194,7 @@ def test_new_task_form_is_prefilled_with_the_entity_in_scope_only(app, client, l
 
 
 def test_share_from_the_page_lands_on_the_entity(app, client, login, firm):
-    """The Share action opens the share form for this entity; saving shares this entity."""
+    """The share form fixed on an entity (?_flt_0_entity=) shares that entity, never a foreign one."""
     with app.app_context():
         from app.models import Entity
 

@@ -159,6 +159,23 @@ def manages_roles(user):
     return has_screen_permission(user, "can_edit", "RoleModelView")
 
 
+def grantable_roles(user, entity):
+    """The entity roles `user` may grant, change or take back on `entity` (in R.ENTITY_ROLES order).
+
+    None without the share right; the privileged Owner role only for those who share every entity
+    (Admin, Entities Admin), so an entity's Owner cannot make more Owners."""
+    if not can(user, R.SHARE, entity):
+        return ()
+    if R.SHARE in global_actions(user):
+        return R.ENTITY_ROLES
+    return tuple(name for name in R.ENTITY_ROLES if name not in R.PRIVILEGED_ENTITY_ROLES)
+
+
+def may_add_contacts(user):
+    """Whether a staff user may create contacts (the Contacts screen's add permission)."""
+    return has_screen_permission(user, "can_add", "ContactView")
+
+
 def has_screen_permission(user, permission, view_name):
     """Whether one of a staff user's global roles holds FAB `permission` on `view_name`."""
     if user_id_of(user) is None or is_contact(user):

@@ -18,6 +18,10 @@ ENTITY_ROLES = STAFF_ENTITY_ROLES + CONTACT_ENTITY_ROLES
 STAFF_GLOBAL_ROLES = (ADMIN, STAFF_ADMIN, ENTITIES_ADMIN, STAFF)
 # Roles only an Admin may hand out, and whose holders only an Admin may change.
 PRIVILEGED_ROLES = (ADMIN, ENTITIES_ADMIN)
+# Entity roles only those who share every entity may hand out (Owner can share and delete the entity).
+PRIVILEGED_ENTITY_ROLES = (OWNER,)
+# How strong each entity role is on its side: a person's effective role is the strongest one they hold.
+ENTITY_ROLE_RANK = {VIEWER: 1, OWNER: 2, ENTITY_ACCESS: 1, ENTITY_COLLABORATOR: 2}
 
 ROLE_LABELS = {
     ADMIN: _l("Admin"),

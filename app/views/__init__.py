@@ -16,6 +16,7 @@ from app.views.task_batches import TaskBatchView, TaskTemplateView
 from app.views.vouchers import TaxVoucherView
 from app.views.firm import FirmSettingsView
 from app.views.imports import ImportView
+from app.views.shares import SharesView
 from app.views.staff_sessions import MySessionsView, StaffSignInView
 from app.views.passkeys import PasskeyView
 from app.views.two_factor import TwoFactorView
@@ -32,6 +33,7 @@ def register_views(appbuilder):
     appbuilder.add_view(DocumentView, "Documents", label=_l("Documents"), icon="fa-file", **clients)
     appbuilder.add_view_no_menu(DocumentFilesView)
     appbuilder.add_view_no_menu(DocumentBrowserView)
+    appbuilder.add_view_no_menu(SharesView)
     appbuilder.add_view(TaskView, "Tasks", label=_l("Tasks"), icon="fa-check-square-o", **clients)
     appbuilder.add_view_no_menu(FileRequestView)
     appbuilder.add_view_no_menu(TaskSeriesView)
