@@ -30,11 +30,12 @@ NOT_PAGES = {"UtilView.back", "MenuApi.get_menu_data", "LocaleView.index", "Staf
              "DocumentFilesView.download", "DocumentFilesView.view", "portal.document_download",
              "portal.document_view", "TaxVoucherView.import_csv"}
 NOT_PAGE_METHODS = {"delete", "download", "choices", "action", "export", "ajax_lookup", "static"}
-# Pages of another audience, checked below with their own session (or by their own tests).
+# Pages of another audience: checked below with their own session, or named as not checked.
 ELSEWHERE = {
     "StaffAuthDBView.login": "signed out, below", "TwoFactorView.verify": "half signed in, below",
     "TwoFactorView.recovery": "half signed in, below", "TwoFactorView.enrol": "enrolling, below",
-    "k1.open": "a partner's mailed link: tests/test_k1_guest.py", "k1.page": "a partner's mailed link",
+    "k1.open": "a K-1 partner's mailed link: neither staff nor portal, not checked here",
+    "k1.page": "a K-1 partner's page behind that link, not checked here",
     "ops_mail.show": "a mail file of the file backend, absent while mail goes to SMTP",
 }
 # Arguments that pick a variant of a page checked without them (the chart grouped another way).
@@ -137,10 +138,27 @@ def audit(page, base, urls, who, report):
         for violation in axe.run(page, options=AXE_OPTIONS).response["violations"]:
             report.append({"who": who, "url": url, **violation})
             for node in violation["nodes"]:
-                line = (f"{who} {url}: {violation['id']} ({violation['impact']}) at {' '.join(map(str, node['target']))}"
-                        f" — {violation['help']}")
+                target = " ".join(map(str, node["target"]))
+                line = f"{who} {url}: {violation['id']} ({violation['impact']}) at {target} — {violation['help']}"
                 (blocking if (node.get("impact") or violation["impact"]) in BLOCKING else minor).append(line)
     return blocking, minor
+
+
+def _visits(app, rows, login, portal_login):
+    """{who: (signed test client, URLs to check)}, and the lines of the pages left out (not 200 HTML for them)."""
+    staff, portal, no_row = pages(app, rows)
+    assert no_row == [], f"routes with no row to show (give them one in the rows fixture): {no_row}"
+    skipped, admin = [], login(app.test_client(), rows["admin"])
+    contact = portal_login(app.test_client(), rows["collaborator"])
+    staff, portal = _reachable(admin, staff, skipped), _reachable(contact, portal, skipped)
+    assert len(staff) > 60 and len(portal) > 8, skipped
+    with app.test_request_context():
+        enrolling = f.staff(R.ADMIN).id
+    return {"Admin": (admin, staff), "Contact": (contact, portal),
+            "Admin after the password": (login(app.test_client(), rows["admin"], state="password"),
+                                         ["/two-factor/", "/two-factor/recovery"]),
+            "Admin enrolling": (login(app.test_client(), enrolling, state="enrol"), ["/two-factor/enrol"]),
+            "Signed out": (None, ["/login/", "/portal/sign-in", "/portal/sign-up"])}, skipped
 
 
 @pytest.mark.timeout(600)
@@ -149,40 +167,22 @@ def test_every_staff_and_portal_page_has_no_serious_accessibility_violation(app,
     Admin, on the sign-in and two-step pages, nor on the portal's pages as a contact."""
     browser.require_chromium()
     pytest.importorskip("axe_playwright_python")
-    staff, portal, no_row = pages(app, rows)
-    assert no_row == [], f"routes with no row to show (give them one in the rows fixture): {no_row}"
-    assert len(staff) > 60 and len(portal) > 8, (staff, portal)
-    skipped, sessions = [], {}
-    sessions["Admin"] = login(app.test_client(), rows["admin"])
-    staff = _reachable(sessions["Admin"], staff, skipped)
-    sessions["Contact"] = portal_login(app.test_client(), rows["collaborator"])
-    portal = _reachable(sessions["Contact"], portal, skipped)
-    assert len(staff) > 60 and len(portal) > 8, skipped
-    with app.test_request_context():
-        enrolling = f.staff(R.ADMIN)
-    sessions["Admin after the password"] = login(app.test_client(), rows["admin"], state="password")
-    sessions["Admin enrolling"] = login(app.test_client(), enrolling.id, state="enrol")
-    sessions["Signed out"] = app.test_client()
-    visits = {"Admin": staff, "Contact": portal, "Admin after the password": ["/two-factor/", "/two-factor/recovery"],
-              "Admin enrolling": ["/two-factor/enrol"],
-              "Signed out": ["/login/", "/portal/sign-in", "/portal/sign-up"]}
-    blocking, minor, report, started = [], [], [], time.monotonic()
+    visits, skipped = _visits(app, rows, login, portal_login)
+    blocking, minor, report, problems, started = [], [], [], [], time.monotonic()
     with browser.live_server(app) as base, browser.chromium() as chromium:
         context = chromium.new_context(viewport=browser.DESKTOP)
-        page, problems = context.new_page(), []
-        browser.watch(page, problems)  # a script error (ours labels select2 widgets) is a failure too
-        for who, urls in visits.items():
+        page = browser.watch(context.new_page(), problems)  # a script error (ours names select2 widgets) fails too
+        for who, (test_client, urls) in visits.items():
             context.clear_cookies()
-            if who != "Signed out":
-                context.add_cookies([{**_cookie(app, sessions[who]), "domain": "127.0.0.1"}])
+            if test_client is not None:
+                context.add_cookies([_cookie(app, test_client)])
             found = audit(page, base, urls, who, report)
-            blocking += found[0]
-            minor += found[1]
-    seconds = time.monotonic() - started
+            blocking, minor = blocking + found[0], minor + found[1]
     os.makedirs(browser.OUTPUT, exist_ok=True)
     with open(os.path.join(browser.OUTPUT, "accessibility.json"), "w", encoding="utf-8") as out:
         json.dump(report, out, indent=1)  # every violation with axe's own explanation, for whoever fixes it
-    print(f"\naxe-core checked {sum(map(len, visits.values()))} pages in {seconds:.0f} s")
+    print(f"\naxe-core checked {sum(len(urls) for _, urls in visits.values())} pages in "
+          f"{time.monotonic() - started:.0f} s (test-output/accessibility.json has the details)")
     print("not checked (not a 200 HTML page for that user):", *skipped, sep="\n  ")
     print("moderate and minor violations:", *minor, sep="\n  ")
     assert problems == [], problems
