@@ -1,6 +1,6 @@
 """App-wide web concerns, one module each: node status, file downloads, response headers,
 per-request hooks and errors. `register(app)` wires them."""
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 bp = Blueprint("portico", __name__)
 
@@ -20,3 +20,11 @@ def register(app):
     app.before_request(actor_address)
     app.after_request(security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.globals["page_language"] = page_language
+
+
+def page_language():
+    """The language of the page being rendered, for `<html lang>` (FAB's locale: ?_l_, session, default)."""
+    from flask_babel import get_locale
+
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
