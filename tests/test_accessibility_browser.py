@@ -11,12 +11,14 @@ from flask_appbuilder.security.sqla.models import Group, User
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
-from app.models import ActivityEvent, Notification, TaxVoucher
+from app.models import ActivityEvent, Contact, Notification, TaxVoucher
+from app.models.task_batches import BatchState, TaskBatch, TaskTemplate
 from app.security import roles as R
-from app.services import imports
+from app.services import imports, signature_seal, signatures
 from tests import browser
 from tests import factories as f
 from tests.access_matrix import ARG_MODELS
+from tests.signature_helpers import upload_pdf
 
 pytestmark = pytest.mark.usefixtures("fresh_redis")
 
@@ -43,6 +45,8 @@ VARIANTS = {"group_by"}
 # Pages that name their row in the query string: (argument, model of the row).
 QUERY_ROWS = {"ops_audit.details_view": ("id", ActivityEvent), "ops_outbox.details_view": ("id", Notification),
               "StaffResetPasswordView.this_form_get": ("pk", User)}
+# Arguments that name a row the fixture made, or a fixed part of it (the first document, its first page).
+ROW_ARGS = {"signature_id": "signature", "number": 0, "page": 0}
 SIGNED_OUT_PORTAL = ("portal.sign_in", "portal.sign_in_code", "portal.sign_in_pin", "portal.sign_up",
                      "portal.sign_up_pin", "portal.sign_up_verify")
 
@@ -57,8 +61,28 @@ def rows(app):
         db.session.add(Group(name="Partners"))
         ids["import"] = imports.preview(admin, "clients.csv", csv).id
         ids["day"] = db.session.query(TaxVoucher.due_date).order_by(TaxVoucher.id).first()[0].isoformat()
+        ids.update(_work_for_many(admin), signature=_signature_for(admin, ids))
         db.session.remove()
     return ids
+
+
+def _work_for_many(admin):
+    """A task template and a finished batch of the Admin's (a batch shows to its author only)."""
+    template = TaskTemplate(title="Year-end papers", deadline_days=14, created_by_id=admin.id)
+    batch = TaskBatch(title="Year-end papers", entity_ids="[]", state=BatchState.done, created_by_id=admin.id)
+    db.session.add_all([template, batch])
+    db.session.commit()
+    return {"template": template.id, "batch": batch.id}
+
+
+def _signature_for(admin, ids):
+    """A request sent by the Admin to the portal contact of the pages below (Cole of entity A)."""
+    signature_seal.ensure_certificate("Test Firm CPAs")
+    contact = db.session.get(Contact, ids["collaborator"])
+    entity = next(share.entity for share in contact.shares if share.entity is not None)
+    request = signatures.create(entity, admin, "Engagement letter", [upload_pdf(entity, admin)], [contact],
+                                message="Please sign.")
+    return signatures.send(request, admin).id
 
 
 def _first_id(model):
@@ -77,6 +101,10 @@ def _values(app, rule, ids):
             values[arg] = ids["import"]
         elif rule.endpoint == "StaffSignInView.member":
             values[arg] = ids["staff"]
+        elif arg in ROW_ARGS:
+            values[arg] = ids[ROW_ARGS[arg]] if isinstance(ROW_ARGS[arg], str) else ROW_ARGS[arg]
+        elif rule.endpoint.startswith(("TaskBatchView.", "TaskTemplateView.")) and arg == "pk":
+            values[arg] = ids["batch" if rule.endpoint.startswith("TaskBatchView.") else "template"]
         elif arg == "pk" and getattr(view, "datamodel", None) is not None:
             values[arg] = _first_id(view.datamodel.obj)
         elif arg in ARG_MODELS:
