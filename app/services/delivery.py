@@ -3,7 +3,8 @@
 A drain claims due rows in bulk (a lease: claim token + claimed_until; PostgreSQL skips rows other
 workers hold, SQLite serialises the claiming UPDATE), re-checks the whole batch through the access
 module, and sends one mail per recipient (a digest when several rows are due) over one SMTP
-connection. Each mail's rows go pending → sending (committed before the hand-off) → sent: a
+connection. Each mail's rows go pending → sending (committed before the hand-off) → sent
+(app.services.delivery_marks): a
 worker killed between the two leaves "sending", which the sweep flags for a person to check and
 never re-sends; rows it had claimed but not started go back to the queue when the lease ends
 (app.services.delivery_sweep)."""
@@ -12,11 +13,11 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app import mailer
+from app.services import delivery_marks as marks
 from app.extensions import db
 from app.models import Contact, Notification
 from app.models.notifications import Channel, NotificationState
@@ -133,8 +134,9 @@ def send_batch(rows, outgoing):
         _release((group or []) + [r for g in pending for r in g], delivered)  # only "pending" rows change
         raise
     finally:
-        _record_sent(delivered)
+        marks.record_sent(delivered)
         db.session.commit()
+        marks.close()
     return counts
 
 
@@ -177,7 +179,7 @@ def _hand_over(group, built, outgoing, delivered, counts):
     except mailer.NotConnected as exc:
         _finish(group, None, str(exc)[:2000], delivered)
         raise
-    if not _mark_sending(group, delivered):
+    if not marks.mark_sending(group, delivered):
         counts["claimed elsewhere"] += len(group)
         return None
     return group, outgoing.send_later(built)
@@ -198,67 +200,9 @@ def _land(flight, delivered):
     return "sent"
 
 
-_SENT = text("UPDATE notification SET state = 'sent', claim_token = NULL, claimed_until = NULL "
-             "WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
-_SENDING = text("UPDATE notification SET state = 'sending', sent_on = :now "
-                "WHERE id IN :ids AND claim_token = :token AND state = 'pending'").bindparams(
-    bindparam("ids", expanding=True))
-# The previous mail's "sent" and this mail's "sending" in one statement (SET reads the old row).
-_SENT_AND_SENDING = text(
-    "UPDATE notification SET state = CASE WHEN state = 'sending' THEN 'sent' ELSE 'sending' END, "
-    "sent_on = CASE WHEN state = 'sending' THEN sent_on ELSE :now END, "
-    "claim_token = CASE WHEN state = 'sending' THEN NULL ELSE claim_token END, "
-    "claimed_until = CASE WHEN state = 'sending' THEN NULL ELSE claimed_until END "
-    "WHERE (id IN :sent AND state = 'sending') OR (id IN :ids AND claim_token = :token AND state = 'pending')"
-).bindparams(bindparam("sent", expanding=True), bindparam("ids", expanding=True))
-_UNDO_SENDING = text("UPDATE notification SET state = 'pending' "
-                     "WHERE id IN :ids AND claim_token = :token AND state = 'sending'").bindparams(
-    bindparam("ids", expanding=True))
-
-
-def _record_sent(delivered):
-    """Write "sent" for the mails handed over since the last commit (the caller commits)."""
-    if delivered:
-        db.session.connection().execute(_SENT, {"ids": [r.id for r in delivered]})
-        _sent_in_memory(delivered)
-
-
-def _sent_in_memory(delivered):
-    for row in delivered:
-        set_committed_value(row, "state", NotificationState.sent)
-    delivered.clear()
-
-
-# Once per mail, PostgreSQL would wait for the disk (2 ms here, more than a mail takes to send).
-# Without the wait, a killed worker changes nothing (the server has the commit); a crash of the
-# database server may lose the last marks, which the sweep then treats as unknown: see delivery_sweep.
-_NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit TO OFF")
-
-
-def _mark_sending(group, delivered):
-    """In one statement and commit: the previous mails' "sent" and this mail's "sending" (only if
-    still ours). Core SQL on the session's connection: this runs once per mail."""
-    params = {"ids": [r.id for r in group], "token": group[0].claim_token, "now": datetime.now()}
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(_NO_FLUSH_WAIT)
-    if delivered:
-        sent = [r.id for r in delivered]
-        done = connection.execute(_SENT_AND_SENDING, dict(params, sent=sent)).rowcount - len(sent)
-        _sent_in_memory(delivered)
-    else:
-        done = connection.execute(_SENDING, params).rowcount
-    if done != len(group):  # the lease ran out and another worker took some: leave the mail to it
-        connection.execute(_UNDO_SENDING, params)
-    db.session.commit()
-    for row in group:  # what the UPDATE wrote, so the ORM writes every later change of state
-        set_committed_value(row, "state", SENDING if done == len(group) else PENDING)
-    return done == len(group)
-
-
 def _finish(group, state, error=None, delivered=()):
     """Record how a mail ended; state None = a temporary refusal: queued again (until the last attempt)."""
-    _record_sent(delivered)
+    marks.record_sent(delivered)
     for row in group:
         row.state = state or (NotificationState.failed if row.attempts >= MAX_ATTEMPTS else PENDING)
         row.claim_token = row.claimed_until = None
@@ -270,7 +214,7 @@ def _finish(group, state, error=None, delivered=()):
 
 def _release(rows, delivered=()):
     """Give claimed rows not yet started back to the queue (attempts kept: nothing was tried)."""
-    _record_sent(delivered)
+    marks.record_sent(delivered)
     ids = [r.id for r in rows]
     if ids:
         db.session.execute(update(Notification).where(Notification.id.in_(ids), Notification.state == PENDING).values(
