@@ -167,3 +167,17 @@ def test_bad_field_input_is_refused_without_a_500(app, client, login, desk):
         assert response.status_code in (200, 302), bad
     with app.app_context():
         assert db.session.scalars(db.select(SignatureRequest)).one().fields == []
+
+
+def test_page_previews_render_safely_from_many_threads_at_once():
+    """PDFium is not thread-safe: previews asked for at once by a threaded server all render, none crash."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.services.signature_pdf import render_page
+    from tests.signature_helpers import make_pdf
+
+    pdf = make_pdf(pages=3)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        images = list(pool.map(lambda n: render_page(pdf, n % 3, width=300), range(64)))
+    assert all(image.startswith(b"\x89PNG") for image in images)
+    assert len({len(image) for image in images}) <= 3

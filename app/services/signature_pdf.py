@@ -2,6 +2,7 @@
 when no field was placed), the certificate of completion, then the seal over the whole file."""
 import hashlib
 import io
+import threading
 
 from flask_babel import gettext as _
 from reportlab.lib.utils import ImageReader
@@ -12,6 +13,9 @@ from app.services import signature_seal
 
 PREVIEW_WIDTH = 900  # pixels of a page preview (sharp on a phone, small enough to load fast)
 MAX_PAGES = 500
+# PDFium is not thread-safe: two threads rendering at once (threaded server, parallel page previews)
+# crash the process, so every call into it holds this lock.
+_PDFIUM_LOCK = threading.Lock()
 
 
 class PdfError(ValueError):
@@ -46,16 +50,17 @@ def render_page(pdf_bytes, index, width=PREVIEW_WIDTH):
     """PNG bytes of one page, `width` pixels wide."""
     import pypdfium2 as pdfium
 
-    pdf = pdfium.PdfDocument(pdf_bytes)
-    try:
-        page = pdf[index]
-        scale = width / max(page.get_width(), 1)
-        image = page.render(scale=scale).to_pil()
-        out = io.BytesIO()
-        image.save(out, format="PNG", optimize=False)
-        return out.getvalue()
-    finally:
-        pdf.close()
+    with _PDFIUM_LOCK:
+        pdf = pdfium.PdfDocument(pdf_bytes)
+        try:
+            page = pdf[index]
+            scale = width / max(page.get_width(), 1)
+            image = page.render(scale=scale).to_pil()  # may share the bitmap's buffer: encode before closing
+            out = io.BytesIO()
+            image.save(out, format="PNG", optimize=False)
+            return out.getvalue()
+        finally:
+            pdf.close()
 
 
 def _draw_signature(c, signer, x, y, w, h):
