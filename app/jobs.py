@@ -229,7 +229,7 @@ def send_deadline_reminders():
     """Daily: deadline_approaching for assigned open tasks (3 days before, on the day, weekly overdue)."""
     from datetime import date
 
-    from app.services.tasks import emit_deadline_events
+    from app.services.task_reminders import emit_deadline_events
 
     with _app_context():
         from flask import current_app

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import Notification, Task, TaxVoucher
 from app.models.vouchers import VoucherStatus
 from app.security import roles as R
-from app.services import tasks, vouchers
+from app.services import task_reminders, tasks, vouchers
 from app.services.firm import get_settings
 from app.services.recurrence import Frequency, Rule
 from tests import factories as f
@@ -57,7 +57,7 @@ def test_deadline_reminders_cost_the_same_whatever_the_tasks_not_due(firm, count
             _assigned_task(firm, TODAY - timedelta(days=next(late)), f"Late {i}")
         db.session.execute(Notification.__table__.delete().where(Notification.event == "deadline_approaching"))
         db.session.commit()
-        costs.append(_statements(count_queries, lambda: tasks.emit_deadline_events(TODAY)))
+        costs.append(_statements(count_queries, lambda: task_reminders.emit_deadline_events(TODAY)))
     assert costs[0] == costs[1]
     assert len(costs[0][1]) == 1
 
@@ -66,10 +66,29 @@ def test_deadline_reminders_run_twice_write_once(firm):
     """A second run the same day adds no notification (exact idempotency keys)."""
     _assigned_task(firm, TODAY, "Due today")
     _assigned_task(firm, TODAY - timedelta(days=14), "Two weeks late")
-    tasks.emit_deadline_events(TODAY)
+    task_reminders.emit_deadline_events(TODAY)
     written = _notifications()
-    tasks.emit_deadline_events(TODAY)
+    task_reminders.emit_deadline_events(TODAY)
     assert written == _notifications() and written == 4  # two tasks x (in-app + e-mail) for Cora
+
+
+def test_set_based_reminders_write_the_keys_notify_writes_and_log_once(firm):
+    """The rows carry exactly the outbox keys notify() would write (so either path writes a reminder once),
+    one activity line per task reminded, and none again on a second run."""
+    from app.models import ActivityEvent
+    from app.models.notifications import Channel
+    from app.services import notifications
+
+    task = _assigned_task(firm, TODAY - timedelta(days=7), "A week late")
+    task_reminders.emit_deadline_events(TODAY)
+    keys = set(db.session.scalars(select(Notification.idempotency_key).where(
+        Notification.event == "deadline_approaching")))
+    assert keys == {notifications.idempotency_key("deadline_approaching", task, contact, channel,
+                                                  f"{task.deadline.isoformat()}:-7")
+                    for contact in task.assignees for channel in Channel} and len(keys) == 2
+    task_reminders.emit_deadline_events(TODAY)
+    lines = db.session.scalars(select(ActivityEvent).where(ActivityEvent.verb == "work.deadline_approaching")).all()
+    assert [(line.object_id, line.summary, line.actor_id) for line in lines] == [(task.id, "A week late", None)]
 
 
 def _series(firm, start, title):

@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import ClientRequest, Contact, MessageKind, Notification, NotificationPreference, Task
 from app.models.notifications import Channel, NotificationState
 from app.security import roles as R
-from app.services import delivery, messages, requests, tasks
+from app.services import delivery, messages, requests, task_reminders, tasks
 from app.services.firm import get_settings
 from tests import factories as f
 from tests import workers
@@ -205,7 +205,7 @@ def test_completion_file_request_and_deadline_triggers_reach_the_right_people(fi
     request = file_requests.create(firm["entity"], firm["accountant"], [firm["mari"]], "Statements")
     assert {n.recipient_contact_id for n in _emails()} == {firm["mari"].id}
     db.session.query(Notification).delete()
-    tasks.emit_deadline_events(date.today())  # "Finish" is due today, still open for the firm
+    task_reminders.emit_deadline_events(date.today())  # "Finish" is due today, still open for the firm
     assert {n.recipient_contact_id for n in _emails()} == {ann.id, firm["mari"].id}
     assert request.kind.name == "file_request"
 
@@ -218,9 +218,9 @@ def test_the_daily_deadline_job_run_twice_writes_each_reminder_once(firm, smtp):
     tasks.assign(task, firm["accountant"])
     db.session.query(Notification).delete()
     db.session.commit()
-    tasks.emit_deadline_events(date.today())
+    task_reminders.emit_deadline_events(date.today())
     first = db.session.query(Notification).count()
-    tasks.emit_deadline_events(date.today())
+    task_reminders.emit_deadline_events(date.today())
     assert first > 0 and db.session.query(Notification).count() == first
 
 

@@ -12,7 +12,7 @@ from app.models import ActivityEvent, ClientRequest, Document, Message, MessageK
 from app.models.tasks import ClientStatus, PortalState, StaffStatus, TaskKind
 from app.security import access
 from app.security import roles as R
-from app.services import events, file_requests, messages, requests, tasks
+from app.services import events, file_requests, messages, requests, task_reminders, tasks
 from app.models.tasks import Frequency
 from app.services.recurrence import Rule
 from tests import factories as f
@@ -248,6 +248,6 @@ def test_deadline_approaching_is_emitted_for_assigned_open_tasks_only(work):
     for task in (soon, due, done):
         tasks.assign(task, work["accountant"])
     tasks.complete(done, work["accountant"])
-    found = tasks.emit_deadline_events(today)
+    found = task_reminders.emit_deadline_events(today)
     assert {db.session.get(Task, task_id).title for task_id in found} == {"Due soon", "Due today"}
     assert _verbs().count("work.deadline_approaching") == 2

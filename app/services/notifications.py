@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models import Contact, Notification, Task
 from app.models.notifications import Channel, NotificationState
-from app.models.tasks import StaffStatus
 from app.security import roles as R
 from app.services import events
 from app.services.firm import get_settings
@@ -66,16 +65,9 @@ def existing_keys(keys):
         Notification.idempotency_key.in_(keys)))) if keys else set()
 
 
-def deadline_discriminator(task, days_left):
-    """What tells one deadline reminder of a task from another (the deadline and the days left)."""
-    return f"{task.deadline.isoformat()}:{days_left}"
-
-
-def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=True, existing=None,
-           channels=tuple(Channel)):
+def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=True, channels=tuple(Channel)):
     """Add in-app and e-mail rows (or only `channels`) for each person (skipping the actor); uncommitted.
-    `existing`: the keys already in the outbox when the caller looked them up for a whole batch (else one
-    query here)."""
+    (The daily deadline reminders write the same rows set-based: app/services/task_reminders.py.)"""
     now = datetime.now()
     send_after = now + timedelta(seconds=get_settings().notification_delay if delay else 0)
     people = [p for p in people if p is not None and not (
@@ -84,7 +76,7 @@ def notify(event_name, people, obj, entity, actor=None, discriminator="", delay=
             for p in people for channel in channels}
     # A re-run (a daily job run twice) finds its rows already written: never a second row or mail.
     # Exact keys (the unique index answers), not a LIKE on a prefix (no index can serve it here).
-    seen = existing if existing is not None else existing_keys(keys.values())  # grows with what is added
+    seen = existing_keys(keys.values())  # grows with what is added
     for (person, channel), key in keys.items():
         if key not in seen:
             seen.add(key)
@@ -185,12 +177,6 @@ def _on_file_request_created(entity, obj, actor=None, recipients=(), **_):
     notify(events.FILE_REQUEST_CREATED, recipients, obj, entity, actor)
 
 
-def _on_deadline_approaching(entity, obj, actor=None, recipients=(), days_left=0, existing=None, **_):
-    if obj.staff_status is StaffStatus.open:
-        notify(events.DEADLINE_APPROACHING, recipients, obj, entity, actor,
-               discriminator=deadline_discriminator(obj, days_left), delay=False, existing=existing)
-
-
 def _on_voucher_due(entity, obj, actor=None, recipients=(), days_left=0, **_):
     """One reminder per contact and due date (obj is the date's first voucher); keyed by date and day."""
     notify(events.VOUCHER_DUE, recipients, obj, entity, actor,
@@ -209,7 +195,6 @@ HANDLERS = {
     events.CLIENT_COMPLETED: _on_client_completed,
     events.REQUEST_CREATED: _on_request_created,
     events.FILE_REQUEST_CREATED: _on_file_request_created,
-    events.DEADLINE_APPROACHING: _on_deadline_approaching,
     events.VOUCHER_DUE: _on_voucher_due,
     events.CLIENT_UPLOADED: _on_client_uploaded,
 }

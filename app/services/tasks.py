@@ -1,11 +1,10 @@
 """Tasks: create, assign to the portal, withdraw, complete (staff or client), reopen, checklists,
 and recurring series whose next occurrence a scheduled job creates (idempotently)."""
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.exc import IntegrityError
 
 from app import jobs
@@ -18,7 +17,6 @@ from app.services import events
 from app.services.entities import contacts_with_access
 from app.services.recurrence import Rule, next_deadline
 
-BATCH = 500  # due tasks handled and committed at a time by the periodic jobs
 log = logging.getLogger(__name__)
 
 
@@ -123,57 +121,6 @@ def attach(task, document, user):
     if document not in task.attachments:
         task.attachments.append(document)
         db.session.commit()
-
-
-def _open_assigned():
-    return (Task.staff_status == StaffStatus.open, Task.portal_state == PortalState.assigned)
-
-
-def reminder_deadlines(today, days_before=(3, 0)):
-    """The deadlines reminded of today: `days_before` days ahead, and every 7th day overdue back to
-    the oldest open, assigned task (one query)."""
-    due = {today + timedelta(days=n) for n in days_before}
-    oldest = db.session.scalar(select(func.min(Task.deadline)).where(*_open_assigned()))
-    day = today - timedelta(days=7)
-    while oldest is not None and day >= oldest:
-        due.add(day)
-        day -= timedelta(days=7)
-    return sorted(due)
-
-
-def emit_deadline_events(today, days_before=(3, 0)):
-    """Emit deadline_approaching for open, assigned tasks due `days_before` days from `today`, and
-    weekly while overdue (the daily cron job calls this; outbox keys make a re-run harmless).
-
-    The due tasks are selected in SQL by deadline (index) and handled BATCH at a time, each batch
-    committed: the work and memory grow with the tasks due, not with the table. Returns their ids."""
-    found, deadlines, after = [], reminder_deadlines(today, days_before), 0
-    while True:
-        batch = db.session.scalars(
-            select(Task).where(*_open_assigned(), Task.deadline.in_(deadlines), Task.id > after)
-            .options(joinedload(Task.entity), selectinload(Task.assignees))
-            .order_by(Task.id).limit(BATCH)).all()
-        with db.session.no_autoflush:  # the batch's rows go out together at the commit (keys never overlap)
-            existing = _existing_reminders(batch, today)
-            for task in batch:
-                events.emit(events.DEADLINE_APPROACHING, task.entity, task, days_left=(task.deadline - today).days,
-                            recipients=list(task.assignees), existing=existing)
-        found += [task.id for task in batch]
-        db.session.commit()
-        if len(batch) < BATCH:
-            return found
-        after = batch[-1].id
-
-
-def _existing_reminders(batch, today):
-    """The outbox keys of this batch's reminders already written (one query for the whole batch)."""
-    from app.models.notifications import Channel
-    from app.services import notifications
-
-    return notifications.existing_keys(
-        notifications.idempotency_key(events.DEADLINE_APPROACHING, task, person, channel,
-                                      notifications.deadline_discriminator(task, (task.deadline - today).days))
-        for task in batch for person in task.assignees for channel in Channel)
 
 
 def spawn_due_occurrences(today=None):
