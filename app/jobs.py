@@ -211,7 +211,7 @@ def send_voucher_reminders():
     """Daily: remind contacts of tax vouchers falling due (through the notification outbox)."""
     from datetime import date
 
-    from app.services.vouchers import remind
+    from app.services.voucher_reminders import remind
 
     with _app_context():
         return remind(date.today())

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import Notification, Task, TaxVoucher
 from app.models.vouchers import VoucherStatus
 from app.security import roles as R
-from app.services import task_reminders, tasks, vouchers
+from app.services import task_reminders, tasks, voucher_reminders
 from app.services.firm import get_settings
 from app.services.recurrence import Frequency, Rule
 from tests import factories as f
@@ -133,6 +133,6 @@ def test_voucher_reminders_cost_the_same_whatever_the_vouchers_not_due(firm, cou
             _voucher(firm["entity"], TODAY + timedelta(days=3), VoucherStatus.paid)
         db.session.execute(Notification.__table__.delete().where(Notification.event == "voucher_due"))
         db.session.commit()
-        costs.append(_statements(count_queries, lambda: vouchers.remind(TODAY, days_before=(3, 0))))
+        costs.append(_statements(count_queries, lambda: voucher_reminders.remind(TODAY, days_before=(3, 0))))
     assert costs[0] == costs[1] and costs[0][1] == 1
-    assert vouchers.remind(TODAY, days_before=(3, 0)) == 0
+    assert voucher_reminders.remind(TODAY, days_before=(3, 0)) == 0

@@ -15,7 +15,7 @@ from app.models.notifications import Channel, NotificationState
 from app.models.vouchers import VoucherStatus
 from app.security import roles as R
 from app.services import delivery, events, payment_hosts
-from app.services import vouchers
+from app.services import voucher_reminders, vouchers
 from app.services import vouchers as service
 from app.services.firm import get_settings
 from tests import factories as f
@@ -358,11 +358,11 @@ def _rows(channel):
 
 def test_reminders_reach_the_entitys_contacts_once_per_due_date(season, smtp):
     """3 days before: one reminder per contact of A (not the disabled one, not B's); a re-run adds none."""
-    assert service.remind(season.today, days_before=(3, 0)) == 1
+    assert voucher_reminders.remind(season.today, days_before=(3, 0)) == 1
     in_app = _rows(Channel.in_app)
     assert sorted(n.recipient_contact.first_name for n in in_app) == ["Ann", "Rhea"]
     assert {n.object_id for n in in_app} == {season.first.id}
-    assert service.remind(season.today, days_before=(3, 0)) == 0
+    assert voucher_reminders.remind(season.today, days_before=(3, 0)) == 0
     assert len(_rows(Channel.in_app)) == 2 and len(_rows(Channel.email)) == 2
     for row in _rows(Channel.email):
         delivery.deliver(row.id)
@@ -372,13 +372,31 @@ def test_reminders_reach_the_entitys_contacts_once_per_due_date(season, smtp):
     assert "Tax payments due on" in smtp.messages[0]["Subject"] and "3,400" not in text and "3400" not in text
 
 
+def test_a_contact_reached_through_a_group_is_reminded_once_with_notifys_key(season, smtp):
+    """A group share reaches its members (a member also shared directly gets one row, not two), with the
+    outbox key notify() writes; the activity line says which date is due."""
+    from app.models import ActivityEvent
+    from app.services import notifications
+
+    gus = f.contact(first="Gus", email="gus@a.example")
+    f.share(season.a, R.ENTITY_ACCESS, group=f.group("Family", members=[gus, season.ann]))
+    assert voucher_reminders.remind(season.today, days_before=(3,)) == 1
+    rows = _rows(Channel.in_app)
+    assert sorted(n.recipient_contact.first_name for n in rows) == ["Ann", "Gus", "Rhea"]
+    assert {n.idempotency_key for n in rows} == {notifications.idempotency_key(
+        events.VOUCHER_DUE, season.first, c, Channel.in_app, f"{season.due.isoformat()}:3")
+        for c in (season.ann, gus, season.rhea)}
+    line = db.session.query(ActivityEvent).filter_by(verb="work.voucher_due").one()
+    assert line.object_id == season.first.id and season.due.isoformat() in line.summary
+
+
 def test_on_the_day_a_second_reminder_and_none_for_paid_dates(season, smtp):
     """On the due date a new reminder goes out; a date whose vouchers are all paid gets none."""
-    service.remind(season.today, days_before=(3,))
+    voucher_reminders.remind(season.today, days_before=(3,))
     for voucher in db.session.query(TaxVoucher).filter_by(entity_id=season.a.id, due_date=season.due):
         voucher.status, voucher.paid_on = VoucherStatus.paid, season.today
     db.session.commit()
-    assert service.remind(season.due, days_before=(0,)) == 0
+    assert voucher_reminders.remind(season.due, days_before=(0,)) == 0
     assert len(_rows(Channel.in_app)) == 2
 
 
@@ -386,7 +404,7 @@ def test_mail_is_suppressed_when_the_contact_turned_voucher_reminders_off(season
     """Rhea's voucher_due e-mail is off: her mail row is cancelled (the bell keeps it); Ann gets hers."""
     db.session.add(NotificationPreference(contact_id=season.rhea.id, event=events.VOUCHER_DUE, email=False))
     db.session.commit()
-    service.remind(season.today, days_before=(3,))
+    voucher_reminders.remind(season.today, days_before=(3,))
     for row in _rows(Channel.email):
         delivery.deliver(row.id)
     assert [m["To"] for m in smtp.messages] == ["ann@a.example"]
@@ -396,7 +414,7 @@ def test_mail_is_suppressed_when_the_contact_turned_voucher_reminders_off(season
 
 def test_a_reminder_paid_before_its_mail_leaves_sends_nothing(season, smtp):
     """Every voucher of the date is paid between the reminder and its delivery: the mails are cancelled."""
-    service.remind(season.today, days_before=(3,))
+    voucher_reminders.remind(season.today, days_before=(3,))
     for voucher in db.session.query(TaxVoucher).filter_by(entity_id=season.a.id, due_date=season.due):
         voucher.status, voucher.paid_on = VoucherStatus.paid, season.today
     db.session.commit()

@@ -1,28 +1,19 @@
-"""Deadline reminders of the daily job, written set-based.
+"""Deadline reminders of the daily job: 3 days before, on the day, and every 7th day overdue.
 
-A large firm has thousands of tasks due on one morning (3 days before, on the day, and every 7th day
-overdue). Building one ORM row per reminder cost several ms a task on PostgreSQL, most of it turning
-huge multi-row INSERTs into the driver's placeholders. Here each batch of due tasks is one
-`INSERT … SELECT … ON CONFLICT DO NOTHING` per channel: the database builds the rows, the unique
-outbox key makes a second run write nothing, and an activity line is recorded only for the tasks that
-got a new reminder. The keys are the ones `notifications.notify` writes, so both paths agree.
+Written set-based (app/services/outbox_bulk.py): a batch of due tasks is one INSERT … SELECT per
+channel, so a morning with thousands of tasks due takes seconds, not minutes.
 """
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import String, case, cast, func, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, func, literal, select
 
 from app import jobs
 from app.extensions import db
-from app.models import ActivityEvent, Notification, Task
-from app.models.notifications import Channel, NotificationState
+from app.models import Task
 from app.models.tasks import PortalState, StaffStatus, task_assignees
-from app.services import events
+from app.services import events, outbox_bulk
 
 BATCH = 2000  # due tasks per statement and commit: memory and lock time stay bounded
-VERB = f"work.{events.DEADLINE_APPROACHING}"
-_COLUMNS = ("recipient_contact_id", "event", "entity_id", "object_type", "object_id", "channel", "send_after",
-            "state", "sent_on", "attempts", "idempotency_key", "created_on")
 
 
 def _open_assigned():
@@ -47,63 +38,27 @@ def emit_deadline_events(today, days_before=(3, 0)):
     nothing. Batches of BATCH tasks, each committed; a drain is enqueued after the commits. Returns the
     ids of the tasks due."""
     deadlines = reminder_deadlines(today, days_before)
-    found, after, mailed = [], 0, False
+    discriminator = case({d: f"{d.isoformat()}:{(d - today).days}" for d in deadlines}, value=Task.deadline)
+    found, after, reminded = [], 0, False
     while deadlines:
         ids = db.session.scalars(select(Task.id).where(*_open_assigned(), Task.deadline.in_(deadlines),
                                                        Task.id > after).order_by(Task.id).limit(BATCH)).all()
         if not ids:
             break
-        window = (Task.id > after, Task.id <= ids[-1])
-        reminded = _write_rows(today, deadlines, window)
-        mailed = mailed or bool(reminded)
-        _record_activity(reminded)
+        window = (*_open_assigned(), Task.deadline.in_(deadlines), Task.id > after, Task.id <= ids[-1])
+        given = outbox_bulk.insert_rows(lambda channel, now: select(*outbox_bulk.columns(
+            task_assignees.c.contact_id, events.DEADLINE_APPROACHING, Task.entity_id, "Task", Task.id, channel,
+            now, discriminator)).join(task_assignees, task_assignees.c.task_id == Task.id).where(*window))
+        if given:
+            outbox_bulk.record_activity(select(
+                literal(f"work.{events.DEADLINE_APPROACHING}"), Task.entity_id, literal("Task"), Task.id,
+                func.substr(Task.title, 1, 300)).where(Task.id.in_(sorted(given))))
         db.session.commit()
+        reminded = reminded or bool(given)
         found += ids
         after = ids[-1]
         if len(ids) < BATCH:
             break
-    if mailed:
+    if reminded:
         jobs.enqueue_drain()
     return found
-
-
-def _write_rows(today, deadlines, window):
-    """Insert the in-app and e-mail rows of the tasks in `window`; the ids of the tasks given a new row."""
-    now = datetime.now()
-    reminded = set()
-    for channel in (Channel.in_app, Channel.email):
-        statement = _insert().from_select(_COLUMNS, _rows(today, deadlines, window, channel, now))
-        statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
-        reminded |= set(db.session.scalars(statement.returning(Notification.object_id)))
-    return reminded
-
-
-def _insert():
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(Notification)
-
-
-def _rows(today, deadlines, window, channel, now):
-    """SELECT of one channel's notification rows: one per assignee of each due task in `window`."""
-    discriminator = case({d: f"{d.isoformat()}:{(d - today).days}" for d in deadlines}, value=Task.deadline)
-    key = (literal(f"{events.DEADLINE_APPROACHING}:Task:") + cast(Task.id, String) + literal(":c")
-           + cast(task_assignees.c.contact_id, String) + literal(f":{channel.name}:") + discriminator)
-    in_app = channel is Channel.in_app
-    return (select(task_assignees.c.contact_id, literal(events.DEADLINE_APPROACHING), Task.entity_id,
-                   literal("Task"), Task.id, literal(channel, Notification.channel.type),
-                   literal(now, Notification.send_after.type),
-                   literal(NotificationState.sent if in_app else NotificationState.pending, Notification.state.type),
-                   literal(now if in_app else None, Notification.sent_on.type), literal(0), key,
-                   literal(now, Notification.created_on.type))
-            .join(task_assignees, task_assignees.c.task_id == Task.id)
-            .where(*_open_assigned(), Task.deadline.in_(deadlines), *window))
-
-
-def _record_activity(task_ids):
-    """One "Deadline approaching" line per task reminded, by the system (one INSERT … SELECT)."""
-    if not task_ids:
-        return
-    rows = select(literal(VERB), Task.entity_id, literal("Task"), Task.id, func.substr(Task.title, 1, 300),
-                  literal(datetime.now(), ActivityEvent.created_on.type)).where(Task.id.in_(sorted(task_ids)))
-    db.session.execute(db.insert(ActivityEvent).from_select(
-        ("verb", "entity_id", "object_type", "object_id", "summary", "created_on"), rows))

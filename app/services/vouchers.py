@@ -1,5 +1,6 @@
 """Tax vouchers: the rules of a voucher, the payment-link check, the portal's grouping by due date,
-marking paid, and reminders before each due date. Views and the CSV import only delegate here.
+marking paid, and the days of reminders (voucher_reminders.py sends them). Views and the CSV import
+only delegate here.
 
 Amounts are Decimal from the form (or file) to the page: totals are summed in Python with Decimal,
 never in floats (SQLite keeps NUMERIC as REAL, so even a SQL SUM would go through floats there).
@@ -11,18 +12,15 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import Notification, TaxVoucher
-from app.models.notifications import Channel
+from app.models import TaxVoucher
 from app.models.vouchers import VoucherStatus
 from app.security import access
 from app.security import roles as R
-from app.services import activity, events
-from app.services.entities import contacts_with_access
+from app.services import activity
 from app.services.payment_hosts import allowed_hosts, payment_target
 
 MAX_AMOUNT = Decimal("9999999999.99")  # Numeric(12, 2)
@@ -214,9 +212,6 @@ def mark_paid(voucher, user, paid_on, confirmation, today=None):
     return voucher
 
 
-REMIND_BATCH = 500  # (entity, due date) reminders committed at a time
-
-
 def reminder_days():
     """Days before a due date when reminders go out (REMINDER_DAYS_BEFORE, e.g. "3,0")."""
     raw = str(current_app.config.get("REMINDER_DAYS_BEFORE", "3,0"))
@@ -228,46 +223,3 @@ def still_due(voucher):
     return db.session.scalar(select(TaxVoucher.id).where(
         TaxVoucher.entity_id == voucher.entity_id, TaxVoucher.due_date == voucher.due_date,
         TaxVoucher.status == VoucherStatus.unpaid).limit(1)) is not None
-
-
-def remind(today, days_before=None):
-    """Emit voucher_due for each entity and due date `days_before` days away with unpaid vouchers: one
-    reminder per contact who can see the entity and due date (about the date's first voucher). A re-run
-    the same day adds nothing. Returns how many (entity, due date) reminders were emitted."""
-    days = reminder_days() if days_before is None else tuple(days_before)
-    wanted = {today + timedelta(days=n): n for n in days}
-    unpaid = func.sum(case((TaxVoucher.status == VoucherStatus.unpaid, 1), else_=0))
-    rows = db.session.execute(
-        select(TaxVoucher.entity_id, TaxVoucher.due_date, func.min(TaxVoucher.id))
-        .where(TaxVoucher.due_date.in_(list(wanted)))
-        .group_by(TaxVoucher.entity_id, TaxVoucher.due_date).having(unpaid > 0)
-        .order_by(TaxVoucher.due_date, TaxVoucher.entity_id)).all()
-    emitted = 0
-    for start in range(0, len(rows), REMIND_BATCH):  # committed a batch at a time: bounded memory
-        batch = rows[start:start + REMIND_BATCH]
-        firsts = {v.id: v for v in db.session.scalars(select(TaxVoucher).where(
-            TaxVoucher.id.in_([r[2] for r in batch])).options(joinedload(TaxVoucher.entity)))}
-        with db.session.no_autoflush:  # written together at the commit; no two rows share a key
-            done = sum(_remind_one(firsts[first_id], wanted[due_date]) for _entity_id, due_date, first_id in batch)
-        try:
-            db.session.commit()
-        except IntegrityError:  # another run wrote the same reminders first
-            db.session.rollback()
-            continue
-        emitted += done
-    return emitted
-
-
-def _remind_one(voucher, days_left):
-    discriminator = f"{voucher.due_date.isoformat()}:{days_left}"
-    people = [c for c, _role in contacts_with_access(voucher.entity) if access.may_be_mailed(c)]
-    keys = {f"{events.VOUCHER_DUE}:TaxVoucher:{voucher.id}:c{c.id}:{Channel.in_app.name}:{discriminator}": c.id
-            for c in people}  # the exact keys notify() writes: the unique index answers
-    told = {keys[k] for k in db.session.scalars(select(Notification.idempotency_key).where(
-        Notification.idempotency_key.in_(list(keys))))} if keys else set()
-    recipients = [c for c in people if c.id not in told]
-    if not recipients:
-        return 0
-    events.emit(events.VOUCHER_DUE, voucher.entity, voucher, recipients=recipients, days_left=days_left,
-                summary=_("Tax payments due on %(date)s", date=voucher.due_date.isoformat()))
-    return 1
