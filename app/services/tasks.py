@@ -14,7 +14,7 @@ from app.models.tasks import ClientStatus, PortalState, StaffStatus, TaskKind
 from app.security import access
 from app.security import roles as R
 from app.services import events
-from app.services.entities import contacts_with_access
+from app.services.entities import contact_ids_with_access, contacts_with_access
 from app.services.recurrence import Rule, next_deadline
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,9 @@ def default_assignees(entity):
     return [contact for contact, _role in contacts_with_access(entity)]
 
 
-def check_assignees(entity, contacts):
-    """Refuse assignees who cannot see the entity."""
-    allowed = {c.id for c in default_assignees(entity)}
+def check_assignees(entity, contacts, allowed=None):
+    """Refuse assignees who cannot see the entity (`allowed`: their ids, when the caller has them)."""
+    allowed = contact_ids_with_access(entity.id) if allowed is None else allowed
     strangers = [c for c in contacts if c.id not in allowed]
     if strangers:
         raise TaskError(_("%(names)s cannot see this entity.", names=", ".join(map(str, strangers))))
@@ -43,12 +43,16 @@ def check_assignees(entity, contacts):
 
 def create_task(entity, title, user, description=None, deadline=None, responsible=None, auto_complete=False,
                 checklist=(), assignees=None, kind=TaskKind.task, series=None, occurrence=None, commit=True,
-                batch_id=None):
-    """A new task on `entity` (assignees default to every contact who can see it)."""
+                batch_id=None, allowed=None):
+    """A new task on `entity` (assignees default to every contact who can see it; `allowed`: the ids of
+    those contacts, when the caller has them already)."""
     if not (title or "").strip():
         raise TaskError(_("Give the task a title."))
-    assignees = default_assignees(entity) if assignees is None else list(assignees)
-    check_assignees(entity, assignees)
+    if assignees is None:
+        assignees = default_assignees(entity)
+    else:
+        assignees = list(assignees)
+        check_assignees(entity, assignees, allowed)
     task = Task(entity=entity, title=title.strip()[:200], description=description, deadline=deadline,
                 responsible=responsible or entity.responsible, auto_complete=auto_complete, kind=kind,
                 series=series, occurrence=occurrence, created_by_id=getattr(user, "id", None),
@@ -183,13 +187,13 @@ def spawn_next(task_id):
     deadline = next_deadline(series.start, series_rule(series), task.deadline)
     if deadline is None:
         return None
-    still_allowed = {c.id for c in default_assignees(task.entity)}  # a revoked share is not copied
+    still_allowed = contact_ids_with_access(task.entity_id)  # a revoked share is not copied
     try:
         nxt = create_task(task.entity, series.title, None, description=series.description, deadline=deadline,
                           responsible=task.responsible, auto_complete=task.auto_complete,
                           checklist=[item.text for item in task.checklist],
                           assignees=[c for c in task.assignees if c.id in still_allowed],
-                          kind=task.kind, series=series, occurrence=number)
+                          kind=task.kind, series=series, occurrence=number, allowed=still_allowed)
     except IntegrityError:  # another worker created it first
         db.session.rollback()
         return _occurrence(task.series_id, number)
