@@ -52,11 +52,16 @@ def schedule_spawn(task):
     raised, when Redis is down: completing the task or the periodic sweep creates it too)."""
     if task.series_id is None or task.deadline is None:
         return None
-    when = datetime.combine(task.deadline, SPAWN_AT, tzinfo=timezone.utc)
+    return schedule_spawn_at(task.id, task.deadline)
+
+
+def schedule_spawn_at(task_id, deadline):
+    """schedule_spawn for a task of a series known by its id and deadline (no reload after a commit)."""
+    when = datetime.combine(deadline, SPAWN_AT, tzinfo=timezone.utc)
     try:
-        return queue().enqueue_at(when, spawn_next_occurrence, task.id, job_id=f"spawn-next-{task.id}")
+        return queue().enqueue_at(when, spawn_next_occurrence, task_id, job_id=f"spawn-next-{task_id}")
     except RedisError:
-        log.warning("could not schedule the next occurrence of task %s", task.id, exc_info=True)
+        log.warning("could not schedule the next occurrence of task %s", task_id, exc_info=True)
         return None
 
 
@@ -257,7 +262,7 @@ def purge_outbox():
 
 def sweep_recurring_tasks():
     """Hourly: create next occurrences whose scheduled job was lost (idempotent)."""
-    from app.services.tasks import spawn_due_occurrences
+    from app.services.task_occurrences import spawn_due_occurrences
 
     with _app_context():
         return spawn_due_occurrences()

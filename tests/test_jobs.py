@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import Notification, Task, TaxVoucher
 from app.models.vouchers import VoucherStatus
 from app.security import roles as R
-from app.services import task_reminders, tasks, voucher_reminders
+from app.services import task_occurrences, task_reminders, tasks, voucher_reminders
 from app.services.firm import get_settings
 from app.services.recurrence import Frequency, Rule
 from tests import factories as f
@@ -103,7 +103,7 @@ def test_spawn_costs_the_same_whatever_the_series_not_due(firm, count_queries):
         for i in range(extra):
             _series(firm, today + timedelta(days=10 + i), f"Later {i}")
         due = _series(firm, today - timedelta(days=1), f"Due {extra}")
-        costs.append(_statements(count_queries, lambda: tasks.spawn_due_occurrences(today))[0])
+        costs.append(_statements(count_queries, lambda: task_occurrences.spawn_due_occurrences(today))[0])
         assert db.session.scalar(select(func.count(Task.id)).where(Task.series_id == due.series_id)) == 2
     assert costs[0] == costs[1]
 
@@ -111,9 +111,50 @@ def test_spawn_costs_the_same_whatever_the_series_not_due(firm, count_queries):
 def test_spawn_run_twice_creates_one_occurrence(firm):
     """The sweep run twice creates the next occurrence once."""
     first = _series(firm, date.today() - timedelta(days=1), "Monthly")
-    assert tasks.spawn_due_occurrences() == 1
-    assert tasks.spawn_due_occurrences() == 0
+    assert task_occurrences.spawn_due_occurrences() == 1
+    assert task_occurrences.spawn_due_occurrences() == 0
     assert db.session.scalar(select(func.count(Task.id)).where(Task.series_id == first.series_id)) == 2
+
+
+def test_spawn_costs_the_same_for_3_or_30_series_due(firm, app):
+    """Occurrences are created a chunk at a time: 3, then 30, series due cost the same statements (on
+    SQLite, which cannot batch INSERTs that return new ids, the same apart from the task INSERTs)."""
+    from sqlalchemy import event
+
+    today, costs = date.today(), []
+    for due in (3, 30):
+        for i in range(due):
+            _series(firm, today - timedelta(days=1), f"Due {due}.{i}")
+        statements = []
+        listener = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert task_occurrences.spawn_due_occurrences(today) == due
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        batched = db.engine.dialect.name == "postgresql"
+        costs.append(len([s for s in statements if batched or not s.startswith("INSERT INTO task (")]))
+    assert costs[0] == costs[1]
+
+
+def test_an_occurrence_created_meanwhile_by_another_worker_is_not_doubled(firm, monkeypatch):
+    """Another worker creates one occurrence while the sweep's chunk is being built: the chunk rolls back,
+    is done one task at a time, and each series gets exactly one next occurrence."""
+    today = date.today()
+    first = _series(firm, today - timedelta(days=1), "Raced")
+    second = _series(firm, today - timedelta(days=1), "Quiet")
+    seeing = task_occurrences._contacts_seeing
+
+    def meanwhile(entity_ids):
+        result = seeing(entity_ids)
+        tasks.spawn_next(first.id)  # what the job scheduled at the deadline does, committed first
+        return result
+
+    monkeypatch.setattr(task_occurrences, "_contacts_seeing", meanwhile)
+    assert task_occurrences.spawn_due_occurrences(today) == 2
+    for task in (first, second):
+        occurrences = db.session.scalars(select(Task.occurrence).where(Task.series_id == task.series_id)).all()
+        assert sorted(occurrences) == [1, 2]
 
 
 def _voucher(entity, due, status=VoucherStatus.unpaid):

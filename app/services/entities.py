@@ -70,14 +70,20 @@ def contacts_with_access(entity):
     return sorted(seen.values(), key=lambda pair: (pair[0].last_name, pair[0].first_name))
 
 
+def shared_contacts(entity_ids):
+    """A SELECT of (entity_id, contact_id): the contacts who see these entities, directly or through a
+    group (each pair once)."""
+    direct = select(EntityShare.entity_id, EntityShare.contact_id.label("contact_id")).where(
+        EntityShare.entity_id.in_(entity_ids), EntityShare.contact_id.is_not(None))
+    grouped = (select(EntityShare.entity_id, contact_group_members.c.contact_id.label("contact_id"))
+               .join(contact_group_members, contact_group_members.c.group_id == EntityShare.group_id)
+               .where(EntityShare.entity_id.in_(entity_ids)))
+    return union(direct, grouped)
+
+
 def contact_ids_with_access(entity_id):
     """Ids of the contacts who can see the entity, directly or through a group (one query)."""
-    direct = select(EntityShare.contact_id).where(EntityShare.entity_id == entity_id,
-                                                  EntityShare.contact_id.is_not(None))
-    grouped = (select(contact_group_members.c.contact_id)
-               .join(EntityShare, EntityShare.group_id == contact_group_members.c.group_id)
-               .where(EntityShare.entity_id == entity_id))
-    return set(db.session.scalars(union(direct, grouped)))
+    return {contact_id for _entity_id, contact_id in db.session.execute(shared_contacts([entity_id]))}
 
 
 # The client page ------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """Tasks: create, assign to the portal, withdraw, complete (staff or client), reopen, checklists,
 and recurring series whose next occurrence a scheduled job creates (idempotently)."""
 import logging
-from datetime import date, datetime
+from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import jobs
@@ -125,24 +125,6 @@ def attach(task, document, user):
     if document not in task.attachments:
         task.attachments.append(document)
         db.session.commit()
-
-
-def spawn_due_occurrences(today=None):
-    """Create the next occurrence of every series whose latest occurrence's deadline has passed.
-
-    Selected in SQL (the latest occurrence per series, kept only when due): the work grows with the
-    series due, not with every series."""
-    today = today or date.today()
-    latest = (select(Task.series_id, func.max(Task.occurrence).label("occurrence"))
-              .where(Task.series_id.is_not(None)).group_by(Task.series_id).subquery())
-    due = db.session.scalars(
-        select(Task.id).join(latest, (Task.series_id == latest.c.series_id) & (Task.occurrence == latest.c.occurrence))
-        .where(Task.deadline <= today).order_by(Task.id)).all()
-    created = 0
-    for task_id in due:
-        if spawn_next(task_id):
-            created += 1
-    return created
 
 
 def check_rule(rule):

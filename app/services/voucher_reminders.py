@@ -7,14 +7,15 @@ INSERT … SELECT per channel over the entity's direct and group shares; disable
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, literal, select, union
+from sqlalchemy import case, func, literal, select
 
 from app import jobs
 from app.extensions import db
-from app.models import Contact, EntityShare, TaxVoucher, contact_group_members
+from app.models import Contact, TaxVoucher
 from app.models.contacts import PortalState
 from app.models.vouchers import VoucherStatus
 from app.services import events, outbox_bulk
+from app.services.entities import shared_contacts
 from app.services.vouchers import reminder_days
 
 BATCH = 2000  # (entity, due date) pairs per statement and commit
@@ -54,13 +55,8 @@ def remind(today, days_before=None):
 
 
 def _recipients(entity_ids):
-    """(entity_id, contact_id) of the contacts who see these entities, directly or through a group, and
-    may be mailed (not disabled): the same people as contacts_with_access + may_be_mailed."""
-    direct = select(EntityShare.entity_id, EntityShare.contact_id.label("contact_id")).where(
-        EntityShare.entity_id.in_(entity_ids), EntityShare.contact_id.is_not(None))
-    grouped = (select(EntityShare.entity_id, contact_group_members.c.contact_id.label("contact_id"))
-               .join(contact_group_members, contact_group_members.c.group_id == EntityShare.group_id)
-               .where(EntityShare.entity_id.in_(entity_ids)))
-    shared = union(direct, grouped).subquery()
+    """(entity_id, contact_id) of the contacts who see these entities and may be mailed (not disabled):
+    the same people as contacts_with_access + may_be_mailed."""
+    shared = shared_contacts(entity_ids).subquery()
     return (select(shared.c.entity_id, shared.c.contact_id).join(Contact, Contact.id == shared.c.contact_id)
             .where(Contact.portal_state != PortalState.disabled).subquery())
