@@ -50,6 +50,18 @@ def desk(app):
                                message=message.id)
 
 
+def test_a_bell_with_hundreds_unread_counts_to_100_and_shows_99_plus(app, client, login, desk):
+    """Counting stops at 100 (a long-unread bell costs one short scan on every page); the badge says 99+."""
+    with app.app_context():
+        for _ in range(130):
+            _note(desk.ann, desk.mine)
+        db.session.commit()
+        assert bells.unread_count(app.appbuilder.sm.get_user_by_id(desk.ann)) == 100
+    login(client, desk.ann)
+    page = client.get("/notifications/?view=each").get_data(as_text=True)
+    assert '<span class="badge">99+</span>' in page and "Notifications, more than 99 unread" in page
+
+
 def test_unread_count_and_list_show_own_rows_only(app, client, login, desk):
     """Ann's count and list hold her unread in-app rows only: not Ben's, not her e-mail rows."""
     with app.app_context():

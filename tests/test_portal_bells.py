@@ -85,6 +85,16 @@ def test_the_list_shows_own_rows_with_portal_links(app, client, portal_login, de
     assert "/taskview/" not in page and "/clientrequestview/" not in page
 
 
+def test_more_than_99_unread_shows_99_plus(app, client, portal_login, desk):
+    """130 unread rows: the bell's badge and the page say 99+ / more than 99 (the count stops at 100)."""
+    with app.app_context():
+        db.session.execute(insert(Notification), [_row(desk.pia, desk.shown) for _ in range(130)])
+        db.session.commit()
+    portal_login(client, desk.pia)
+    page = client.get(PAGE).get_data(as_text=True)
+    assert '<span class="count">99+</span>' in page and "More than 99 unread" in page
+
+
 def test_opening_marks_read_and_goes_to_the_portal_page(app, client, portal_login, desk):
     """Task → /portal/tasks/<id>, message → its thread, request → /portal/requests/<id>; each is read after."""
     with app.app_context():
