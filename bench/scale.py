@@ -21,10 +21,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 STATEMENT_TIMEOUT_MS = 30_000
+# The settings the README recommends, applied per session unless --server-settings (jit and
+# random_page_cost change plans; work_mem keeps sorts in memory).
+RECOMMENDED = {"jit": "off", "random_page_cost": "1.1", "work_mem": "16MB"}
 
 
-def make_app():
-    """The app on DATABASE_URL with a statement timeout, no login rate limit, mails to files."""
+def make_app(settings=None):
+    """The app on DATABASE_URL with a statement timeout, no login rate limit, mails to files, and the
+    PostgreSQL `settings` of each session (default: RECOMMENDED; {} keeps the server's)."""
+    settings = RECOMMENDED if settings is None else settings
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgresql"):
         sys.exit("set DATABASE_URL to a PostgreSQL database (e.g. postgresql+psycopg://portico:portico@127.0.0.1:5432/portico_scale)")
@@ -44,6 +49,8 @@ def make_app():
         def _timeout(dbapi_conn, _record):
             with dbapi_conn.cursor() as cur:
                 cur.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+                for name, value in settings.items():
+                    cur.execute(f"SET {name} = '{value}'")
             dbapi_conn.commit()
 
         db.engine.dispose()
@@ -93,9 +100,11 @@ def main():
     parser.add_argument("--skip-build", action="store_true", help="time the firm already in the database")
     parser.add_argument("--runs", type=int, default=20, help="requests per page")
     parser.add_argument("--only", default="", help="comma-separated groups: staff,scoped,ops,portal,jobs")
+    parser.add_argument("--server-settings", action="store_true",
+                        help="keep the server's planner settings instead of the README's recommended ones")
     parser.add_argument("--skip", default="", help="comma-separated page labels to leave out (e.g. shares,documents)")
     args = parser.parse_args()
-    app = make_app()
+    app = make_app({} if args.server_settings else None)
     if not args.skip_build:
         import scale_build
 
