@@ -238,3 +238,30 @@ def test_listed_scope_finds_the_same_rows_as_the_subquery(world):
             listed = set(db.session.scalars(select(model.id).where(access.scope(user, model, listed=True))))
             assert plain == listed, (user, model)
     assert len(set(db.session.scalars(select(Message.id).where(access.scope(staff, Message, listed=True))))) == 2
+
+
+@pytest.mark.parametrize("action", [R.VIEW, R.WORK])
+def test_per_row_scope_finds_the_same_rows_as_the_set(world, action):
+    """scope(..., per_row=True) (EXISTS per row) and the set scope select the same rows of every PER_ROW
+    model, for a member sharing as Viewer, one owning an entity, one seeing it through nothing, an Admin
+    and a contact (who keeps the set scope)."""
+    from sqlalchemy import select
+
+    from app.models import Task
+    from app.security.scopes import PER_ROW
+    from app.services import tasks
+
+    viewer, owner, stranger, admin = f.staff(R.STAFF), f.staff(R.STAFF), f.staff(R.STAFF), f.staff(R.ADMIN)
+    f.share(world["own"], R.VIEWER, user=viewer)
+    world["foreign"].responsible = owner
+    db.session.commit()
+    person = f.portal_contact(world["own"])
+    for entity in (world["own"], world["foreign"]):
+        tasks.create_task(entity, f"Task of {entity.name}", admin, responsible=viewer)
+    for user in (viewer, owner, stranger, admin, person.user):
+        for model in PER_ROW | {Task}:
+            plain = set(db.session.scalars(select(model.id).where(access.scope(user, model, action))))
+            per_row = set(db.session.scalars(select(model.id).where(access.scope(user, model, action, per_row=True))))
+            assert plain == per_row, (user, model, action)
+    seen = set(db.session.scalars(select(Task.title).where(access.scope(viewer, Task, per_row=True))))
+    assert seen == {"Task of " + world["own"].name}

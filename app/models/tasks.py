@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import relationship
 
@@ -121,6 +122,9 @@ class Task(Model):
         # A batch makes one task per entity: a re-run of its job finds the task and makes no second one.
         UniqueConstraint("batch_id", "entity_id", name="uq_task_batch_entity"),
         Index("ix_task_entity_deadline", "entity_id", "deadline"),
+        # A member's open tasks by deadline (the home page's lists walk it and stop at 10).
+        Index("ix_task_responsible_open", "responsible_id", "deadline", "id",
+              postgresql_where=text("staff_status = 'open'"), sqlite_where=text("staff_status = 'open'")),
     )
 
     id = Column(Integer, primary_key=True)

@@ -5,7 +5,8 @@ clause of the rows a user may reach, used by every view's base filter, related-f
 the portal and the API. Deny by default: anything not granted here is refused.
 """
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import false, select, true, union
+from sqlalchemy import exists, false, or_, select, true, union
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import (Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings, ImportRun, TaskBatch,
@@ -19,7 +20,7 @@ from app.security.contact_access import (can_contact_see, contact_actions, conta
 from app.security.grants import (cached, contact_id_of, entity_role_ids, global_role_ids,  # noqa: F401
                                  memo, owner_grants, permission_pairs, reset_cache, role_grants,
                                  role_names_by_id, user_id_of)
-from app.security.scopes import ENTITY_SCOPED
+from app.security.scopes import ENTITY_SCOPED, PER_ROW, RowCheck
 
 
 def is_contact(user):
@@ -60,17 +61,22 @@ def is_scoped(model):
                                               TaskTemplate, TaskBatch)
 
 
-def scope(user, model, action=R.VIEW, listed=False):
+def scope(user, model, action=R.VIEW, listed=False, per_row=False):
     """A WHERE clause limiting `model` to the rows `user` may take `action` on.
 
     listed=True spells the user's entities out as values (read once per request, up to LISTED_MAX)
     instead of a subquery: for "the latest N rows in scope" the planner then filters a walk down the
-    time index through a hash of the values, where a subquery led it to a nested loop (seconds)."""
+    time index through a hash of the values, where a subquery led it to a nested loop (seconds).
+    per_row=True (staff, models in scopes.PER_ROW) tests each row's entity with EXISTS lookups: for
+    the first N rows of an index walk in an order, the walk stops early instead of sorting every row
+    in scope (a scoped member's "my open tasks": 72 ms → 2 ms at 100,000 clients)."""
     if user_id_of(user) is None:
         return false()
     if model in ENTITY_SCOPED:
         ids = None if action in global_actions(user) else entity_ids(user, action)
-        if listed and ids is not None:
+        if per_row and ids is not None and model in PER_ROW and not is_contact(user):
+            ids = _row_check(user, action)
+        elif listed and ids is not None:
             ids = _listed(user, action, ids)
         return ENTITY_SCOPED[model](ids, contact_id_of(user))
     if model is Contact:
@@ -90,6 +96,19 @@ def scope(user, model, action=R.VIEW, listed=False):
             select(Contact.user_id).where(Contact.user_id.is_not(None))
         )
     return false()
+
+
+def _row_check(user, action):
+    """The staff user's entities (shares with a role granting `action`, and owned ones where owners
+    have it) as EXISTS lookups on a row's entity id column."""
+    uid, roles, owner = user_id_of(user), entity_role_ids(action, contact=False), owner_grants(action)
+    owned = aliased(Entity)  # its own alias: on the entity list itself, `entity` is the outer row
+
+    def test(column):
+        shared = exists().where(EntityShare.entity_id == column, EntityShare.user_id == uid,
+                                EntityShare.role_id.in_(roles))
+        return or_(shared, exists().where(owned.id == column, owned.responsible_id == uid)) if owner else shared
+    return RowCheck(test)
 
 
 LISTED_MAX = 10_000  # beyond this many entities, the subquery (bind parameters have limits)

@@ -31,7 +31,17 @@ from app.models.signatures import RequestStatus
 from app.models.tasks import task_assignees
 
 
+class RowCheck:
+    """The user's entities as a test of each row's entity id (EXISTS lookups), instead of a set joined
+    first: for "the first N rows of an index walk" the planner then filters the walk and stops early."""
+
+    def __init__(self, test):
+        self.test = test  # column -> clause
+
+
 def _within(column, ids):
+    if isinstance(ids, RowCheck):
+        return ids.test(column)
     return true() if ids is None else column.in_(ids)
 
 
@@ -118,4 +128,5 @@ ENTITY_SCOPED = {
     SignatureRequest: _signature_clause,
     Folder: lambda ids, contact: and_(_within(Folder.entity_id, ids), _folder_clause(ids, contact) if contact is not None else true()),
 }
+PER_ROW = frozenset({Task, ClientRequest, TaxVoucher, K1Recipient, Document, Entity})
 

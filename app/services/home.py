@@ -28,9 +28,10 @@ def overview(user):
 
 def _my_tasks(user, *conditions):
     return db.session.scalars(
-        select(Task).where(access.scope(user, Task), Task.responsible_id == user.id,
+        select(Task).where(access.scope(user, Task, per_row=True), Task.responsible_id == user.id,
                            Task.staff_status == StaffStatus.open, *conditions)
-        .options(joinedload(Task.entity)).order_by(Task.deadline.is_(None), Task.deadline, Task.id).limit(LIMIT)
+        # This order walks ix_task_responsible_open (no deadline first is last) and stops at LIMIT.
+        .options(joinedload(Task.entity)).order_by(Task.deadline.asc().nulls_last(), Task.id).limit(LIMIT)
     ).all()
 
 
