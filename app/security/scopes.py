@@ -3,7 +3,7 @@
 Each clause takes `ids` (a select of the entity ids in scope, or None for every entity) and the
 contact id of the user (None for staff) — or a contact id column, to check many contacts at once. Used only by app.security.access.
 """
-from sqlalchemy import and_, false, or_, select, true, union
+from sqlalchemy import and_, false, literal, literal_column, or_, select, true, union
 from sqlalchemy.orm import aliased
 
 from app.models import (
@@ -77,7 +77,14 @@ def _message_clause(ids, contact):
     if ids is None and contact is None:
         return true()  # every message belongs to a task or a request (ck_message_one_thread)
     # One UNION of message ids, not an OR of two IN lists: the planner walks each half by its index.
-    if isinstance(ids, list):  # a few thousand entities spelt out: both halves hash, the time index is walked
+    if isinstance(ids, RowCheck):  # each message's thread looked up, its entity tested: a time walk stops early
+        task, request = aliased(Task), aliased(ClientRequest)
+        # OFFSET 0 keeps each lookup per row: without it PostgreSQL hashes every task in scope first.
+        thread = or_(select(literal(1)).where(task.id == Message.task_id, ids.test(task.entity_id))
+                     .offset(literal_column("0")).exists(),
+                     select(literal(1)).where(request.id == Message.request_id, ids.test(request.entity_id))
+                     .offset(literal_column("0")).exists())
+    elif isinstance(ids, list):  # a few thousand entities spelt out: both halves hash, the time index is walked
         thread = or_(Message.task_id.in_(select(Task.id).where(_task_clause(ids, contact))),
                      Message.request_id.in_(select(ClientRequest.id).where(_request_clause(ids, contact))))
     else:
@@ -128,5 +135,5 @@ ENTITY_SCOPED = {
     SignatureRequest: _signature_clause,
     Folder: lambda ids, contact: and_(_within(Folder.entity_id, ids), _folder_clause(ids, contact) if contact is not None else true()),
 }
-PER_ROW = frozenset({Task, ClientRequest, TaxVoucher, K1Recipient, Document, Entity})
+PER_ROW = frozenset({Task, ClientRequest, TaxVoucher, K1Recipient, Document, Entity, ActivityEvent, Message})
 

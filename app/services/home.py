@@ -18,7 +18,7 @@ def overview(user):
     entities = db.session.scalar(select(func.count(Entity.id)).where(access.scope(user, Entity)))
     contacts = db.session.scalar(select(func.count(Contact.id)).where(access.scope(user, Contact)))
     recent = db.session.scalars(
-        select(ActivityEvent).where(access.scope(user, ActivityEvent, listed=True))
+        select(ActivityEvent).where(access.scope(user, ActivityEvent, per_row=True))
         .options(joinedload(ActivityEvent.actor), joinedload(ActivityEvent.entity))
         .order_by(ActivityEvent.created_on.desc()).limit(5)
     ).all()
@@ -44,12 +44,12 @@ def my_work(user):
         "waiting": _my_tasks(user, Task.portal_state == PortalState.assigned, Task.client_status == ClientStatus.pending),
         "awaiting_me": _my_tasks(user, Task.client_status == ClientStatus.done),
         "client_messages": db.session.scalars(
-            select(Message).where(access.scope(user, Message, listed=True), Message.author_contact_id.is_not(None))
+            select(Message).where(access.scope(user, Message, per_row=True), Message.author_contact_id.is_not(None))
             .options(joinedload(Message.author_contact), joinedload(Message.task), joinedload(Message.request))
             .order_by(Message.created_on.desc()).limit(LIMIT)
         ).all(),
         "new_requests": db.session.scalars(
-            select(ClientRequest).where(access.scope(user, ClientRequest), ClientRequest.status == RequestStatus.new)
+            select(ClientRequest).where(access.scope(user, ClientRequest, per_row=True), ClientRequest.status == RequestStatus.new)
             .options(joinedload(ClientRequest.entity), joinedload(ClientRequest.contact))
             .order_by(ClientRequest.created_on.desc()).limit(LIMIT)
         ).all(),
