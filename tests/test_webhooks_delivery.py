@@ -177,3 +177,20 @@ def test_a_rolled_back_change_writes_no_delivery(ctx, receiver):
     db.session.flush()
     db.session.rollback()
     assert db.session.scalars(select(WebhookDelivery)).all() == [] and queue().count == 0
+
+
+def test_the_readme_verification_example_agrees_with_the_helper(ctx, receiver):
+    """The Python example in the README's Webhooks section accepts a real delivery and refuses a tampered one."""
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Webhooks"):readme.index("## Staff sign-in and sessions")]
+    namespace = {}
+    exec(re.search(r"```python\n(.*?)```", section, re.S).group(1), namespace)  # noqa: S102 (our own README)
+    admin, endpoint, secret = _endpoint(receiver)
+    webhooks.send_test(admin, endpoint)
+    assert run_jobs(lambda: receiver.requests)
+    headers, body = receiver.requests[0]["headers"], receiver.requests[0]["body"]
+    assert namespace["verify_signature"](secret, headers, body)
+    assert not namespace["verify_signature"](secret, headers, body + b" ")
