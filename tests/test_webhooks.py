@@ -68,11 +68,24 @@ def test_the_secret_is_shown_once_and_encrypted_at_rest(app, admin, receiver):
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1/hook", "https://10.0.0.5/hook", "https://192.168.1.1/",
                                  "https://169.254.169.254/latest/meta-data", "https://[::1]/", "https://localhost/",
-                                 "https://0.0.0.0/", "https://user:pw@example.com/", "ftp://example.com/", "not a url"])
+                                 "https://0.0.0.0/", "https://user:pw@example.com/", "ftp://example.com/", "not a url",
+                                 "https://100.64.0.1/", "https://[::ffff:10.0.0.1]/", "https://example.com/a b",
+                                 "https://example.com:99999/"])
 def test_private_addresses_and_other_schemes_are_refused_at_registration(app, admin, url):
     """Loopback, private, link-local, unspecified addresses, http://, credentials in the URL: refused, nothing saved."""
     response = _form(admin, url)
     assert response.status_code == 200 and "alert-danger" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(WebhookEndpoint)).all() == []
+
+
+def test_bad_form_input_is_an_error_on_the_page_never_a_500(app, admin):
+    """An unknown event name or an over-long description re-shows the form with the error; nothing saved."""
+    token = csrf_token(admin, "/webhooks/new")
+    for data in ({"url": "https://example.com/", "events": ["task.deleted"]},
+                 {"url": "https://example.com/", "events": ALL, "description": "x" * 600}):
+        response = admin.post("/webhooks/new", data=dict(data, csrf_token=token))
+        assert response.status_code == 200 and "text-danger" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalars(select(WebhookEndpoint)).all() == []
 

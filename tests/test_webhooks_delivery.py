@@ -3,6 +3,7 @@
 and the outbox surviving a lost job."""
 import json
 import time
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
@@ -162,7 +163,7 @@ def test_the_outbox_survives_a_lost_job_and_a_killed_worker(ctx, receiver):
     lost, stuck = webhooks.send_test(admin, endpoint), webhooks.send_test(admin, endpoint)
     queue().empty()
     db.session.execute(WebhookDelivery.__table__.update().where(WebhookDelivery.id == stuck.id).values(
-        state=DeliveryState.sending.name, claimed_until=db.func.now()))
+        state=DeliveryState.sending.name, claimed_until=datetime.now()))
     db.session.commit()
     time.sleep(1.1)
     assert webhooks_send.sweep(grace=0) == {"requeued": 2, "released": 1}

@@ -72,7 +72,10 @@ def _allowed_networks():
 
 
 def _public(address, allowed):
-    ip = ipaddress.ip_address(address)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # an address family we do not know: refused
+        return False
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if any(ip in network for network in allowed):
@@ -83,6 +86,8 @@ def _public(address, allowed):
 
 def parse_url(url):
     """(host, port, path) of an https:// address, or AddressRefused."""
+    if any(ord(char) <= 32 or ord(char) == 127 for char in (url or "").strip()):
+        raise AddressRefused(_("That is not a valid address."))
     try:
         parts = urlsplit((url or "").strip())
         port = parts.port or 443

@@ -18,9 +18,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.extensions import db
 from app.models.webhooks import WebhookEndpoint
 from app.security.guard import parse_pk
-from app.services import webhooks
+from app.services import events, webhooks
 from app.services.webhooks_payloads import EVENT_NAMES
-from app.services import events
 
 EVENT_LABELS = {
     EVENT_NAMES[events.CLIENT_COMPLETED]: _l("A client completed a task"),
