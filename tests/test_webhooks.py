@@ -282,3 +282,15 @@ def test_the_webhooks_screen_runs_a_fixed_number_of_queries(app, admin, receiver
     with count_queries() as five:
         assert admin.get("/webhooks/").status_code == 200
     assert one() == five()
+
+
+def test_the_ops_front_page_tells_admins_of_endpoints_switched_off(app, admin, receiver):
+    """An endpoint switched off after repeated failures is named on /ops/ with a link to the Webhooks screen."""
+    _form(admin, receiver.url)
+    assert "switched off after failing" not in admin.get("/ops/").get_data(as_text=True)
+    with app.app_context():
+        row = db.session.scalars(select(WebhookEndpoint)).one()
+        row.active, row.auto_disabled_on, row.consecutive_failures = False, db.func.now(), 15
+        db.session.commit()
+    page = admin.get("/ops/").get_data(as_text=True)
+    assert "Endpoints switched off after failing repeatedly: 1" in page and 'href="/webhooks/"' in page

@@ -120,6 +120,7 @@ def test_repeated_failures_switch_the_endpoint_off(ctx, receiver, app):
     assert not row.active and row.auto_disabled_on is not None and row.consecutive_failures == 2
     assert db.session.scalar(select(ActivityEvent.verb).where(ActivityEvent.verb == "webhook.auto_disabled"))
     assert webhooks.subscribed_endpoints("document.uploaded") == []
+    assert webhooks.health() == {"failed": 2, "switched_off": 1}
 
 
 @pytest.mark.parametrize("answer", [(302, 0, "https://127.0.0.1:1/elsewhere"), (307, 0, "/hook2")])

@@ -46,8 +46,10 @@ class OpsIndex(AdminOnlyMixin, AdminIndexView):
             failed_jobs = None
         from app.services.delivery_stats import outbox_health
 
+        from app.services.webhooks import health as webhook_health
+
         return self.render("ops/index.html", outbox=outbox, failed_jobs=failed_jobs, health=outbox_health(),
-                           address_warning=portal_address_warning(request.host_url))
+                           webhooks=webhook_health(), address_warning=portal_address_warning(request.host_url))
 
 
 def init_ops(app):

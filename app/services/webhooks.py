@@ -16,7 +16,7 @@ from datetime import datetime
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -208,3 +208,12 @@ def retry(ids):
     for delivery_id in moved:
         jobs.enqueue_webhook(delivery_id)
     return moved, len(wanted) - len(moved)
+
+
+def health():
+    """For the ops console's front page: failed deliveries, and endpoints switched off automatically."""
+    failed = db.session.scalar(select(func.count()).select_from(WebhookDelivery).where(
+        WebhookDelivery.state == DeliveryState.failed))
+    switched_off = db.session.scalar(select(func.count()).select_from(WebhookEndpoint).where(
+        WebhookEndpoint.active.is_(False), WebhookEndpoint.auto_disabled_on.is_not(None)))
+    return {"failed": failed, "switched_off": switched_off}
