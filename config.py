@@ -143,6 +143,21 @@ class Config:
     # Days before a deadline on which assignees are reminded (0 = on the day); weekly once overdue.
     REMINDER_DAYS_BEFORE = os.environ.get("REMINDER_DAYS_BEFORE", "3,0")
 
+    # Webhooks: signing secrets are encrypted at rest under this key (SECRET_KEY when unset; changing the
+    # key in use means rotating every endpoint's secret).
+    WEBHOOK_ENCRYPTION_KEY = os.environ.get("WEBHOOK_ENCRYPTION_KEY", "")
+    # Seconds to wait before each retry of a failing delivery (then it is marked failed in /ops).
+    WEBHOOK_RETRY_INTERVALS = os.environ.get("WEBHOOK_RETRY_INTERVALS", "60,300,1800,7200,21600")
+    # Connect and read timeout of one POST, in seconds.
+    WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", 10))
+    # Failed attempts in a row after which an endpoint is switched off.
+    WEBHOOK_DISABLE_AFTER = int(os.environ.get("WEBHOOK_DISABLE_AFTER", 15))
+    # Networks endpoints may resolve to although private or reserved (comma-separated CIDRs, e.g. a firm's
+    # own 10.1.2.0/24; tests: 127.0.0.1/32). Empty: public addresses only.
+    WEBHOOK_ALLOWED_NETWORKS = os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")
+    # A PEM file of extra certificate authorities to trust for endpoints (besides the system's).
+    WEBHOOK_CA_BUNDLE = os.environ.get("WEBHOOK_CA_BUNDLE", "")
+
     @classmethod
     def validate(cls, app):
         """Check the settings once the app has them; raise to refuse starting."""

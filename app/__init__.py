@@ -57,10 +57,11 @@ def create_app(config_class=None):
     from app import cli, formats, markdown, web
     from app.mailer import init_mail
     from app.security import grants_cache
-    from app.services import notifications
+    from app.services import notifications, webhooks
 
     init_mail(app)
     notifications.register()
+    webhooks.register()
     grants_cache.register()
     cli.register(app)
     web.register(app)

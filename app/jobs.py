@@ -268,9 +268,40 @@ def sweep_recurring_tasks():
         return spawn_due_occurrences()
 
 
+def deliver_webhook(delivery_id):
+    """POST one webhook delivery if it is due; a re-run after success posts nothing."""
+    from app.services.webhooks_send import deliver
+
+    with _app_context():
+        return deliver(delivery_id)
+
+
+def enqueue_webhook(delivery_id, when=None):
+    """After a commit: a delivery job now, or at `when` (a retry's back-off, through rq's scheduler);
+    Redis trouble is logged, not raised (the webhook sweep queues due deliveries again)."""
+    try:
+        q, job_id = queue(), f"webhook-{delivery_id}-{secrets.token_hex(4)}"
+        if when is None or when <= datetime.now():
+            return q.enqueue(deliver_webhook, delivery_id, job_id=job_id)
+        at = (when + timedelta(seconds=1)).astimezone(timezone.utc)  # rq rounds down to the second
+        return q.enqueue_at(at, deliver_webhook, delivery_id, job_id=job_id)
+    except RedisError:
+        log.warning("could not enqueue webhook delivery %s", delivery_id, exc_info=True)
+        return None
+
+
+def sweep_webhooks():
+    """Periodic: re-queue due webhook deliveries whose job was lost; free leases of killed workers."""
+    from app.services.webhooks_send import sweep
+
+    with _app_context():
+        return sweep()
+
+
 # Periodic jobs, run by rq's own CronScheduler (`flask portico cron`).
 CRON = [
     (sweep_outbox, {"interval": int(os.environ.get("OUTBOX_SWEEP_SECONDS", 60))}),
+    (sweep_webhooks, {"interval": int(os.environ.get("WEBHOOK_SWEEP_SECONDS", 60))}),
     (send_deadline_reminders, {"cron": "0 6 * * *"}),
     (sweep_recurring_tasks, {"cron": "15 * * * *"}),
     (send_voucher_reminders, {"cron": "5 6 * * *"}),

@@ -40,6 +40,10 @@ COVERED_ELSEWHERE = {
     "StaffSignInView.reset": "tests/test_two_factor.py (Staff Admin and Staff get 403)",
     "SharesView.new_contact": "tests/test_shares.py (also needs the Contacts add permission: Owners get 403)",
 }
+# Webhook endpoints are firm-wide and Admin-only (no entity): every other role gets 403, unknown ids 404.
+COVERED_ELSEWHERE.update({
+    f"WebhookView.{name}": "tests/test_webhooks.py (Admins only; others 403, unknown ids 404)"
+    for name in ("edit", "rotate", "test", "delete")})
 # E-signature: a signer's own rows and the staff screens of a request, swept by id in their own tests.
 COVERED_ELSEWHERE.update({
     f"portal.{name}": "tests/test_portal_signatures.py (contacts not asked and of other entities: 404)"

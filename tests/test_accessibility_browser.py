@@ -5,13 +5,15 @@ import io
 import json
 import os
 import time
+from datetime import datetime
 
 import pytest
 from flask_appbuilder.security.sqla.models import Group, User
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
-from app.models import ActivityEvent, Contact, Notification, TaxVoucher
+from app.models import (ActivityEvent, Contact, Notification, TaxVoucher, WebhookAttempt, WebhookDelivery,
+                        WebhookEndpoint)
 from app.models.task_batches import BatchState, TaskBatch, TaskTemplate
 from app.security import roles as R
 from app.services import imports, signature_seal, signatures
@@ -44,6 +46,7 @@ ELSEWHERE = {
 VARIANTS = {"group_by"}
 # Pages that name their row in the query string: (argument, model of the row).
 QUERY_ROWS = {"ops_audit.details_view": ("id", ActivityEvent), "ops_outbox.details_view": ("id", Notification),
+              "ops_webhooks.details_view": ("id", WebhookDelivery),
               "StaffResetPasswordView.this_form_get": ("pk", User)}
 # Arguments that name a row the fixture made, or a fixed part of it (the first document, its first page).
 ROW_ARGS = {"signature_id": "signature", "number": 0, "page": 0}
@@ -61,7 +64,7 @@ def rows(app):
         db.session.add(Group(name="Partners"))
         ids["import"] = imports.preview(admin, "clients.csv", csv).id
         ids["day"] = db.session.query(TaxVoucher.due_date).order_by(TaxVoucher.id).first()[0].isoformat()
-        ids.update(_work_for_many(admin), signature=_signature_for(admin, ids))
+        ids.update(_work_for_many(admin), signature=_signature_for(admin, ids), webhook=_webhook_for(admin))
         db.session.remove()
     return ids
 
@@ -85,6 +88,19 @@ def _signature_for(admin, ids):
     return signatures.send(request, admin).id
 
 
+def _webhook_for(admin):
+    """An endpoint with one delivery that failed once (its ops page shows the attempt)."""
+    endpoint = WebhookEndpoint(url="https://hooks.example.com/portico", description="ERP", events="ping",
+                               secret_encrypted="not-shown", created_by_id=admin.id)
+    delivery = WebhookDelivery(endpoint=endpoint, event="ping", event_id="0" * 36, body='{"event": "ping"}',
+                               attempts=1, last_status=500, last_error="HTTP 500")
+    delivery.attempt_rows.append(WebhookAttempt(number=1, started_on=datetime.now(), duration_ms=12, status_code=500,
+                                                response_excerpt="<html>oops</html>"))
+    db.session.add(delivery)
+    db.session.commit()
+    return endpoint.id
+
+
 def _first_id(model):
     return db.session.query(model.id).order_by(model.id).limit(1).scalar()
 
@@ -99,6 +115,8 @@ def _values(app, rule, ids):
             values[arg] = ids["day"]
         elif rule.endpoint == "ImportView.show":
             values[arg] = ids["import"]
+        elif rule.endpoint.startswith("WebhookView.") and arg == "pk":
+            values[arg] = ids["webhook"]
         elif rule.endpoint == "StaffSignInView.member":
             values[arg] = ids["staff"]
         elif arg in ROW_ARGS:

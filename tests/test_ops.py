@@ -19,7 +19,7 @@ from app.security import roles as R
 from tests import factories as f
 from tests.conftest import csrf_token
 
-VIEWS = ["/ops/", "/ops/outbox/", "/ops/jobs/", "/ops/audit/", "/ops/audit/export/csv/"]
+VIEWS = ["/ops/", "/ops/outbox/", "/ops/webhooks/", "/ops/jobs/", "/ops/audit/", "/ops/audit/export/csv/"]
 OUTBOX_ACTION = "/ops/outbox/action/"
 REQUEUE = "/ops/jobs/requeue"
 _keys = count(1)

@@ -23,7 +23,7 @@ PORTAL = "portal."
 API = {"MenuApi.get_menu_data"}
 # Screens only an Admin reaches (FAB's own security screens).
 ADMIN_ONLY_PREFIXES = ("PermissionModelView", "PermissionViewModelView", "RoleModelView", "UserGroupModelView",
-                       "ViewMenuModelView", "UserStatsChartView", "FirmSettingsView", "StaffSignInView", "ops.", "ops_")
+                       "ViewMenuModelView", "UserStatsChartView", "FirmSettingsView", "StaffSignInView", "WebhookView", "ops.", "ops_")
 SAMPLE_ARGS = {"pk": "1", "name": "muldelete", "filename": "x.txt", "group_by": "x", "locale": "et"}
 
 

@@ -16,6 +16,7 @@ from app.models.signatures import SignatureDocument, SignatureField, SignatureRe
 from app.models.tasks import ChecklistItem, FileRequestAnswer, Task, TaskSeries
 from app.models.task_batches import BatchState, TaskBatch, TaskTemplate
 from app.models.vouchers import TaxVoucher, VoucherStatus
+from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessCode",
@@ -59,4 +60,7 @@ __all__ = [
     "TaskTemplate",
     "TaxVoucher",
     "VoucherStatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

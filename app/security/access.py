@@ -206,6 +206,11 @@ def may_add_contacts(user):
     return has_screen_permission(user, "can_add", "ContactView")
 
 
+def may_manage_webhooks(user):
+    """Whether a staff user may register, change and test webhook endpoints (roles.WEBHOOKS: Admins)."""
+    return has_screen_permission(user, *R.WEBHOOKS)
+
+
 def has_screen_permission(user, permission, view_name):
     """Whether one of a staff user's global roles holds FAB `permission` on `view_name`."""
     if user_id_of(user) is None or is_contact(user):

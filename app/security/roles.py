@@ -112,6 +112,11 @@ K1_WORK = dict(K1RecipientView=WRITE)
 SIGNATURES = dict(SignatureRequestView=("can_show", "can_send"))
 
 
+# Webhooks send client work to outside systems: only Admins (who hold every permission) manage them;
+# no other role is given this screen permission, which access.may_manage_webhooks asks.
+WEBHOOKS = ("can_list", "WebhookView")
+
+
 def _screens(**views):
     """Expand {view: permissions} into (permission, view) pairs."""
     return tuple((perm, view) for view, perms in views.items() for perm in perms)

@@ -68,8 +68,10 @@ def _record_upload(entity, blob, kind, name, user, folder, direction, visibility
             doc = _add_version(entity, target, blob, kind, name, user, folder, direction, visibility)
             verb = "document.uploaded" if doc.version_count == 1 else "document.versioned"
             activity.record(verb, entity, doc, summary=name, actor=user, commit=False)
-            if direction is Direction.from_client and access.is_contact(user):
+            by_client = direction is Direction.from_client and access.is_contact(user)
+            if by_client:
                 events.emit(events.CLIENT_UPLOADED, entity, doc, actor=user, record=False)
+            events.emit(events.DOCUMENT_UPLOADED, entity, doc, actor=user, record=False, by_client=by_client)
             db.session.commit()
             return doc
         except IntegrityError:

@@ -189,6 +189,7 @@ def complete(request_id):
     request.completed_on = now()
     activity.record("signature.completed", request.entity, request, commit=False)
     tell_staff(events.SIGNATURE_COMPLETED, request)
+    events.emit(events.SIGNATURE_COMPLETED, request.entity, request, record=False)  # integrations (webhooks)
     db.session.commit()
     return True
 

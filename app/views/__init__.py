@@ -20,6 +20,7 @@ from app.views.shares import SharesView
 from app.views.staff_sessions import MySessionsView, StaffSignInView
 from app.views.passkeys import PasskeyView
 from app.views.two_factor import TwoFactorView
+from app.views.webhooks import WebhookView
 
 
 def register_views(appbuilder):
@@ -53,6 +54,7 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(ContactEmailView)
     appbuilder.add_view(FirmSettingsView, "Firm settings", label=_l("Firm settings"), icon="fa-cog", **firm)
     appbuilder.add_view(StaffSignInView, "Staff sign-in", label=_l("Staff sign-in"), icon="fa-key", **firm)
+    appbuilder.add_view(WebhookView, "Webhooks", label=_l("Webhooks"), icon="fa-plug", **firm)
     appbuilder.add_view_no_menu(TwoFactorView)
     appbuilder.add_view_no_menu(PasskeyView)
     appbuilder.add_view_no_menu(MySessionsView)
