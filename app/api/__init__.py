@@ -49,9 +49,11 @@ How to add a resource (a2: tasks, documents, …)
 The interface (stable): ApiResource and its attributes/hooks above, `ApiError`, `invalid`,
 `app.api.filters` (Filter, Contains, Custom), `app.api.schemas`, `app.api.openapi.operation`.
 """
+from app.api.contacts import ContactApi, ContactEmailApi, ContactGroupApi
 from app.api.entities import EntityApi
+from app.api.shares import ShareApi
 
-API_RESOURCES = [EntityApi]
+API_RESOURCES = [EntityApi, ContactApi, ContactEmailApi, ContactGroupApi, ShareApi]
 
 
 def register(appbuilder, app):

@@ -32,8 +32,13 @@ class Contains(Filter):
 
     def clause(self, value):
         """column ILIKE %value% with the wildcards of the value escaped."""
-        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return self.column.ilike(f"%{escaped}%", escape="\\")
+        return contains(self.column, value)
+
+
+def contains(column, value):
+    """`column` contains `value`, ignoring case; % and _ in the value are plain characters."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
 
 
 class Custom(Filter):
