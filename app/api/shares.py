@@ -92,7 +92,9 @@ class ShareApi(ApiResource):
         return self._existing(entity, field, data[field])
 
     def update(self, row, data):
-        """Give the share's grantee another role."""
+        """Give the share's grantee another role (an empty change changes nothing)."""
+        if "role" not in data:
+            return row
         field, kind = next((name, kind) for name, kind in GRANTEES if getattr(row, name) is not None)
         _shared(service.grant_many, row.entity, self.user, [(kind, getattr(row, field), data["role"])])
         return row

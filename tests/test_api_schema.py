@@ -1,0 +1,77 @@
+"""Schemathesis runs the OpenAPI document of /api/v1 against the app (WSGI): every operation, a bounded
+number of generated requests each (valid and invalid), and no server error nor any response that breaks
+the document (status, content type, headers, body schema)."""
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
+                                               response_schema_conformance, status_code_conformance)
+
+from app.security import roles as R
+from tests import factories as f
+from tests.api_helpers import token_for
+
+MAX_EXAMPLES = 30  # per operation; the run takes about a minute on the 2-core CI machine
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+          response_schema_conformance]
+
+
+@pytest.fixture
+def api_token(app):
+    """An Admin's read-write token, with a few rows of every resource to find."""
+    with app.app_context():
+        admin = f.staff(R.ADMIN)
+        entity = f.entity("Schema Co", responsible=admin, tax_id="12-3456789")
+        person = f.contact("Sam")
+        f.share(entity, R.ENTITY_ACCESS, contact=person)
+        f.share(entity, R.ENTITY_ACCESS, group=f.group("Schema group", members=[person]))
+        return token_for(admin)
+
+
+def _run(operation, mode, token, failures):
+    """Up to MAX_EXAMPLES generated requests of one operation; each failing check is kept, not raised."""
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    def run(case):
+        response = case.call(headers={"Authorization": f"Bearer {token}"})
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (Exception, BaseExceptionGroup) as exc:  # every check failure (a group when several), kept
+            failures.append(f"{operation.label} [{mode}] {response.status_code}: {str(exc)[:600]}")
+
+    run()
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_api_answers_as_its_document_says(app, api_token, mode):
+    """Valid and invalid generated requests of every operation: no 5xx, and every answer as documented."""
+    schema = schemathesis.openapi.from_wsgi("/api/v1/_openapi", app, headers={"Authorization": f"Bearer {api_token}"})
+    failures, labels = [], []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        labels.append(operation.label)
+        _run(operation, mode, api_token, failures)
+    assert len(labels) >= 25
+    assert failures == []
+
+
+def test_document_is_served_to_tokens_and_staff_only(app, client, login, api_token):
+    """The document needs a token or a staff session; anonymous callers get 401 problem details."""
+    assert client.get("/api/v1/_openapi").status_code == 401
+    document = client.get("/api/v1/_openapi", headers={"Authorization": f"Bearer {api_token}"}).get_json()
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": document["components"]["securitySchemes"]["bearer"]["description"]}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert "401" in operation["responses"], (path, method)
+    with app.app_context():
+        member = f.staff(R.STAFF).id
+    login(client, member)
+    assert client.get("/api/v1/_openapi").status_code == 200
+    page = client.get("/api-docs/")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.get_data(as_text=True)
+    assert "cdn" not in page.get_data(as_text=True).lower()
