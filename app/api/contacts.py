@@ -19,7 +19,7 @@ from config import Config
 USERNAME = validate.Regexp(r"^[A-Za-z0-9._@+-]+$", error="Use letters, digits and . _ @ + - only.")
 
 
-class EmailSchema(Schema):
+class ContactEmailSchema(Schema):
     """One address of a contact: the primary one signs in; merged ones receive documents."""
 
     id = fields.Integer(dump_only=True)
@@ -44,7 +44,7 @@ class ContactSchema(Schema):
     notes = fields.String(dump_only=True, allow_none=True)
     external_id = fields.String(dump_only=True, allow_none=True)
     created_on = Timestamp(dump_only=True)
-    emails = fields.List(fields.Nested(EmailSchema), dump_only=True)
+    emails = fields.List(fields.Nested(ContactEmailSchema), dump_only=True)
 
 
 class ContactCreateSchema(Schema):
@@ -109,7 +109,7 @@ class ContactApi(ApiResource):
         _saved(service.delete_contact, row, self.user)
 
 
-class EmailCreateSchema(Schema):
+class ContactEmailCreateSchema(Schema):
     """A new address of a contact."""
 
     contact_id = StrictId(required=True)
@@ -117,7 +117,7 @@ class EmailCreateSchema(Schema):
     is_primary = fields.Boolean(load_default=False)
 
 
-class EmailUpdateSchema(Schema):
+class ContactEmailUpdateSchema(Schema):
     """Fields of an address to change."""
 
     email = fields.Email(validate=validate.Length(max=254))
@@ -129,7 +129,7 @@ class ContactEmailApi(ApiResource):
 
     resource_name = "contact-emails"
     model = ContactEmail
-    schema, create_schema, update_schema = EmailSchema, EmailCreateSchema, EmailUpdateSchema
+    schema, create_schema, update_schema = ContactEmailSchema, ContactEmailCreateSchema, ContactEmailUpdateSchema
     screen = "ContactEmailView"
     filters = {"contact_id": Filter(ContactEmail.contact_id, Id()),
                "is_primary": Filter(ContactEmail.is_primary, fields.Boolean())}
@@ -148,7 +148,7 @@ class ContactEmailApi(ApiResource):
         _saved(service.delete_email, row, self.user)
 
 
-class GroupSchema(Schema):
+class ContactGroupSchema(Schema):
     """A contact group: its name, description and member contacts."""
 
     id = fields.Integer(dump_only=True)
@@ -157,7 +157,7 @@ class GroupSchema(Schema):
     member_ids = fields.Function(lambda g: sorted(m.id for m in g.members), dump_only=True)
 
 
-class GroupCreateSchema(Schema):
+class ContactGroupCreateSchema(Schema):
     """A new contact group."""
 
     name = text(100, required=True)
@@ -170,7 +170,7 @@ class ContactGroupApi(ApiResource):
 
     resource_name = "contact-groups"
     model = ContactGroup
-    schema, create_schema = GroupSchema, GroupCreateSchema
+    schema, create_schema = ContactGroupSchema, ContactGroupCreateSchema
     screen = "ContactGroupView"
     filters = {"name": Contains(ContactGroup.name),
                "member_id": Custom(Id(), lambda v: ContactGroup.members.any(Contact.id == v),

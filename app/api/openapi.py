@@ -123,16 +123,16 @@ def standard_operations(spec, resource):
     if resource.create_schema is not None:
         created = dict(one, headers=dict(ETAG_HEADER, Location={"schema": {"type": "string"}}))
         ops["create"] = ("/", "post", {
-            "summary": f"Create a {name}", "requestBody": {"required": True, "content": _json(
+            "summary": f"Create one {name}", "requestBody": {"required": True, "content": _json(
                 register(spec, resource.create_schema, name=f"{name}Create"))},
             "responses": {"201": created, **problems(400, 401, 403, 409, 415, 422, 429)}})
         update_body = register(spec, resource.update_schema or resource.create_schema, name=f"{name}Update",
                                partial=True)
         ops["update"] = ("/{pk}", "patch", {
-            "summary": f"Change a {name}", "parameters": [PK_PARAMETER, _if_match()],
+            "summary": f"Change one {name}", "parameters": [PK_PARAMETER, _if_match()],
             "requestBody": {"required": True, "content": _json(update_body)},
             "responses": {"200": one, **problems(400, 401, 403, 404, 409, 412, 415, 422, 428, 429)}})
-    ops["delete"] = ("/{pk}", "delete", {"summary": f"Delete a {name}", "parameters": [PK_PARAMETER, _if_match()],
+    ops["delete"] = ("/{pk}", "delete", {"summary": f"Delete one {name}", "parameters": [PK_PARAMETER, _if_match()],
                                          "responses": {"204": {"description": "Deleted."},
                                                        **problems(401, 403, 404, 409, 412, 428, 429)}})
     for op, (_suffix, _method, operation) in ops.items():
