@@ -135,9 +135,25 @@ def standard_operations(spec, resource):
     ops["delete"] = ("/{pk}", "delete", {"summary": f"Delete one {name}", "parameters": [PK_PARAMETER, _if_match()],
                                          "responses": {"204": {"description": "Deleted."},
                                                        **problems(401, 403, 404, 409, 412, 428, 429)}})
+    prefix = resource.resource_name.replace("-", "_")
     for op, (_suffix, _method, operation) in ops.items():
-        operation.update(tags=[tag], operationId=f"{resource.resource_name.replace('-', '_')}_{op}")
+        operation.update(tags=[tag], operationId=f"{prefix}_{op}")
+        for status in ("200", "201"):
+            if op in ("get", "create", "update") and status in operation["responses"]:
+                operation["responses"][status] = dict(operation["responses"][status], links=_links(resource, prefix))
     return {op: spec_ for op, spec_ in ops.items() if op in resource.operations}
+
+
+def _links(resource, prefix):
+    """OpenAPI links from a representation to reading, changing and deleting it (the id and ETag carried)."""
+    links = {}
+    for op in ("get", "update", "delete"):
+        if op in resource.operations:
+            parameters = {"path.pk": "$response.body#/id"}
+            if op != "get":
+                parameters["header.If-Match"] = "$response.header.ETag"
+            links[op] = {"operationId": f"{prefix}_{op}", "parameters": parameters}
+    return links
 
 
 def _if_match():
