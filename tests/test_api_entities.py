@@ -89,7 +89,7 @@ def test_responsible_must_be_a_staff_member_in_scope(app, client, people):
     """responsible_id of an unknown user, a contact's account or a huge number is 422; a staff id is kept."""
     with app.app_context():
         portal_user = f.contact(with_user=True).user_id
-    for bad in (999999, portal_user, 2**64, "12", True):
+    for bad in (999999, portal_user, 2**31, 2**64, "12", True):
         response = call(client, "POST", URL, people.entities_admin,
                         json={"name": "G", "kind": "trust", "responsible_id": bad})
         assert is_problem(response, 422) and "responsible_id" in response.get_json()["errors"], bad
@@ -152,7 +152,7 @@ def test_filters(app, client, people):
 
 @pytest.mark.parametrize("query", [{"cursor": "zzz"}, {"cursor": "djE6LTE"}, {"cursor": "x" * 100}, {"limit": "0"},
                                    {"limit": "1000"}, {"limit": "abc"}, {"kind": "spaceship"}, {"unknown": "1"},
-                                   {"responsible_id": BIG}, {"responsible_id": "-1"}, {"name": ""}])
+                                   {"responsible_id": BIG}, {"responsible_id": str(2**31)}, {"responsible_id": "-1"}, {"name": ""}])
 def test_bad_list_parameters_are_400(client, people, query):
     """Bad cursors, limits, filter values and unknown parameters: 400 problem details."""
     assert is_problem(call(client, "GET", URL, people.admin, query_string=query), 400)
@@ -181,7 +181,8 @@ def test_bad_bodies_are_4xx_and_write_nothing(app, client, people, body, kwargs,
 
 def test_huge_and_odd_ids_in_paths_are_404(client, people):
     """2**64, negative and non-numeric ids, and unknown paths under /api/v1: 404 problem details, never 500."""
-    for path in (f"{URL}{BIG}", f"{URL}-1", f"{URL}abc", "/api/v1/nothing-here", f"{URL}{people.a}/x"):
+    for path in (f"{URL}{BIG}", f"{URL}{2**31}", f"{URL}{2**40}", f"{URL}-1", f"{URL}abc", "/api/v1/nothing-here",
+                 f"{URL}{people.a}/x"):
         assert is_problem(call(client, "GET", path, people.admin), 404), path
     assert is_problem(call(client, "PUT", f"{URL}{people.a}", people.admin, json={}), 405)
 
@@ -208,3 +209,30 @@ def test_no_session_cookie_is_set_by_the_api(client, people):
     """API answers never set a cookie."""
     response = call(client, "GET", URL, people.admin)
     assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.parametrize("data", ['{"name": "A\\u0000B", "kind": "company"}', '{"name": "A\\ud800", "kind": "company"}',
+                                  '{"name": "X", "kind": "company", "address": ["\\u0000"]}',
+                                  "[" * 100_000 + "]" * 100_000])
+def test_nul_characters_lone_surrogates_and_deep_nesting_are_4xx(app, client, people, data):
+    """Text no database stores (NUL, a lone surrogate) is 422, JSON nested past the parser 400: never a 500."""
+    before = _snapshot(app)
+    response = call(client, "POST", URL, people.admin, data=data, content_type="application/json")
+    assert response.status_code in (400, 422) and response.mimetype == "application/problem+json"
+    assert _snapshot(app) == before
+
+
+def test_nul_in_a_filter_is_400(client, people):
+    """?name=%00 is refused before it reaches the database."""
+    assert is_problem(client.get(URL + "?name=a%00b", headers={"Authorization": f"Bearer {people.admin}"}), 400)
+
+
+def test_request_too_large_is_a_problem_document(app, client, people):
+    """A body past MAX_CONTENT_LENGTH is 413 problem details, not the HTML page."""
+    saved = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    try:
+        response = call(client, "POST", URL, people.admin, json={"name": "x" * 5000, "kind": "company"})
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = saved
+    assert is_problem(response, 413)

@@ -153,3 +153,12 @@ def test_huge_ids_and_far_dates_never_give_500_on_portal_routes(app, client, por
     wrong = {path: status for path, status in answers.items()
              if status not in ((404,) if BIG in path.split("?")[0] else (200, 404))}
     assert not wrong, wrong
+
+
+def test_ids_past_the_integer_columns_are_404_on_screens(app, client, login):
+    """Ids past 2**31-1 (the INTEGER columns' range) gave 500 on PostgreSQL: screens answer 404."""
+    with app.app_context():
+        admin = f.staff(R.ADMIN).id
+    login(client, admin)
+    for path in (f"/entityview/show/{2**31}", f"/entityview/show/{2**40}", f"/contactview/show/{2**62}"):
+        assert client.get(path).status_code == 404, path

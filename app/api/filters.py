@@ -3,6 +3,7 @@ from marshmallow import ValidationError, fields, validate
 
 from app.api.paging import MAX_LIMIT
 from app.api.problems import ApiError
+from app.api.schemas import storable
 
 PAGING = ("cursor", "limit")
 
@@ -59,7 +60,10 @@ def apply(query, declared, args):
     if unknown:
         raise ApiError(400, "Unknown query parameters: " + ", ".join(unknown[:10]),
                        errors={name: ["Unknown parameter."] for name in unknown[:10]})
-    errors = {}
+    errors = {name: ["Text with NUL characters or invalid Unicode."] for name in args
+              if any(not storable(value) for value in args.getlist(name))}
+    if errors:
+        raise ApiError(400, "Some filters are not valid.", errors=errors)
     for name, spec in declared.items():
         if name not in args:
             continue

@@ -38,7 +38,7 @@ REASONS = {
     429: "Too many requests with this token (see Retry-After).",
 }
 PK_PARAMETER = {"name": "pk", "in": "path", "required": True,
-                "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_PK}}
+                "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": MAX_PK}}
 ETAG_HEADER = {"ETag": {"description": "Send it back in If-Match to change or delete.", "schema": {"type": "string"}}}
 
 

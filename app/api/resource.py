@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.api import auth, filters as api_filters, openapi, paging
 from app.api.problems import ApiError, from_api_error, from_http_exception, from_unexpected, invalid
+from app.api.schemas import storable
 from app.extensions import db
 from app.security import access
 from app.security import roles as R
@@ -61,6 +62,7 @@ class ApiResource(BaseApi):
         blueprint.after_request(auth.record)
         blueprint.register_error_handler(ApiError, from_api_error)
         blueprint.register_error_handler(HTTPException, from_http_exception)
+        blueprint.register_error_handler(413, from_http_exception)  # else the app's HTML page answers
         blueprint.register_error_handler(Exception, from_unexpected)
         return blueprint
 
@@ -124,11 +126,17 @@ class ApiResource(BaseApi):
         """The request's JSON object loaded by `schema_class`: 415 / 400 / 422 when it is not one."""
         if request.mimetype not in JSON_TYPES:
             raise ApiError(415, "Send a JSON body (Content-Type: application/json).")
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:  # nested deeper than the parser goes
+            data = None
         if data is None and request.get_data(cache=True):
             raise ApiError(400, "The body is not valid JSON.")
         if not isinstance(data, dict):
             raise ApiError(400, "The body must be a JSON object.")
+        bad = [str(key) for key, value in data.items() if not storable(value)]
+        if bad:  # NUL characters and lone surrogates: no database stores them
+            raise invalid({key[:100]: ["Text with NUL characters or invalid Unicode."] for key in bad[:20]})
         try:
             return schema_class().load(data, partial=partial)
         except ValidationError as exc:
