@@ -15,9 +15,9 @@ right 403, as on the screens. Errors are problem details (app/api/problems.py): 
 How to add a resource (a2: tasks, documents, …)
 -----------------------------------------------
 1. Schemas in app/api/<name>.py (marshmallow): an output schema (`dump_only` ids and dates; use
-   `app.api.schemas` fields: `Id`, `Timestamp`, `Ref`), a create schema (required fields marked;
-   unknown fields are refused by marshmallow), optionally an update schema (loaded partially;
-   defaults to the create schema).
+   `app.api.schemas`: `Id` (filters), `StrictId` (ids in bodies), `Timestamp`, `text()`), a create
+   schema (required fields marked; unknown fields are refused by marshmallow), optionally an update
+   schema (loaded partially; defaults to the create schema).
 2. The class::
 
        class TaskApi(ApiResource):
@@ -42,9 +42,11 @@ How to add a resource (a2: tasks, documents, …)
    on the class, load with `self.load(pk, "update")`, and describe them with
    `@openapi.operation({"post": {...}})` (problem responses and security are added). They get the
    same authentication, read-only refusal, rate limit and audit as the standard ones.
-4. Register it in `API_RESOURCES` below; map its routes in tests/access_matrix.py COVERED_ELSEWHERE
-   and tests/test_routes.py (they answer 401 without a token); write tests/test_api_<name>.py with
-   the access matrix (tests/api_helpers.py has token and request helpers) and a statement count.
+4. Register it in `API_RESOURCES` below: tests/test_routes.py (401 without a token) and
+   tests/access_matrix.py (COVERED_ELSEWHERE -> tests/test_api_<resource_name>.py) read that list.
+   Write tests/test_api_<resource_name>.py with the access matrix (tests/api_helpers.py has token and request helpers) and a statement count.
+   tests/test_api_schema.py (schemathesis, plain and stateful through the generated links) then covers
+   the new operations by itself; ids are INTEGER columns, so stay within guard.MAX_PK (2**31-1).
 
 The interface (stable): ApiResource and its attributes/hooks above, `ApiError`, `invalid`,
 `app.api.filters` (Filter, Contains, Custom), `app.api.schemas`, `app.api.openapi.operation`.

@@ -55,6 +55,6 @@ class ApiDocsView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        """Swagger UI on /api/v1/_openapi (authorise with a token to try calls)."""
-        return self.render_template("appbuilder/swagger/swagger.html", openapi_uri="/api/v1/_openapi",
+        """Swagger UI on /api/v1/_openapi (authorise with a token to try calls), in AA contrast."""
+        return self.render_template("portico/api_docs.html", openapi_uri="/api/v1/_openapi",
                                     title=_l("API"))

@@ -65,7 +65,7 @@ def new_spec():
                    openapi_version=OPENAPI_VERSION, plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)],
                    info={"description": "Portico's REST API. Authenticate with a personal API token: "
                                         "`Authorization: Bearer <token>`."},
-                   servers=[{"url": "/"}], security=SECURITY)
+                   security=SECURITY)  # no servers: the document's own host (and no unlabelled picker on the page)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "description": "A personal API token (ptk_…) from the API tokens page."})
     spec.components.schema("Problem", PROBLEM_SCHEMA)
