@@ -80,6 +80,8 @@ class Config:
     AUTH_RATE_LIMITED = True
     AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 5 minutes")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
+    # Calls per API token (Flask-Limiter's storage; always counted when RATELIMIT_ENABLED).
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     # Wrong second-factor codes, counted per account and per client network (always on: a product rule).
     TOTP_RATE_LIMIT = os.environ.get("TOTP_RATE_LIMIT", "10 per 5 minutes")
     # Key that encrypts authenticator secrets at rest (Fernet); SECRET_KEY is used when unset.

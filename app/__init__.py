@@ -49,6 +49,9 @@ def create_app(config_class=None):
         from app.views import register_views
 
         register_views(appbuilder)
+        from app import api
+
+        api.register(appbuilder, app)
         from app.views.bells import unread_for_current_user
 
         app.jinja_env.globals["unread_notifications"] = unread_for_current_user

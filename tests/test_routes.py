@@ -4,6 +4,7 @@ import re
 import pytest
 from werkzeug.routing import Rule
 
+from app.api import API_RESOURCES
 from app.security import roles as R
 from app.views.guest_k1 import PUBLIC as K1_PUBLIC
 from app.views.portal import PUBLIC as PORTAL_PUBLIC
@@ -21,6 +22,12 @@ PORTAL = "portal."
 # FAB's single-row ".action" routes refuse by redirecting back with an "Access denied" flash.
 # API routes answer 401 instead of redirecting to the login page.
 API = {"MenuApi.get_menu_data"}
+# The REST API (/api/v1): every route answers 401 (problem details) without a bearer token.
+API_PREFIXES = tuple(f"{cls.__name__}." for cls in API_RESOURCES) + ("ApiDocumentApi.",)
+
+
+def _is_api(endpoint):
+    return endpoint in API or endpoint.startswith(API_PREFIXES)
 # Screens only an Admin reaches (FAB's own security screens).
 ADMIN_ONLY_PREFIXES = ("PermissionModelView", "PermissionViewModelView", "RoleModelView", "UserGroupModelView",
                        "ViewMenuModelView", "UserStatsChartView", "FirmSettingsView", "StaffSignInView", "WebhookView", "ops.", "ops_")
@@ -47,9 +54,10 @@ def test_every_route_is_classified(app):
                       "DocumentBrowserView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView",
                       "NotificationsView", "TaxVoucherView", "K1RecipientView", "TaskTemplateView", "TaskBatchView",
                       "SignatureRequestView", "SharesView",
-                      "TwoFactorView", "PasskeyView", "MySessionsView", PORTAL) + ADMIN_ONLY_PREFIXES
+                      "TwoFactorView", "PasskeyView", "MySessionsView", "ApiTokensView", "ApiDocsView",
+                      PORTAL) + ADMIN_ONLY_PREFIXES
     unknown = [r.endpoint for r in app.url_map.iter_rules()
-               if r.endpoint not in PUBLIC | API and not r.endpoint.startswith(known_prefixes)]
+               if r.endpoint not in PUBLIC and not _is_api(r.endpoint) and not r.endpoint.startswith(known_prefixes)]
     assert unknown == []
 
 
@@ -59,8 +67,10 @@ def test_anonymous_visitors_reach_only_public_routes(app, client):
         if rule.endpoint in PUBLIC:
             continue
         method = "GET" if "GET" in rule.methods else "POST"
+        if _is_api(rule.endpoint):  # API routes may be PATCH or DELETE only
+            method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
         response = client.open(_url(rule), method=method)
-        if rule.endpoint in API:
+        if _is_api(rule.endpoint):
             assert response.status_code == 401, rule.endpoint
         elif method == "POST":
             assert response.status_code in (302, 400), rule.endpoint  # CSRF refuses before anything runs
@@ -87,7 +97,7 @@ def test_non_admins_get_no_data_from_any_admin_only_route(app, client, login, wh
                       client.get("/resetmypassword/form").get_data(as_text=True) or "") if who != "client" else None
     for rule in _rules(app):
         endpoint = rule.endpoint
-        if endpoint in PUBLIC | API:
+        if endpoint in PUBLIC or _is_api(endpoint):
             continue
         if endpoint.startswith(PORTAL) or who != "client" and not endpoint.startswith(ADMIN_ONLY_PREFIXES):
             continue
@@ -143,3 +153,12 @@ def test_huge_ids_and_far_dates_never_give_500_on_portal_routes(app, client, por
     wrong = {path: status for path, status in answers.items()
              if status not in ((404,) if BIG in path.split("?")[0] else (200, 404))}
     assert not wrong, wrong
+
+
+def test_ids_past_the_integer_columns_are_404_on_screens(app, client, login):
+    """Ids past 2**31-1 (the INTEGER columns' range) gave 500 on PostgreSQL: screens answer 404."""
+    with app.app_context():
+        admin = f.staff(R.ADMIN).id
+    login(client, admin)
+    for path in (f"/entityview/show/{2**31}", f"/entityview/show/{2**40}", f"/contactview/show/{2**62}"):
+        assert client.get(path).status_code == 404, path

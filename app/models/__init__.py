@@ -1,5 +1,6 @@
 """Portico's models; importing this package registers every table on FAB's shared metadata."""
 from app.models.activity import ActivityEvent
+from app.models.api_tokens import ApiCall, ApiToken, TokenScope
 from app.models.documents import Document, DocumentVersion, Folder
 from app.models.contacts import Contact, ContactEmail, ContactGroup, contact_group_members
 from app.models.entities import Entity, EntityShare
@@ -19,6 +20,9 @@ from app.models.vouchers import TaxVoucher, VoucherStatus
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "ApiCall",
+    "ApiToken",
+    "TokenScope",
     "AccessCode",
     "CodePurpose",
     "TrustedDevice",

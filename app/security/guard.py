@@ -9,7 +9,9 @@ from app.extensions import db
 from app.security import access
 from app.security import roles as R
 
-MAX_PK = 2**63 - 1  # the largest id the databases hold; larger numbers are simply unknown rows
+# The largest id the databases hold: ids are INTEGER columns (int4 on PostgreSQL, where comparing one
+# with a larger number fails with "integer out of range"); larger numbers are simply unknown rows.
+MAX_PK = 2**31 - 1
 
 
 def parse_pk(raw):

@@ -81,6 +81,10 @@ SELF_SERVICE = (
     ("can_enrol", "TwoFactorView"),
     ("can_list", "MySessionsView"),
     ("can_edit", "MySessionsView"),
+    ("can_list", "ApiTokensView"),
+    ("can_add", "ApiTokensView"),
+    ("can_delete", "ApiTokensView"),
+    ("can_show", "ApiDocsView"),
 )
 
 

@@ -1,9 +1,11 @@
-"""Entity rules: who an entity may be shared with, who can see it, and the client page's contents."""
+"""Entity rules: create, change and delete one; who it may be shared with, who can see it, and the
+client page's contents."""
 from datetime import date
 
 from flask_babel import gettext as _
 from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import and_, case, func, literal, or_, select, union, union_all
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
@@ -13,8 +15,50 @@ from app.models.tasks import StaffStatus
 from app.models.contacts import contact_group_members
 from app.security import access
 from app.security import roles as R
+from app.services import activity
 
 TAX_ID_PATTERN = r"^[0-9]([0-9 -]{2,18})[0-9]$"
+EDITABLE = ("name", "kind", "tax_id", "status", "responsible", "address")  # what the Entities screen edits
+
+
+class EntityError(ValueError):
+    """A change the database refused (a concurrent change); nothing was saved."""
+
+
+def create(actor, **values):
+    """A new entity from the screen's fields (`EDITABLE`), its creation in the activity trail."""
+    entity = Entity(**{name: values.get(name) for name in EDITABLE if name in values})
+    db.session.add(entity)
+    db.session.flush()
+    activity.record("entity.created", entity, entity, actor=actor, commit=False)
+    _commit()
+    return entity
+
+
+def update(entity, actor, **changes):
+    """Change the given `EDITABLE` fields of `entity`; the change is kept in its activity."""
+    for name, value in changes.items():
+        if name not in EDITABLE:
+            raise ValueError(f"{name} is not an editable field")
+        setattr(entity, name, value)
+    activity.record("entity.updated", entity, entity, actor=actor, commit=False)
+    _commit()
+    return entity
+
+
+def delete(entity, actor):
+    """Delete `entity` (and what hangs on it, as the screen does); recorded without a link."""
+    activity.record("entity.deleted", summary=entity.name, actor=actor, commit=False)
+    db.session.delete(entity)
+    _commit()
+
+
+def _commit():
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise EntityError(_("The change could not be saved; someone may have changed the same data.")) from exc
 
 
 def share_errors(entity, role, user=None, contact=None, group=None, share_id=None):

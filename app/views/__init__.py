@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _l
 
 from app.views.activity import ActivityEventView
+from app.views.api_tokens import ApiTokensView
 from app.views.bells import NotificationsView
 from app.views.contacts import ContactEmailView, ContactGroupView, ContactView
 from app.views.document_browser import DocumentBrowserView
@@ -58,3 +59,4 @@ def register_views(appbuilder):
     appbuilder.add_view_no_menu(TwoFactorView)
     appbuilder.add_view_no_menu(PasskeyView)
     appbuilder.add_view_no_menu(MySessionsView)
+    appbuilder.add_view_no_menu(ApiTokensView)
