@@ -27,7 +27,17 @@ def api_token(app):
         person = f.contact("Sam")
         f.share(entity, R.ENTITY_ACCESS, contact=person)
         f.share(entity, R.ENTITY_ACCESS, group=f.group("Schema group", members=[person]))
+        _work_rows(entity, admin)
         return token_for(admin)
+
+
+def _work_rows(entity, admin):
+    """A task with a checklist and a thread on `entity` (rows for the work resources' operations)."""
+    from app.models import MessageKind
+    from app.services import messages, tasks
+
+    task = tasks.create_task(entity, "Schema task", admin, checklist=["Sign"])
+    messages.post(task, admin, "Schema note", MessageKind.internal)
 
 
 def _run(operation, mode, token, failures):

@@ -52,8 +52,9 @@ The interface (stable): ApiResource and its attributes/hooks above, `ApiError`, 
 from app.api.contacts import ContactApi, ContactEmailApi, ContactGroupApi
 from app.api.entities import EntityApi
 from app.api.shares import ShareApi
+from app.api.tasks import TaskApi
 
-API_RESOURCES = [EntityApi, ContactApi, ContactEmailApi, ContactGroupApi, ShareApi]
+API_RESOURCES = [EntityApi, ContactApi, ContactEmailApi, ContactGroupApi, ShareApi, TaskApi]
 
 
 def register(appbuilder, app):

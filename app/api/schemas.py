@@ -36,3 +36,12 @@ def text(max_length, required=False, allow_none=False, **kwargs):
     """A string field of at most `max_length` characters (blank refused when required)."""
     checks = [validate.Length(min=1 if required else 0, max=max_length)]
     return fields.String(required=required, allow_none=allow_none, validate=checks, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """A boolean in a JSON body: true or false only (no "yes", 1 or "true")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
