@@ -32,12 +32,16 @@ def api_token(app):
 
 
 def _work_rows(entity, admin):
-    """A task with a checklist and a thread on `entity` (rows for the work resources' operations)."""
+    """A task with a checklist and a thread, and a document, on `entity` (rows for the work resources' operations)."""
     from app.models import MessageKind
     from app.services import messages, tasks
 
+    from app.services import documents
+    from tests.documents_helpers import PDF, Upload
+
     task = tasks.create_task(entity, "Schema task", admin, checklist=["Sign"])
     messages.post(task, admin, "Schema note", MessageKind.internal)
+    documents.upload(entity, Upload("schema.pdf", PDF), admin)
 
 
 def _run(operation, mode, token, failures):

@@ -50,11 +50,12 @@ The interface (stable): ApiResource and its attributes/hooks above, `ApiError`, 
 `app.api.filters` (Filter, Contains, Custom), `app.api.schemas`, `app.api.openapi.operation`.
 """
 from app.api.contacts import ContactApi, ContactEmailApi, ContactGroupApi
+from app.api.documents import DocumentApi
 from app.api.entities import EntityApi
 from app.api.shares import ShareApi
 from app.api.tasks import TaskApi
 
-API_RESOURCES = [EntityApi, ContactApi, ContactEmailApi, ContactGroupApi, ShareApi, TaskApi]
+API_RESOURCES = [EntityApi, ContactApi, ContactEmailApi, ContactGroupApi, ShareApi, TaskApi, DocumentApi]
 
 
 def register(appbuilder, app):

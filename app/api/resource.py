@@ -61,6 +61,8 @@ class ApiResource(BaseApi):
         blueprint.after_request(auth.record)
         blueprint.register_error_handler(ApiError, from_api_error)
         blueprint.register_error_handler(HTTPException, from_http_exception)
+        # The app's own 413 page (by code) would win over the class handler above: answer it here too.
+        blueprint.register_error_handler(413, from_http_exception)
         blueprint.register_error_handler(Exception, from_unexpected)
         return blueprint
 
