@@ -32,7 +32,8 @@ def api_token(app):
 
 
 def _work_rows(entity, admin):
-    """A task with a checklist and a thread, and a document, on `entity` (rows for the work resources' operations)."""
+    """A task with a checklist and a thread, a document, a client request and a file request on `entity`
+    (rows for the work resources' operations)."""
     from app.models import MessageKind
     from app.services import messages, tasks
 
@@ -42,6 +43,11 @@ def _work_rows(entity, admin):
     task = tasks.create_task(entity, "Schema task", admin, checklist=["Sign"])
     messages.post(task, admin, "Schema note", MessageKind.internal)
     documents.upload(entity, Upload("schema.pdf", PDF), admin)
+    from app.services import file_requests, requests
+
+    client = f.portal_contact(entity, first="Cleo")
+    requests.create_request(entity, client, client.user, "Schema question", "Please help")
+    file_requests.create(entity, admin, [client], "Schema files")
 
 
 def _run(operation, mode, token, failures):

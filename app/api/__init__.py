@@ -52,10 +52,13 @@ The interface (stable): ApiResource and its attributes/hooks above, `ApiError`, 
 from app.api.contacts import ContactApi, ContactEmailApi, ContactGroupApi
 from app.api.documents import DocumentApi
 from app.api.entities import EntityApi
+from app.api.file_requests import FileRequestApi
+from app.api.requests import ClientRequestApi
 from app.api.shares import ShareApi
 from app.api.tasks import TaskApi
 
-API_RESOURCES = [EntityApi, ContactApi, ContactEmailApi, ContactGroupApi, ShareApi, TaskApi, DocumentApi]
+API_RESOURCES = [EntityApi, ContactApi, ContactEmailApi, ContactGroupApi, ShareApi, TaskApi, DocumentApi,
+                 ClientRequestApi, FileRequestApi]
 
 
 def register(appbuilder, app):

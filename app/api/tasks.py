@@ -21,7 +21,7 @@ from flask import request
 from flask_appbuilder.api import expose
 
 # The Tasks screen: "new" and the actions, thread and checklist need its work permission.
-WORK_PERMISSIONS = {"create": "can_work", "work": "can_work"}
+WORK_PERMISSIONS = {"create": "can_work", "work": "can_work", "message": "can_work"}
 
 
 class ChecklistItemSchema(Schema):
@@ -128,7 +128,7 @@ class TaskApi(ThreadMixin, ApiResource):
     model = Task
     schema, create_schema, update_schema = TaskSchema, TaskCreateSchema, TaskUpdateSchema
     screen = "TaskView"
-    rights = {"get": R.VIEW, "update": R.WORK, "delete": R.WORK, "work": R.WORK}
+    rights = {"get": R.VIEW, "update": R.WORK, "delete": R.WORK, "work": R.WORK, "message": R.WORK}
     thread_column = "task_id"
     filters = {
         "entity_id": Filter(Task.entity_id, Id()),

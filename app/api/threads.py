@@ -86,13 +86,17 @@ class ThreadMixin:
             "schema": {"$ref": "#/components/schemas/Message"}}}}, **openapi.problems(400, 404, 415, 422)}}})
     def api_post_message(self, pk):
         """Post an internal comment, a portal message or an e-mail (staff who work on the entity)."""
-        thread = self.load(pk, "work")
+        thread = self.load(pk, "message")
         data = self.body(MessageCreateSchema)
         try:
-            message = message_service.post(thread, self.user, data["body"], data["kind"])
+            message = self.post_message(thread, data["body"], data["kind"])
         except message_service.MessageError as exc:
             raise invalid({"body": [str(exc)]}) from exc
         return self.response(201, **MessageSchema().dump(message))
+
+    def post_message(self, thread, body, kind):
+        """Post through the messages service (a resource may answer through its own service instead)."""
+        return message_service.post(thread, self.user, body, kind)
 
     def add_api_spec(self, api_spec):
         """The resource's paths, and the message schemas its thread operations refer to (once)."""
