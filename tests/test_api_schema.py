@@ -1,6 +1,8 @@
 """Schemathesis runs the OpenAPI document of /api/v1 against the app (WSGI): every operation, a bounded
 number of generated requests each (valid and invalid), and no server error nor any response that breaks
 the document (status, content type, headers, body schema)."""
+from datetime import date
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -9,8 +11,12 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
                                                response_schema_conformance, status_code_conformance)
 
+from app.models import MessageKind
+from app.models.entities import EntityKind
 from app.security import roles as R
+from app.services import documents, file_requests, k1, messages, requests, tasks, vouchers
 from tests import factories as f
+from tests.documents_helpers import PDF, Upload
 
 MAX_EXAMPLES = 50  # per operation and mode; both modes take about 30 s here
 STATEFUL_EXAMPLES = 80  # sequences of up to 6 linked calls (about 15 s)
@@ -35,6 +41,7 @@ def _seed(app):
         person = f.contact("Sam")
         f.share(entity, R.ENTITY_ACCESS, contact=person)
         f.share(entity, R.ENTITY_ACCESS, group=f.group("Schema group", members=[person]))
+        _work_rows(entity, admin)
         prefix, secret = api_tokens.split(TOKEN)
         db.session.add(ApiToken(user_id=admin.id, name="schema", prefix=prefix, secret_hash=api_tokens.digest(secret),
                                 scope=TokenScope.write, expires_on=datetime.now() + timedelta(days=1)))
@@ -60,6 +67,21 @@ def _reset(app):
 def api_token(app):
     """TOKEN, an Admin's read-write token, with rows to find."""
     return _seed(app)
+
+
+def _work_rows(entity, admin):
+    """A task with a checklist and a thread, a document, a client request, a file request and a voucher on
+    `entity`, and a K-1 partner of a partnership: rows for the work resources' operations to find."""
+    task = tasks.create_task(entity, "Schema task", admin, checklist=["Sign"])
+    messages.post(task, admin, "Schema note", MessageKind.internal)
+    documents.upload(entity, Upload("schema.pdf", PDF), admin)
+    client = f.portal_contact(entity, first="Cleo")
+    requests.create_request(entity, client, client.user, "Schema question", "Please help")
+    file_requests.create(entity, admin, [client], "Schema files")
+    vouchers.create_voucher(entity, admin, tax_year=2026, authority="IRS", form_period="Q1", amount="10.00",
+                            due_date=date(2026, 4, 15))
+    k1.add_recipient(f.entity("Schema LP", kind=EntityKind.partnership), admin, name="Schema Partner",
+                     email="partner@example.com")
 
 
 def _run(operation, mode, token, failures):

@@ -52,10 +52,17 @@ The interface (stable): ApiResource and its attributes/hooks above, `ApiError`, 
 `app.api.filters` (Filter, Contains, Custom), `app.api.schemas`, `app.api.openapi.operation`.
 """
 from app.api.contacts import ContactApi, ContactEmailApi, ContactGroupApi
+from app.api.documents import DocumentApi
 from app.api.entities import EntityApi
+from app.api.file_requests import FileRequestApi
+from app.api.k1 import K1RecipientApi
+from app.api.requests import ClientRequestApi
 from app.api.shares import ShareApi
+from app.api.tasks import TaskApi
+from app.api.vouchers import TaxVoucherApi
 
-API_RESOURCES = [EntityApi, ContactApi, ContactEmailApi, ContactGroupApi, ShareApi]
+API_RESOURCES = [EntityApi, ContactApi, ContactEmailApi, ContactGroupApi, ShareApi, TaskApi, DocumentApi,
+                 ClientRequestApi, FileRequestApi, TaxVoucherApi, K1RecipientApi]
 
 
 def register(appbuilder, app):

@@ -56,3 +56,12 @@ def _encodes(text):
     except UnicodeEncodeError:
         return False
     return True
+
+
+class StrictBoolean(fields.Boolean):
+    """A boolean in a JSON body: true or false only (no "yes", 1 or "true")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value

@@ -25,6 +25,8 @@ from app.extensions import db
 from app.models import K1Recipient, K1Status
 from app.models.entities import EntityKind
 from app.redis_conn import get_redis
+from app.security import access
+from app.security import roles as R
 from app.services import activity
 from app.services.firm import get_settings
 
@@ -215,3 +217,46 @@ def mark_downloaded(recipient, address=None):
     activity.record("k1.downloaded", recipient.entity, recipient, actor=GUEST, address=address,
                     commit=False)
     db.session.commit()
+
+
+def add_recipient(entity, user, **values):
+    """A K-1 partner staff add (the K-1 partners screen's rules): the user must work on the entity."""
+    if not access.can(user, R.WORK, entity):
+        raise K1Error(_("You may not work on this entity."))
+    recipient = K1Recipient(entity=entity, **values)
+    _checked(recipient)
+    db.session.add(recipient)
+    activity.record("k1.partner_added", entity, recipient, actor=user, commit=False)
+    db.session.commit()
+    return recipient
+
+
+def change_recipient(recipient, user, **changes):
+    """Change a partner's name, e-mail, share or K-1 document (the delivery status is never edited)."""
+    if not access.can(user, R.WORK, recipient):
+        raise K1Error(_("You may not work on this entity."))
+    with db.session.no_autoflush:
+        for field, value in changes.items():
+            setattr(recipient, field, value)
+        _checked(recipient)
+    activity.record("k1.partner_changed", recipient.entity, recipient, actor=user, commit=False)
+    db.session.commit()
+    return recipient
+
+
+def remove_recipient(recipient, user):
+    """Delete a partner, recorded in the entity's activity in the same transaction."""
+    if not access.can(user, R.WORK, recipient):
+        raise K1Error(_("You may not work on this entity."))
+    activity.record("k1.partner_removed", recipient.entity, summary=recipient.name, actor=user, commit=False)
+    db.session.delete(recipient)
+    db.session.commit()
+
+
+def _checked(recipient):
+    recipient.email = (recipient.email or "").strip()
+    try:
+        check_recipient(recipient)
+    except K1Error:
+        db.session.rollback()
+        raise

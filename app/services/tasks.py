@@ -118,6 +118,54 @@ def tick(item, user, done):
     db.session.commit()
 
 
+EDITABLE = ("title", "description", "deadline", "responsible", "assignees", "auto_complete")
+
+
+def update_task(task, user, **changes):
+    """Change the fields the task screen edits (staff who work on the entity); assignees must see the entity."""
+    if not access.can(user, R.WORK, task):
+        raise TaskError(_("You cannot change this task."))
+    if "title" in changes and not (changes["title"] or "").strip():
+        raise TaskError(_("Give the task a title."))
+    if "assignees" in changes:
+        check_assignees(task.entity, changes["assignees"])
+    for field in EDITABLE:
+        if field in changes:
+            setattr(task, field, changes[field].strip() if field == "title" else changes[field])
+    db.session.commit()
+    return task
+
+
+def delete_task(task, user):
+    """Delete a task with its checklist and thread (staff who work on the entity)."""
+    if not access.can(user, R.WORK, task):
+        raise TaskError(_("You cannot delete this task."))
+    db.session.delete(task)
+    db.session.commit()
+
+
+def add_item(task, user, text):
+    """Add a checklist line at the end (staff who work on the entity)."""
+    text = (text or "").strip()
+    if not text:
+        raise TaskError(_("Write the checklist line first."))
+    if not access.can(user, R.WORK, task):
+        raise TaskError(_("You cannot change this checklist."))
+    position = max((item.position for item in task.checklist), default=-1) + 1
+    item = ChecklistItem(task=task, position=position, text=text[:500])
+    db.session.add(item)
+    db.session.commit()
+    return item
+
+
+def remove_item(item, user):
+    """Remove a checklist line (staff who work on the entity)."""
+    if not access.can(user, R.WORK, item.task):
+        raise TaskError(_("You cannot change this checklist."))
+    db.session.delete(item)
+    db.session.commit()
+
+
 def attach(task, document, user):
     """Attach a document of the task's entity to the task (staff who work on it)."""
     if not access.can(user, R.WORK, task) or document.entity_id != task.entity_id:

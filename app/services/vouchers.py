@@ -223,3 +223,41 @@ def still_due(voucher):
     return db.session.scalar(select(TaxVoucher.id).where(
         TaxVoucher.entity_id == voucher.entity_id, TaxVoucher.due_date == voucher.due_date,
         TaxVoucher.status == VoucherStatus.unpaid).limit(1)) is not None
+
+
+def create_voucher(entity, user, **values):
+    """A voucher staff add (the Tax vouchers screen's rules): the user must work on the entity."""
+    if not access.can(user, R.WORK, entity):
+        raise VoucherError(_("You may not add vouchers to this entity."), "entity_id")
+    voucher = TaxVoucher(entity=entity, **values)
+    return _save(voucher, user, new=True)
+
+
+def update_voucher(voucher, user, **changes):
+    """Change a voucher as the screen's edit form does (the same rules; a voucher stays with its entity)."""
+    for field, value in changes.items():
+        setattr(voucher, field, value)
+    return _save(voucher, user)
+
+
+def _save(voucher, user, new=False):
+    try:
+        with db.session.no_autoflush:
+            voucher.amount = parse_amount(voucher.amount)  # text ("1234.50") or Decimal, never float
+            prepare(voucher, user)
+    except VoucherError:
+        db.session.rollback()  # the refused values never reach the row
+        raise
+    if new:
+        db.session.add(voucher)
+    db.session.commit()
+    saved(voucher, user)
+    return voucher
+
+
+def delete_voucher(voucher, user):
+    """Delete a voucher (staff who work on its entity)."""
+    if not access.can(user, R.WORK, voucher):
+        raise VoucherError(_("You may not change this voucher."))
+    db.session.delete(voucher)
+    db.session.commit()
