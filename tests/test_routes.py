@@ -46,7 +46,7 @@ def test_every_route_is_classified(app):
                       "UserInfoEditView", "DocumentView", "DocumentFilesView",
                       "DocumentBrowserView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView",
                       "NotificationsView", "TaxVoucherView", "K1RecipientView", "TaskTemplateView", "TaskBatchView",
-                      "SignatureRequestView", "SharesView",
+                      "SignatureRequestView", "SharesView", "OrganizerView", "OrganizerTemplateView",
                       "TwoFactorView", "PasskeyView", "MySessionsView", PORTAL) + ADMIN_ONLY_PREFIXES
     unknown = [r.endpoint for r in app.url_map.iter_rules()
                if r.endpoint not in PUBLIC | API and not r.endpoint.startswith(known_prefixes)]

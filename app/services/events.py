@@ -21,11 +21,14 @@ VOUCHER_DUE = "voucher_due"
 SIGNATURE_DECLINED = "signature_declined"
 SIGNATURE_COMPLETED = "signature_completed"
 SIGNATURE_REQUESTED = "signature_requested"  # also each reminder (told apart by the discriminator)
+ORGANIZER_SUBMITTED = "organizer_submitted"
 EVENTS = (TASK_ASSIGNED, TASK_WITHDRAWN, MESSAGE_POSTED, CLIENT_COMPLETED, REQUEST_CREATED,
           FILE_REQUEST_CREATED, DEADLINE_APPROACHING, CLIENT_UPLOADED, SIGNATURE_DECLINED, SIGNATURE_COMPLETED)
 # Events only clients receive: not on the staff preferences page (which lists EVENTS).
 CLIENT_ONLY_EVENTS = (VOUCHER_DUE, SIGNATURE_REQUESTED)
-KNOWN = EVENTS + CLIENT_ONLY_EVENTS
+# Events for integrations (webhooks): not on the preferences pages, no notification of their own.
+INTEGRATION_EVENTS = (ORGANIZER_SUBMITTED,)
+KNOWN = EVENTS + CLIENT_ONLY_EVENTS + INTEGRATION_EVENTS
 
 _handlers = defaultdict(list)
 
