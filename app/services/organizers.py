@@ -69,6 +69,11 @@ def send(user, template, entities, tax_year, deadline=None, review_url=None):
     return made
 
 
+def for_task(task):
+    """The organizer a task carries, or None."""
+    return db.session.scalar(select(Organizer).where(Organizer.task_id == task.id))
+
+
 def questions(organizer):
     """The organizer's sections with their questions, in order (two queries)."""
     return db.session.scalars(select(OrganizerSection).where(OrganizerSection.template_id == organizer.template_id)
