@@ -62,7 +62,7 @@ class OrganizerView(BaseView):
                  .order_by(Organizer.id.desc()).limit(LISTED))
         if status is not None:
             query = query.where(Organizer.status == status)
-        return self.render_template("portico/organizers/family.html", template=template, status=status,
+        return self.render_template("portico/organizers/family.html", tpl=template, status=status,
                                     rows=db.session.scalars(query).all(), statuses=STATUS_LABELS,
                                     counts=organizers.counts_by_status(current_user).get(family_id, {}))
 
@@ -82,6 +82,8 @@ class OrganizerView(BaseView):
                       and len(k) < 20}
             chosen = [e for e in entities if e.id in picked]
             try:
+                if len(chosen) != len(picked):  # an id that was not offered: refused, not silently dropped
+                    raise organizers.OrganizerError(_("Some of the chosen clients are not ones you can send to."))
                 deadline = date.fromisoformat(request.form["deadline"]) if request.form.get("deadline") else None
                 made = organizers.send(current_user, template, chosen, year, deadline)
             except ValueError as exc:
@@ -89,7 +91,7 @@ class OrganizerView(BaseView):
             else:
                 flash(_("Sent to %(num)d clients.", num=len(made)), "success")
                 return redirect(url_for("OrganizerView.family", family_id=template.family_id))
-        return self.render_template("portico/organizers/send.html", template=template, entities=entities,
+        return self.render_template("portico/organizers/send.html", tpl=template, entities=entities,
                                     words=words, year=year, ticked=request.form, limit=SEND_CHOICES)
 
     @expose("/<int:organizer_id>")
