@@ -6,8 +6,7 @@ portal scope are the organizer's. Submitting completes the task on the client's 
 responsible staff member is notified) and emits ORGANIZER_SUBMITTED for integrations.
 """
 import json
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -20,13 +19,7 @@ from app.models.organizers import OrganizerStatus, QuestionKind
 from app.security import access
 from app.security import roles as R
 from app.services import events, tasks
-
-MAX_TEXT = 10_000
-
-
-class OrganizerError(ValueError):
-    """A refused organizer operation; the message is for the user."""
-
+from app.services.organizer_values import OrganizerError, _list, clean_value  # noqa: F401 (views use them here)
 
 class StaleAnswer(OrganizerError):
     """The answer changed since the page loaded it (another tab, another person)."""
@@ -127,49 +120,6 @@ def missing(organizer, sections=None, answer_map=None):
     visible = shown(sections, answer_map)
     return [q for s in sections for q in s.questions
             if q.required and q.id in visible and not is_answered(q, answer_map.get(q.id))]
-
-
-def _list(value):
-    try:
-        items = json.loads(value or "[]")
-    except ValueError:
-        return []
-    return [str(i) for i in items] if isinstance(items, list) else []
-
-
-def clean_value(question, raw):
-    """The value to store for `raw` (a string, or a list for multiple choice), checked against the kind."""
-    kind = question.kind
-    if kind is QuestionKind.multiple_choice:
-        items = raw if isinstance(raw, list) else ([raw] if raw else [])
-        if any(str(i) not in question.choice_list() for i in items):
-            raise OrganizerError(_("Choose among the listed answers."))
-        return json.dumps([c for c in question.choice_list() if c in items])
-    raw = ("" if raw is None else str(raw)).strip()
-    if not raw:
-        return None
-    if len(raw) > MAX_TEXT or (kind is QuestionKind.short_text and len(raw) > 500):
-        raise OrganizerError(_("The answer is too long."))
-    if kind in (QuestionKind.number, QuestionKind.money):
-        try:
-            number = Decimal(raw.replace(" ", "").replace(",", "."))
-        except InvalidOperation:
-            raise OrganizerError(_("Write a number.")) from None
-        if not number.is_finite() or abs(number) >= 10**15:
-            raise OrganizerError(_("Write a number."))
-        return str(number.quantize(Decimal("0.01"))) if kind is QuestionKind.money else str(number.normalize())
-    if kind is QuestionKind.date:
-        try:
-            return date.fromisoformat(raw).isoformat()
-        except ValueError:
-            raise OrganizerError(_("Write a date as YYYY-MM-DD.")) from None
-    if kind is QuestionKind.yes_no and raw not in ("yes", "no"):
-        raise OrganizerError(_("Answer yes or no."))
-    if kind is QuestionKind.single_choice and raw not in question.choice_list():
-        raise OrganizerError(_("Choose among the listed answers."))
-    if kind is QuestionKind.file_upload:
-        raise OrganizerError(_("Upload the files for this question."))
-    return raw
 
 
 def _check_open(organizer):
