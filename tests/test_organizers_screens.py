@@ -189,3 +189,20 @@ def test_lists_run_a_fixed_number_of_queries(app, client, login, count_queries, 
 def _user(user_id):
     from flask_appbuilder.security.sqla.models import User
     return db.session.get(User, user_id)
+
+
+def test_staff_admin_lists_and_creates_templates(app, client, login, desk):
+    """The list shows each template with its organizer count; a new template opens in the editor; no name is refused."""
+    login(client, desk.boss)
+    page = client.get("/organizer-templates/").get_data(as_text=True)
+    assert "Individual tax organizer" in page
+    token = csrf_token(client, "/organizer-templates/")
+    assert client.post("/organizer-templates/new", data={"csrf_token": token, "name": " "}).status_code == 302
+    made = client.post("/organizer-templates/new", data={"csrf_token": token, "name": "Business organizer",
+                                                          "language": "et"})
+    with app.app_context():
+        row = db.session.scalar(select(OrganizerTemplate).where(OrganizerTemplate.name == "Business organizer"))
+        assert row.language == "et" and row.family_id == row.id
+        assert db.session.scalar(select(func.count()).select_from(OrganizerTemplate)) == 2
+    assert made.headers["Location"].endswith(f"/organizer-templates/{row.id}")
+    assert "Business organizer" in client.get(made.headers["Location"]).get_data(as_text=True)

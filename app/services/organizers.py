@@ -29,7 +29,7 @@ class StaleAnswer(OrganizerError):
         self.answer = answer
 
 
-def send(user, template, entities, tax_year, deadline=None, review_url=None):
+def send(user, template, entities, tax_year, deadline=None):
     """One organizer per entity, each with an assigned task; all or nothing (returns the organizers)."""
     if not template.is_current:
         raise OrganizerError(_("Send the current version of the template."))
