@@ -141,3 +141,16 @@ def test_send_refuses_duplicates_and_foreign_entities(setup):
         organizers.send(acc, row, [other], 2027)
     assert db.session.query(Organizer).count() == 1
     assert db.session.query(OrganizerTemplate).count() == 1
+
+
+def test_submit_tells_the_responsible_staff_member(setup):
+    """Submitting completes the task on the client's side: the responsible accountant gets a notification."""
+    from app.models import Notification
+
+    acc, entity, cora, row = setup
+    item = send(acc, row, entity)
+    organizers.save_answer(item, question(row, "dependants").id, cora.user, 0, "no")
+    organizers.save_answer(item, question(row, "wages").id, cora.user, 0, "1")
+    organizers.submit(item, cora, cora.user, review_url="/organizers/1")
+    told = db.session.query(Notification).filter_by(recipient_user_id=acc.id, event=events.CLIENT_COMPLETED).all()
+    assert told and {n.object_id for n in told} == {item.task_id}
