@@ -57,6 +57,16 @@ COVERED_ELSEWHERE.update({
 COVERED_ELSEWHERE.update({
     f"{resource.__name__}.{name}": f"tests/test_api_{resource.resource_name.replace('-', '_')}.py (foreign ids: 404)"
     for resource in API_RESOURCES for name in dir(resource) if hasattr(getattr(resource, name), "_urls")})
+# Organizers: templates are firm-wide (Staff Admin edits), organizers ride on their task's scope; swept by id there.
+COVERED_ELSEWHERE.update({
+    f"OrganizerTemplateView.{name}": "tests/test_organizers_screens.py (only the Staff Admin and Admin edit: 403)"
+    for name in ("edit", "change")})
+COVERED_ELSEWHERE.update({
+    f"OrganizerView.{name}": "tests/test_organizers_screens.py (other entities' organizers 404, Staff Admin 403)"
+    for name in ("family", "send", "show", "review", "reopen", "export_csv", "export_pdf")})
+COVERED_ELSEWHERE.update({
+    f"portal.{name}": "tests/test_organizers_portal.py (other entities' and unassigned organizers: 404)"
+    for name in ("organizer", "organizer_answer", "organizer_same", "organizer_upload", "organizer_submit")})
 # Ids of custom routes, by argument name: what the route's code loads with them.
 ARG_MODELS = {
     "entity_id": Entity, "folder_id": Folder, "doc_id": Document, "task_id": Task, "item_id": ChecklistItem,

@@ -12,12 +12,12 @@ from flask_appbuilder.security.sqla.models import Group, User
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
-from app.models import (ActivityEvent, Contact, Notification, TaxVoucher, WebhookAttempt, WebhookDelivery,
+from app.models import (ActivityEvent, Contact, Entity, Notification, TaxVoucher, WebhookAttempt, WebhookDelivery,
                         WebhookEndpoint)
 from app.models.task_batches import BatchState, TaskBatch, TaskTemplate
 from app.security import roles as R
 from app.services import imports, signature_seal, signatures
-from tests import browser
+from tests import browser, organizer_helpers
 from tests import factories as f
 from tests.access_matrix import ARG_MODELS
 from tests.signature_helpers import upload_pdf
@@ -49,7 +49,8 @@ QUERY_ROWS = {"ops_audit.details_view": ("id", ActivityEvent), "ops_outbox.detai
               "ops_webhooks.details_view": ("id", WebhookDelivery),
               "StaffResetPasswordView.this_form_get": ("pk", User)}
 # Arguments that name a row the fixture made, or a fixed part of it (the first document, its first page).
-ROW_ARGS = {"signature_id": "signature", "number": 0, "page": 0}
+ROW_ARGS = {"signature_id": "signature", "number": 0, "page": 0, "organizer_id": "organizer",
+            "template_id": "organizer_template", "family_id": "organizer_family"}
 SIGNED_OUT_PORTAL = ("portal.sign_in", "portal.sign_in_code", "portal.sign_in_pin", "portal.sign_up",
                      "portal.sign_up_pin", "portal.sign_up_verify")
 
@@ -64,7 +65,8 @@ def rows(app):
         db.session.add(Group(name="Partners"))
         ids["import"] = imports.preview(admin, "clients.csv", csv).id
         ids["day"] = db.session.query(TaxVoucher.due_date).order_by(TaxVoucher.id).first()[0].isoformat()
-        ids.update(_work_for_many(admin), signature=_signature_for(admin, ids), webhook=_webhook_for(admin))
+        ids.update(_work_for_many(admin), signature=_signature_for(admin, ids), webhook=_webhook_for(admin),
+                   **_organizer_for(admin, ids))
         db.session.remove()
     return ids
 
@@ -99,6 +101,13 @@ def _webhook_for(admin):
     db.session.add(delivery)
     db.session.commit()
     return endpoint.id
+
+
+def _organizer_for(admin, ids):
+    """An organizer of entity A (its task assigned to every contact of A, Cole too)."""
+    row = organizer_helpers.template(admin)
+    item = organizer_helpers.send(admin, row, db.session.get(Entity, ids["entity_a"]))
+    return {"organizer": item.id, "organizer_template": row.id, "organizer_family": row.family_id}
 
 
 def _first_id(model):

@@ -53,7 +53,7 @@ def test_every_route_is_classified(app):
                       "UserInfoEditView", "DocumentView", "DocumentFilesView",
                       "DocumentBrowserView", "ClientRequestView", "TaskView", "TaskSeriesView", "FileRequestView",
                       "NotificationsView", "TaxVoucherView", "K1RecipientView", "TaskTemplateView", "TaskBatchView",
-                      "SignatureRequestView", "SharesView",
+                      "SignatureRequestView", "SharesView", "OrganizerView", "OrganizerTemplateView",
                       "TwoFactorView", "PasskeyView", "MySessionsView", "ApiTokensView", "ApiDocsView",
                       PORTAL) + ADMIN_ONLY_PREFIXES
     unknown = [r.endpoint for r in app.url_map.iter_rules()

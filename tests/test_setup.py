@@ -78,11 +78,12 @@ def test_seed_demo_twice_changes_nothing(ctx):
     seed_demo()
     first = _row_counts()
     assert first["entity"] == 20 and first["contact"] == 40 and first["ab_user"] == 6 + 4  # 4 demo client accounts
-    assert first["task_series"] == 3 and first["client_request"] == 3 and first["task"] == 9
+    assert first["task_series"] == 3 and first["client_request"] == 3 and first["task"] == 9 + 3
     kinds = {k for (k,) in db.session.execute(db.text("SELECT DISTINCT kind FROM message"))}
     assert kinds == {"internal", "portal", "email"}
     assert first["document"] == 20 + 4 and first["folder"] == 20 + 1  # the demo tree of four entities; K-1s
     assert first["tax_voucher"] == 14 and first["k1_recipient"] == 5
+    assert first["organizer_template"] == 2 and first["organizer"] == 3  # each organizer rides on a task
     init_roles()
     lines = seed_demo()
     assert _row_counts() == first

@@ -10,6 +10,7 @@ from app.security import roles as R
 from app.demo.documents import seed_documents
 from app.demo.signatures import seed_signatures
 from app.demo.k1 import seed_k1
+from app.demo.organizers import seed_organizers
 from app.demo.vouchers import seed_vouchers
 from app.demo.work import demo_contact_account, seed_work
 from app.services.entities import find_share
@@ -105,6 +106,8 @@ def seed_demo():
     for entity in entities[:3]:
         seed_work(entity, entity.responsible)
     seed_signatures(entities[0], entities[0].responsible)  # Robert Hayes signs the engagement letter
+    # Robert answered last year's organizer; Kadri Mets gets the Estonian one.
+    seed_organizers(entities[0], entities[0].responsible, contacts[0], _by_name(entities, "Kadri Mets"))
     for entity in (entities[0], entities[6]):  # Robert and Linda Hayes; Bluefin Marine Supply LLC
         seed_vouchers(entity)
     harbor = _by_name(entities, "Harbor Lane Partners LP")

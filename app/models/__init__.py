@@ -9,6 +9,8 @@ from app.models.imports import ImportRun, ImportState
 from app.models.k1 import K1Recipient, K1Status
 from app.models.messages import Message, MessageKind
 from app.models.notifications import Notification, NotificationPreference
+from app.models.organizers import (Organizer, OrganizerAnswer, OrganizerQuestion, OrganizerSection,
+                                   OrganizerTemplate)
 from app.models.passkeys import StaffPasskey
 from app.models.portal import AccessCode, CodePurpose, TrustedDevice
 from app.models.requests import ClientRequest, RequestStatus
@@ -48,6 +50,11 @@ __all__ = [
     "MessageKind",
     "Notification",
     "NotificationPreference",
+    "Organizer",
+    "OrganizerAnswer",
+    "OrganizerQuestion",
+    "OrganizerSection",
+    "OrganizerTemplate",
     "RequestStatus",
     "SignatureDocument",
     "SignatureField",

@@ -9,8 +9,8 @@ from sqlalchemy import exists, false, func, or_, select, true, union
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.models import (Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings, ImportRun, TaskBatch,
-                        TaskTemplate)
+from app.models import (Contact, ContactEmail, ContactGroup, Entity, EntityShare, FirmSettings, ImportRun,
+                        OrganizerTemplate, TaskBatch, TaskTemplate)
 from app.models.contacts import contact_group_members
 from app.security import roles as R
 # Re-exported: the rest of the app asks this module, whichever helper module answers.
@@ -58,7 +58,7 @@ def entity_ids(user, action=R.VIEW):
 def is_scoped(model):
     """Whether `scope` knows `model` (its rows depend on who asks); other models (roles) it refuses."""
     return model in ENTITY_SCOPED or model in (Contact, ContactEmail, FirmSettings, ContactGroup, User, ImportRun,
-                                              TaskTemplate, TaskBatch)
+                                              TaskTemplate, TaskBatch, OrganizerTemplate)
 
 
 def scope(user, model, action=R.VIEW, listed=False, per_row=False):
@@ -85,7 +85,7 @@ def scope(user, model, action=R.VIEW, listed=False, per_row=False):
         return _contact_scope(user)
     if model is ContactEmail:
         return ContactEmail.contact_id.in_(select(Contact.id).where(_contact_scope(user)))
-    if model in (FirmSettings, TaskTemplate):  # firm-wide: every staff member reads them
+    if model in (FirmSettings, TaskTemplate, OrganizerTemplate):  # firm-wide: every staff member reads them
         return false() if is_contact(user) else true()
     if model is ContactGroup:
         return _group_scope(user)
@@ -177,6 +177,7 @@ def in_scope(user, obj, action=R.VIEW):
 _PEOPLE_SCREENS = {
     FirmSettings: "FirmSettingsView",
     TaskTemplate: "TaskTemplateView",
+    OrganizerTemplate: "OrganizerTemplateView",
     Contact: "ContactView",
     ContactEmail: "ContactEmailView",
     ContactGroup: "ContactGroupView",

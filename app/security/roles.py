@@ -112,6 +112,11 @@ VOUCHERS_READ = dict(TaxVoucherView=READ)
 VOUCHERS_WORK = dict(TaxVoucherView=WRITE + ("can_import_csv",))
 K1_READ = dict(K1RecipientView=READ)
 K1_WORK = dict(K1RecipientView=WRITE)
+# Organizers: the Staff Admin shapes the questionnaires; sending and reviewing need the right to work on
+# each entity as well (access.can(user, WORK, organizer)).
+ORGANIZER_TEMPLATES = dict(OrganizerTemplateView=("can_list", "can_edit"))
+ORGANIZERS_READ = dict(OrganizerView=("can_list", "can_show"))
+ORGANIZERS_WORK = dict(OrganizerView=("can_list", "can_show", "can_send", "can_review"))
 # Sending needs more than the screen: access.may_request_signatures (Owner of the entity, Staff Admin…).
 SIGNATURES = dict(SignatureRequestView=("can_show", "can_send"))
 
@@ -144,6 +149,8 @@ SCREEN_PERMISSIONS = {
         **VOUCHERS_READ,
         **K1_READ,
         **SIGNATURES,
+        **ORGANIZER_TEMPLATES,
+        **ORGANIZERS_READ,
     ),
     ENTITIES_ADMIN: SELF_SERVICE
     + _screens(
@@ -160,6 +167,7 @@ SCREEN_PERMISSIONS = {
         **VOUCHERS_WORK,
         **K1_WORK,
         **SIGNATURES,
+        **ORGANIZERS_WORK,
     ),
     STAFF: SELF_SERVICE
     + _screens(
@@ -175,6 +183,7 @@ SCREEN_PERMISSIONS = {
         **VOUCHERS_WORK,
         **K1_WORK,
         **SIGNATURES,
+        **ORGANIZERS_WORK,
     ),
     CLIENT: (),
     OWNER: (),
@@ -185,9 +194,9 @@ SCREEN_PERMISSIONS = {
 
 MENU_PERMISSIONS = {
     STAFF_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "Signatures", "People", "Staff", "Contacts", "Contact groups",
-                  "Activity"),
+                  "Activity", "Organizer templates", "Organizers"),
     ENTITIES_ADMIN: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "Signatures", "People", "Contacts", "Contact groups",
-                     "Activity", "Task templates", "Assign to many"),
+                     "Activity", "Task templates", "Assign to many", "Organizers"),
     STAFF: ("Clients", "Entities", "Shares", "Documents", "Tasks", "Client requests", "Tax vouchers", "K-1 partners", "Signatures", "People", "Contacts", "Contact groups", "Activity",
-            "Task templates", "Assign to many"),
+            "Task templates", "Assign to many", "Organizers"),
 }

@@ -18,6 +18,7 @@ from app.models import (
     Folder,
     K1Recipient,
     Message,
+    Organizer,
     SignatureRequest,
     Signer,
     Task,
@@ -99,6 +100,13 @@ def _message_clause(ids, contact):
     return and_(thread, Message.kind.in_(CLIENT_VISIBLE), Message.deleted_on.is_(None))
 
 
+def _organizer_clause(ids, contact):
+    """Contacts see the organizers of the tasks they see (assigned to them, not withdrawn)."""
+    if contact is None:
+        return _within(Organizer.entity_id, ids)
+    return and_(_within(Organizer.entity_id, ids), Organizer.task_id.in_(select(Task.id).where(_task_clause(ids, contact))))
+
+
 def _signature_clause(ids, contact):
     """Contacts see the requests they are asked to sign (never a draft); staff the entity's requests."""
     if contact is None:
@@ -133,6 +141,7 @@ ENTITY_SCOPED = {
     TaxVoucher: lambda ids, contact: _within(TaxVoucher.entity_id, ids),
     K1Recipient: lambda ids, contact: _within(K1Recipient.entity_id, ids),
     SignatureRequest: _signature_clause,
+    Organizer: _organizer_clause,
     Folder: lambda ids, contact: and_(_within(Folder.entity_id, ids), _folder_clause(ids, contact) if contact is not None else true()),
 }
 PER_ROW = frozenset({Task, ClientRequest, TaxVoucher, K1Recipient, Document, Entity, ActivityEvent, Message})

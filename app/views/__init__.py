@@ -12,6 +12,8 @@ from app.views.file_requests import FileRequestView
 from app.views.requests import ClientRequestView
 from app.views.signatures import SignatureRequestView
 from app.views.k1 import K1RecipientView
+from app.views.organizer_templates import OrganizerTemplateView
+from app.views.organizers import OrganizerView
 from app.views.tasks import TaskSeriesView, TaskView
 from app.views.task_batches import TaskBatchView, TaskTemplateView
 from app.views.vouchers import TaxVoucherView
@@ -46,6 +48,9 @@ def register_views(appbuilder):
     appbuilder.add_view(K1RecipientView, "K-1 partners", label=_l("K-1 partners"), icon="fa-id-card-o", **clients)
     appbuilder.add_view(SignatureRequestView, "Signatures", label=_l("Signatures"), icon="fa-pencil-square-o",
                         **clients)
+    appbuilder.add_view(OrganizerView, "Organizers", label=_l("Organizers"), icon="fa-list-alt", **clients)
+    appbuilder.add_view(OrganizerTemplateView, "Organizer templates", label=_l("Organizer templates"),
+                        icon="fa-wpforms", **clients)
     appbuilder.add_view(ClientRequestView, "Client requests", label=_l("Client requests"), icon="fa-inbox", **clients)
     appbuilder.add_view(ImportView, "Import clients", label=_l("Import clients"), icon="fa-upload", **clients)
     appbuilder.add_view(ActivityEventView, "Activity", label=_l("Activity"), icon="fa-history", **clients)

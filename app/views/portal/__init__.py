@@ -131,8 +131,8 @@ def _context():
 
 def register(app):
     """Import the page modules (they add routes to `bp`) and attach the blueprint."""
-    from app.views.portal import (auth, bells, documents, home, k1, requests, settings, signatures,  # noqa: F401
-                                  tasks, vouchers)
+    from app.views.portal import (auth, bells, documents, home, k1, organizers, requests, settings,  # noqa: F401
+                                  signatures, tasks, vouchers)
 
     app.register_blueprint(bp)
 

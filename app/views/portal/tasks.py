@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length
 from app.security import guard
 from app.models import ChecklistItem, Task
 from app.models.documents import human_size
-from app.services import documents, messages, tasks
+from app.services import documents, messages, organizers, tasks
 from app.services.portal import tasks as portal_tasks
 from app.services.filetypes import ALLOWED, UploadRefused
 from app.services.firm import get_settings
@@ -116,6 +116,7 @@ def _task(task_id):
 
 def _render(row, reply_form=None, status=200):
     data = portal_tasks.page(row, current_user, older_than())
+    data["organizer"] = organizers.for_task(row)
     return render_template(
         "portal/tasks/show.html", task=row, title=row.title, can_upload=may_contribute(row.entity), today=date.today(),
         reply_form=reply_form or ReplyForm(), upload=upload_settings(),
