@@ -144,17 +144,19 @@ class ApiResource(BaseApi):
 
     # Hooks (call services; raise ApiError / invalid(...) for refusals) ---------------------------------
 
+    # A resource overrides the hooks of the operations it lists; the others are never routed, and
+    # answer 405 should a subclass list an operation without its hook.
     def create(self, data):
         """Create and return the row from validated `data`."""
-        raise NotImplementedError
+        raise ApiError(405, "This resource cannot be created through the API.")
 
     def update(self, row, data):
         """Apply validated (partial) `data` to `row` and return it."""
-        raise NotImplementedError
+        raise ApiError(405, "This resource cannot be changed through the API.")
 
     def delete(self, row):
         """Delete `row`."""
-        raise NotImplementedError
+        raise ApiError(405, "This resource cannot be deleted through the API.")
 
     # Endpoints ----------------------------------------------------------------------------------------
 
