@@ -29,3 +29,16 @@ def is_problem(response, status):
     body = response.get_json(silent=True) or {}
     return (response.status_code == status and response.mimetype == "application/problem+json"
             and body.get("status") == status and "title" in body)
+
+
+def walk(client, path, token, limit, **query):
+    """Every item of a keyset-paged list, `limit` at a time, following next_cursor to the end: (items, pages)."""
+    items, cursor, pages = [], None, 0
+    while True:
+        body = call(client, "GET", path, token,
+                    query_string={"limit": str(limit), **query, **({"cursor": cursor} if cursor else {})}).get_json()
+        items += body["items"]
+        pages += 1
+        cursor = body["next_cursor"]
+        if not cursor:
+            return items, pages

@@ -11,13 +11,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ActivityEvent, Document, DocumentVersion
-from app.models.documents import Visibility
 from app.security import roles as R
 from app.services import documents
 from app.services.firm import get_settings
 from app.storage import CHUNK
 from tests import factories as f
-from tests.api_helpers import call, is_problem, token_for
+from tests.api_helpers import call, is_problem, token_for, walk
 from tests.documents_helpers import EXE, HTML, PDF, PNG, Upload, stored_files
 
 URL = "/api/v1/documents/"
@@ -224,11 +223,5 @@ def test_document_list_filters_keyset_and_fixed_statements(app, client, world, c
     with count_queries() as n:
         assert len(call(client, "GET", f"{URL}{world.da}/versions", world.admin).get_json()["items"]) == 29
     assert n() == versions_few
-    ids, cursor = [], None
-    while True:
-        page = call(client, "GET", URL, world.owner, query_string={"limit": "3", **({"cursor": cursor} if cursor else {})}).get_json()
-        ids += [d["id"] for d in page["items"]]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
+    ids = [row["id"] for row in walk(client, URL, world.owner, 3)[0]]
     assert len(ids) == len(set(ids)) == 29 and world.db not in ids

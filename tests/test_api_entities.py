@@ -11,7 +11,7 @@ from app.models import ActivityEvent, Entity
 from app.models.entities import EntityKind
 from app.security import roles as R
 from tests import factories as f
-from tests.api_helpers import call, is_problem, token_for
+from tests.api_helpers import call, is_problem, token_for, walk
 
 URL = "/api/v1/entities/"
 BIG = str(2**64)
@@ -127,16 +127,8 @@ def test_keyset_pages_walk_every_row_exactly_once(app, client, people):
         for n in range(25):
             f.entity(f"Bulk {n:02d}")
         expected = sorted(db.session.scalars(select(Entity.id)))
-    seen, cursor, pages = [], None, 0
-    while True:
-        query = {"limit": "7", **({"cursor": cursor} if cursor else {})}
-        body = call(client, "GET", URL, people.admin, query_string=query).get_json()
-        seen += [row["id"] for row in body["items"]]
-        pages += 1
-        cursor = body["next_cursor"]
-        if cursor is None:
-            break
-    assert seen == expected and pages == 4
+    items, pages = walk(client, URL, people.admin, 7)
+    assert [row["id"] for row in items] == expected and pages == 4
 
 
 def test_filters(app, client, people):

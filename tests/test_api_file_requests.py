@@ -12,7 +12,7 @@ from app.models.documents import Visibility
 from app.security import roles as R
 from app.services import documents, file_requests, tasks
 from tests import factories as f
-from tests.api_helpers import call, is_problem, token_for
+from tests.api_helpers import call, is_problem, token_for, walk
 from tests.documents_helpers import PDF, Upload
 
 URL = "/api/v1/file-requests/"
@@ -127,10 +127,5 @@ def test_file_request_list_keyset_and_fixed_statements(app, client, world, count
     with count_queries() as n:
         assert len(call(client, "GET", URL, world.admin).get_json()["items"]) == 30
     assert n() == few
-    ids, cursor = [], None
-    while True:
-        page = call(client, "GET", URL, world.owner, query_string={"limit": "4", **({"cursor": cursor} if cursor else {})}).get_json()
-        ids += [t["id"] for t in page["items"]]
-        if not (cursor := page["next_cursor"]):
-            break
+    ids = [row["id"] for row in walk(client, URL, world.owner, 4)[0]]
     assert len(ids) == len(set(ids)) == 29 and world.fb not in ids

@@ -10,7 +10,7 @@ from app.models import ClientRequest, Message, MessageKind, Task
 from app.security import roles as R
 from app.services import messages, requests
 from tests import factories as f
-from tests.api_helpers import call, is_problem, token_for
+from tests.api_helpers import call, is_problem, token_for, walk
 
 URL = "/api/v1/requests/"
 
@@ -120,10 +120,5 @@ def test_request_list_filters_keyset_and_fixed_statements(app, client, world, co
     with count_queries() as n:
         assert len(call(client, "GET", URL, world.admin).get_json()["items"]) == 30
     assert n() == few
-    ids, cursor = [], None
-    while True:
-        page = call(client, "GET", URL, world.viewer, query_string={"limit": "4", **({"cursor": cursor} if cursor else {})}).get_json()
-        ids += [r["id"] for r in page["items"]]
-        if not (cursor := page["next_cursor"]):
-            break
+    ids = [row["id"] for row in walk(client, URL, world.viewer, 4)[0]]
     assert len(ids) == len(set(ids)) == 29 and world.rb not in ids

@@ -10,7 +10,7 @@ from app.models import ChecklistItem, Message, MessageKind, Task
 from app.security import roles as R
 from app.services import messages, tasks
 from tests import factories as f
-from tests.api_helpers import call, is_problem, token_for
+from tests.api_helpers import call, is_problem, token_for, walk
 
 URL = "/api/v1/tasks/"
 
@@ -143,14 +143,7 @@ def test_actions_checklist_and_thread(app, client, world):
     for kind in ("internal", "portal", "email"):
         posted = call(client, "POST", f"{path}/messages", world.owner, json={"body": f"{kind} note", "kind": kind})
         assert posted.status_code == 201 and posted.get_json()["kind"] == kind
-    seen, cursor = [], None
-    while True:
-        page = call(client, "GET", f"{path}/messages", world.viewer,
-                    query_string={"limit": "2", **({"cursor": cursor} if cursor else {})}).get_json()
-        seen += [(m["kind"], m["body"]) for m in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = [(m["kind"], m["body"]) for m in walk(client, f"{path}/messages", world.viewer, 2)[0]]
     assert seen == [("internal", "internal Task A"), ("portal", "portal Task A"), ("internal", "internal note"),
                     ("portal", "portal note"), ("email", "email note")]
 
@@ -196,13 +189,7 @@ def test_task_list_filters_keyset_and_fixed_statements(app, client, world, count
     with count_queries() as n:
         assert len(call(client, "GET", f"{URL}{world.ta}/messages", world.admin).get_json()["items"]) == 42
     assert n() == thread_few
-    ids, cursor = [], None
-    while True:
-        page = call(client, "GET", URL, world.owner, query_string={"limit": "7", **({"cursor": cursor} if cursor else {})}).get_json()
-        ids += [t["id"] for t in page["items"]]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
+    ids = [row["id"] for row in walk(client, URL, world.owner, 7)[0]]
     assert len(ids) == len(set(ids)) == 41 and world.tb not in ids
 
 

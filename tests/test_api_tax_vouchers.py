@@ -13,7 +13,7 @@ from app.models import TaxVoucher
 from app.security import roles as R
 from app.services import vouchers
 from tests import factories as f
-from tests.api_helpers import call, is_problem, token_for
+from tests.api_helpers import call, is_problem, token_for, walk
 
 URL = "/api/v1/tax-vouchers/"
 NEW = {"tax_year": 2026, "authority": "IRS", "form_period": "1040-ES Q2", "amount": "1,234.50", "due_date": "2026-06-15"}
@@ -130,10 +130,5 @@ def test_voucher_list_filters_keyset_and_fixed_statements(app, client, world, co
     with count_queries() as n:
         assert len(call(client, "GET", URL, world.admin).get_json()["items"]) == 30
     assert n() == few
-    ids, cursor = [], None
-    while True:
-        page = call(client, "GET", URL, world.owner, query_string={"limit": "4", **({"cursor": cursor} if cursor else {})}).get_json()
-        ids += [v["id"] for v in page["items"]]
-        if not (cursor := page["next_cursor"]):
-            break
+    ids = [row["id"] for row in walk(client, URL, world.owner, 4)[0]]
     assert len(ids) == len(set(ids)) == 29 and world.vb not in ids
