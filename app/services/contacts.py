@@ -2,11 +2,10 @@
 their addresses and contact groups (each change kept in the activity trail)."""
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Contact, ContactEmail, ContactGroup
-from app.services import activity
+from app.services import activity, saving
 
 CONTACT_FIELDS = ("first_name", "last_name", "username", "primary_email", "phone", "language", "notify_by_email",
                   "notes")  # what the Contacts screen edits
@@ -56,7 +55,7 @@ def create_contact(actor, **values):
     db.session.add(contact)
     db.session.flush()
     activity.record("contact.created", None, contact, summary=contact.full_name, actor=actor, commit=False)
-    _commit()
+    saving.commit_or(ContactError)
     return contact
 
 
@@ -68,7 +67,7 @@ def update_contact(contact, actor, **changes):
             raise ValueError(f"{name} is not an editable field")
         setattr(contact, name, value)
     activity.record("contact.updated", None, contact, summary=contact.full_name, actor=actor, commit=False)
-    _commit()
+    saving.commit_or(ContactError)
     return contact
 
 
@@ -76,7 +75,7 @@ def delete_contact(contact, actor):
     """Delete `contact` with its addresses and shares (as the screen does); its portal account stays, unlinked."""
     activity.record("contact.deleted", summary=contact.full_name, actor=actor, commit=False)
     db.session.delete(contact)
-    _commit()
+    saving.commit_or(ContactError)
 
 
 def add_email(contact, actor, email, is_primary=False):
@@ -89,7 +88,7 @@ def add_email(contact, actor, email, is_primary=False):
     db.session.add(row)
     db.session.flush()
     activity.record("contact.email_added", None, contact, summary=row.email, actor=actor, commit=False)
-    _commit()
+    saving.commit_or(ContactError)
     return row
 
 
@@ -104,7 +103,7 @@ def update_email(row, actor, **changes):
         if name in changes:
             setattr(row, name, changes[name])
     activity.record("contact.email_changed", None, row.contact, summary=row.email, actor=actor, commit=False)
-    _commit()
+    saving.commit_or(ContactError)
     return row
 
 
@@ -112,7 +111,7 @@ def delete_email(row, actor):
     """Remove one address of a contact."""
     activity.record("contact.email_removed", None, row.contact, summary=row.email, actor=actor, commit=False)
     db.session.delete(row)
-    _commit()
+    saving.commit_or(ContactError)
 
 
 def save_group(group, actor, **values):
@@ -130,7 +129,7 @@ def save_group(group, actor, **values):
     db.session.flush()
     # Membership grants entity access: the trail says who changed it.
     activity.record(verb, None, group, summary=f"{group.name} ({len(group.members)})", actor=actor, commit=False)
-    _commit()
+    saving.commit_or(ContactError)
     return group
 
 
@@ -138,12 +137,4 @@ def delete_group(group, actor):
     """Delete a contact group (its shares go with it)."""
     activity.record("group.deleted", summary=group.name, actor=actor, commit=False)
     db.session.delete(group)
-    _commit()
-
-
-def _commit():
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise ContactError(_("The change could not be saved; someone may have changed the same data.")) from exc
+    saving.commit_or(ContactError)

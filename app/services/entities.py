@@ -5,7 +5,6 @@ from datetime import date
 from flask_babel import gettext as _
 from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import and_, case, func, literal, or_, select, union, union_all
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
@@ -15,7 +14,7 @@ from app.models.tasks import StaffStatus
 from app.models.contacts import contact_group_members
 from app.security import access
 from app.security import roles as R
-from app.services import activity
+from app.services import activity, saving
 
 TAX_ID_PATTERN = r"^[0-9]([0-9 -]{2,18})[0-9]$"
 EDITABLE = ("name", "kind", "tax_id", "status", "responsible", "address")  # what the Entities screen edits
@@ -31,7 +30,7 @@ def create(actor, **values):
     db.session.add(entity)
     db.session.flush()
     activity.record("entity.created", entity, entity, actor=actor, commit=False)
-    _commit()
+    saving.commit_or(EntityError)
     return entity
 
 
@@ -42,7 +41,7 @@ def update(entity, actor, **changes):
             raise ValueError(f"{name} is not an editable field")
         setattr(entity, name, value)
     activity.record("entity.updated", entity, entity, actor=actor, commit=False)
-    _commit()
+    saving.commit_or(EntityError)
     return entity
 
 
@@ -50,15 +49,7 @@ def delete(entity, actor):
     """Delete `entity` (and what hangs on it, as the screen does); recorded without a link."""
     activity.record("entity.deleted", summary=entity.name, actor=actor, commit=False)
     db.session.delete(entity)
-    _commit()
-
-
-def _commit():
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise EntityError(_("The change could not be saved; someone may have changed the same data.")) from exc
+    saving.commit_or(EntityError)
 
 
 def share_errors(entity, role, user=None, contact=None, group=None, share_id=None):
