@@ -139,7 +139,7 @@ class Config:
     OUTBOX_KEEP_DAYS = int(os.environ.get("OUTBOX_KEEP_DAYS", 30))
     # Mails sent over one SMTP connection before it is renewed.
     MAIL_MAILS_PER_CONNECTION = int(os.environ.get("MAIL_MAILS_PER_CONNECTION", 500))
-    # The worker process recycles itself after this many jobs (0 = never) or past this peak memory.
+    # The worker process recycles itself after this many jobs (0 = never) or past this resident memory (burst workers ignore both).
     WORKER_MAX_JOBS = int(os.environ.get("WORKER_MAX_JOBS", 1000))
     WORKER_MAX_MEMORY_MB = int(os.environ.get("WORKER_MAX_MEMORY_MB", 512))
     # Days before a deadline on which assignees are reminded (0 = on the day); weekly once overdue.

