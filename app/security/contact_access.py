@@ -15,11 +15,14 @@ def contact_entity_ids(contact_id, action=R.VIEW, role_ids=None):
     """SQL select of the entity ids where a contact may take `action` through its shares (with or
     without a portal account: mails reach contacts who have not signed up yet)."""
     role_ids = entity_role_ids(action, contact=True) if role_ids is None else role_ids
-    groups = select(contact_group_members.c.group_id).where(contact_group_members.c.contact_id == contact_id)
-    # A UNION, not an OR: each half uses its own index on entity_share (an OR scans the table).
+    member = contact_group_members.c
+    # A UNION, not an OR: each half uses its own index on entity_share (an OR scans the table). The
+    # group half is a join, not `group_id IN (subquery)`: correlated to many contacts (the mail
+    # re-check), the IN form hashed every group share once per contact.
     return union(
         select(EntityShare.entity_id).where(EntityShare.contact_id == contact_id, EntityShare.role_id.in_(role_ids)),
-        select(EntityShare.entity_id).where(EntityShare.group_id.in_(groups), EntityShare.role_id.in_(role_ids)),
+        select(EntityShare.entity_id).join(contact_group_members, member.group_id == EntityShare.group_id)
+        .where(member.contact_id == contact_id, EntityShare.role_id.in_(role_ids)),
     )
 
 
