@@ -76,7 +76,7 @@ class Document(Model):
 
     __tablename__ = "document"
     __table_args__ = (Index("ix_document_entity_created", "entity_id", "created_on"),
-                      Index("ix_document_created_on", "created_on"))
+                      Index("ix_document_created_id", "created_on", "id"))
 
     id = Column(Integer, primary_key=True)
     entity_id = Column(Integer, ForeignKey("entity.id", ondelete="CASCADE"), nullable=False)

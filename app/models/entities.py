@@ -115,6 +115,7 @@ class EntityShare(Model):
         Index("ix_entity_share_user_role", "user_id", "role_id"),
         Index("ix_entity_share_contact_role", "contact_id", "role_id"),
         Index("ix_entity_share_group_role", "group_id", "role_id"),
+        Index("ix_entity_share_created_id", "created_on", "id"),  # the newest-first list walks it
     )
 
     id = Column(Integer, primary_key=True)
@@ -128,7 +129,7 @@ class EntityShare(Model):
     contact = relationship("Contact", back_populates="shares")
     group_id = Column(Integer, ForeignKey("contact_group.id", ondelete="CASCADE"))
     group = relationship("ContactGroup", back_populates="shares")
-    created_on = Column(DateTime, nullable=False, default=func.now(), index=True)
+    created_on = Column(DateTime, nullable=False, default=func.now())
 
     @property
     def grantee(self):
