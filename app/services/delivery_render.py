@@ -2,7 +2,7 @@
 with links to the portal address the firm configured."""
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import gettext as _
 
 from app import mailer
@@ -29,8 +29,8 @@ def render(person, rows, objects=None, firm=None, base=None):
                                                                firm=firm.firm_name)
         settings_url = f"{base}/portal/settings" if isinstance(person, Contact) else f"{base}/notifications/preferences"
         context = dict(firm=firm, person=person, items=items, logo_url=f"{base}/firm-logo", settings_url=settings_url)
-        return (f"{firm.firm_name}: {subject}", render_template("email/notification.txt", **context),
-                render_template("email/notification.html", **context))
+        return (f"{firm.firm_name}: {subject}", mailer.render_mail("email/notification.txt", **context),
+                mailer.render_mail("email/notification.html", **context))
 
 
 def _item(row, obj, base, to_contact):

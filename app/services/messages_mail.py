@@ -4,7 +4,7 @@ MAIL_ATTACH_MAX_BYTES), in each client's language; the message records whom it r
 refusal. Exactly once: the job claims the message (pending → sending) before the first hand-off."""
 from datetime import datetime
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import update
 
@@ -90,7 +90,7 @@ def _build(message, contact, files, links):
                        links=[(d.name, f"{base}/portal/documents/{d.id}") for d in links])
         about = _("Message about %(name)s", name=name)
         subject = f"{firm.firm_name}: {about}"
-        text = render_template("email/thread_message.txt", **context)
-        html = render_template("email/thread_message.html", **context)
+        text = mailer.render_mail("email/thread_message.txt", **context)
+        html = mailer.render_mail("email/thread_message.html", **context)
     reply_to = author.email if author is not None and author.email else None
     return mailer.message(contact.primary_email, subject, text, html, reply_to=reply_to, attachments=files)

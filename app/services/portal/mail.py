@@ -1,6 +1,6 @@
 """Security mails of the portal (invitations, access codes): sent at once, in the recipient's
 language, whatever their notification preferences say."""
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import gettext as _
 
 from app import mailer
@@ -25,8 +25,8 @@ def _send(to, language, subject, paragraphs, code=None, link=None, link_label=No
         subject = subject()
         context = dict(firm=firm, language=language, subject=subject, paragraphs=paragraphs(), code=code,
                        link=link, link_label=link_label() if link_label else None, logo_url=f"{base}/firm-logo")
-        text = render_template("email/security.txt", **context)
-        html = render_template("email/security.html", **context)
+        text = mailer.render_mail("email/security.txt", **context)
+        html = mailer.render_mail("email/security.html", **context)
     mailer.send(to, f"{firm.firm_name}: {subject}", text, html)
 
 
