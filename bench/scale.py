@@ -12,6 +12,7 @@ that runs past 30 s is cut by PostgreSQL's statement_timeout (shown as "timeout"
 after removing what an earlier run wrote: time, statements, peak Python memory (tracemalloc).
 """
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -38,6 +39,7 @@ def make_app(settings=None):
     from app import create_app
 
     app = create_app()
+    gc.freeze()  # as gunicorn.conf.py's post_worker_init does on every web node
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
     app.config["WTF_CSRF_ENABLED"] = True
     with app.app_context():
