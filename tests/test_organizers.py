@@ -7,7 +7,7 @@ from app.models.organizers import OrganizerStatus
 from app.security import roles as R
 from app.services import events
 from app.services import organizer_templates as templates
-from app.services import organizers
+from app.services import organizer_sending, organizers
 from tests import factories as f
 from tests.organizer_helpers import question, send, template
 
@@ -134,11 +134,11 @@ def test_send_refuses_duplicates_and_foreign_entities(setup):
     acc, entity, cora, row = setup
     send(acc, row, entity)
     with pytest.raises(organizers.OrganizerError):
-        organizers.send(acc, row, [entity], 2026)
+        organizer_sending.send(acc, row, [entity], 2026)
     other = f.entity("Beta Co")
     f.portal_contact(other, R.ENTITY_ACCESS)
     with pytest.raises(organizers.OrganizerError):
-        organizers.send(acc, row, [other], 2027)
+        organizer_sending.send(acc, row, [other], 2027)
     assert db.session.query(Organizer).count() == 1
     assert db.session.query(OrganizerTemplate).count() == 1
 

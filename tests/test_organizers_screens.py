@@ -1,5 +1,4 @@
-"""Staff organizer screens: the template editor (Staff Admin; versions, drag and keyboard order), send to
-many, review beside last year's answers, mark reviewed, reopen, CSV and PDF, scope (404) and roles (403)."""
+"""Staff organizer screens: the template editor (Staff Admin; versions, drag and keyboard order), review beside last year's answers, mark reviewed, reopen, CSV and PDF, scope (404) and roles (403)."""
 import csv
 import io
 from types import SimpleNamespace
@@ -11,7 +10,7 @@ from app.extensions import db
 from app.models import Organizer, OrganizerTemplate
 from app.models.organizers import OrganizerStatus
 from app.security import roles as R
-from app.services import organizers
+from app.services import organizer_sending, organizers
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.organizer_helpers import question, send, template
@@ -84,27 +83,6 @@ def test_mark_reviewed_and_reopen_with_a_note(app, client, login, desk):
         assert item.task.client_status.name == "pending"
 
 
-def test_send_to_many_creates_assigned_tasks_with_the_deadline(app, client, login, desk):
-    """Beta (not Sam's) is not offered, and slipped in it refuses the whole send; Gamma alone gets its task."""
-    login(client, desk.sam)
-    path = f"/organizers/send/{desk.template}"
-    page = client.get(path).get_data(as_text=True)
-    assert "Gamma Co" in page and "Beta Co" not in page
-    data = {"csrf_token": csrf_token(client, path), "tax_year": "2026", "deadline": "2027-03-31",
-            f"entity-{desk.gamma}": "1", f"entity-{desk.b}": "1", "confirm": "1"}
-    refused = client.post(path, data=data).get_data(as_text=True)
-    assert "not ones you can send to" in refused
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Organizer).where(Organizer.entity_id == desk.gamma)) == 0
-    del data[f"entity-{desk.b}"]
-    assert client.post(path, data=data).status_code == 302
-    with app.app_context():
-        made = db.session.scalars(select(Organizer).where(Organizer.entity_id.in_([desk.gamma, desk.b]))).all()
-        assert [(o.entity_id, o.tax_year) for o in made] == [(desk.b, 2026), (desk.gamma, 2026)]
-        task = next(o.task for o in made if o.entity_id == desk.gamma)
-        assert task.portal_state.name == "assigned" and task.deadline.isoformat() == "2027-03-31"
-
-
 def test_other_entities_organizers_are_404_and_staff_admin_cannot_review(app, client, login, desk):
     """Sam sweeps organizer ids: Beta's is 404 on every route; the Staff Admin reads but gets 403 on review."""
     login(client, desk.sam)
@@ -174,7 +152,7 @@ def test_lists_run_a_fixed_number_of_queries(app, client, login, count_queries, 
             for n in range(more):
                 entity = f.entity(f"Extra {n}")
                 f.portal_contact(entity, R.ENTITY_ACCESS)
-                organizers.send(_user(desk.admin), row, [entity], 2026)
+                organizer_sending.send(_user(desk.admin), row, [entity], 2026)
         client.get(f"/organizers/family/{desk.family}")
         with count_queries() as queries:
             assert client.get(f"/organizers/family/{desk.family}").status_code == 200

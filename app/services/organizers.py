@@ -1,5 +1,5 @@
-"""Organizers: send a template to entities as tasks, answers saved one by one (a stale save is refused),
-conditions, submit, reopen, review, and last year's answers.
+"""Organizers: answers saved one by one (a stale save is refused), conditions, submit, reopen, review,
+and last year's answers (sending them: app.services.organizer_sending).
 
 Each organizer rides on an assigned task of its entity: the task's deadline, reminders, assignees and
 portal scope are the organizer's. Submitting completes the task on the client's side (so the
@@ -27,39 +27,6 @@ class StaleAnswer(OrganizerError):
     def __init__(self, answer):
         super().__init__(_("This answer was changed elsewhere; the newer answer is shown."))
         self.answer = answer
-
-
-def send(user, template, entities, tax_year, deadline=None):
-    """One organizer per entity, each with an assigned task; all or nothing (returns the organizers)."""
-    if not template.is_current:
-        raise OrganizerError(_("Send the current version of the template."))
-    if not any(s.questions for s in template.sections):
-        raise OrganizerError(_("The template has no questions yet."))
-    if not entities:
-        raise OrganizerError(_("Choose at least one client."))
-    refused = [e for e in entities if not access.can(user, R.WORK, e)]
-    if refused:
-        raise OrganizerError(_("You cannot send work to %(names)s.", names=", ".join(map(str, refused))))
-    taken = set(db.session.scalars(select(Organizer.entity_id).where(
-        Organizer.family_id == template.family_id, Organizer.tax_year == tax_year,
-        Organizer.entity_id.in_([e.id for e in entities]))))
-    if taken:
-        names = ", ".join(str(e) for e in entities if e.id in taken)
-        raise OrganizerError(_("%(names)s already have this organizer for %(year)d.", names=names, year=tax_year))
-    made = []
-    for entity in entities:
-        task = tasks.create_task(entity, f"{template.name} {tax_year}", user, deadline=deadline, commit=False,
-                                 description=template.description)
-        if not task.assignees:
-            db.session.rollback()
-            raise OrganizerError(_("%(name)s has no contact to send the organizer to.", name=entity.name))
-        made.append(Organizer(template=template, family_id=template.family_id, entity=entity, task=task,
-                              name=template.name, tax_year=tax_year, created_by_id=user.id))
-        db.session.add(made[-1])
-        db.session.flush()
-        tasks.assign(task, user, commit=False)
-    db.session.commit()
-    return made
 
 
 def for_task(task):
