@@ -81,6 +81,8 @@ def test_mark_reviewed_and_reopen_with_a_note(app, client, login, desk):
         item = db.session.get(Organizer, desk.this)
         assert item.status is OrganizerStatus.in_progress and item.reopened_note == "Add the W-2s"
         assert item.task.client_status.name == "pending"
+        told = _reopen_notices(item.task_id)
+        assert {n.recipient_contact.first_name for n in told} == {"Cora"} and len(told) == 2
 
 
 def test_other_entities_organizers_are_404_and_staff_admin_cannot_review(app, client, login, desk):
@@ -98,6 +100,9 @@ def test_other_entities_organizers_are_404_and_staff_admin_cannot_review(app, cl
     assert client.get(f"/organizers/{desk.theirs}").status_code == 200
     token = csrf_token(client, f"/organizer-templates/{desk.template}")
     assert client.post(f"/organizers/{desk.theirs}/review", data={"csrf_token": token}).status_code == 403
+    assert client.post(f"/organizers/{desk.theirs}/reopen", data={"csrf_token": token, "note": "x"}).status_code == 403
+    with app.app_context():
+        assert _reopen_notices(db.session.get(Organizer, desk.theirs).task_id) == []
     assert client.get(f"/organizers/send/{desk.template}").status_code == 403
 
 
@@ -162,6 +167,12 @@ def test_lists_run_a_fixed_number_of_queries(app, client, login, count_queries, 
     assert counts[0] == counts[1], counts
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Organizer)) == 23
+
+
+def _reopen_notices(task_id):
+    from app.models import Notification
+
+    return db.session.query(Notification).filter_by(event="organizer_reopened", object_id=task_id).all()
 
 
 def _user(user_id):

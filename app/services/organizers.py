@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Organizer, OrganizerAnswer, OrganizerQuestion, OrganizerSection, OrganizerTemplate
 from app.models.organizers import OrganizerStatus, QuestionKind
+from app.models.tasks import PortalState
 from app.security import access
 from app.security import roles as R
 from app.services import events, tasks
@@ -165,8 +166,12 @@ def reopen(organizer, user, note):
         raise OrganizerError(_("Say what the client should change."))
     organizer.status, organizer.reopened_note = OrganizerStatus.in_progress, note.strip()[:2000]
     organizer.reviewed_on = organizer.reviewed_by_id = None
-    if organizer.task is not None:
-        tasks.reopen(organizer.task, user)
+    task = organizer.task
+    if task is not None:  # its assigned contacts are told, in the same transaction as the reopen
+        people = list(task.assignees) if task.portal_state is PortalState.assigned else []
+        events.emit(events.ORGANIZER_REOPENED, organizer.entity, task, actor=user, recipients=people,
+                    reopened_on=datetime.now(), summary=str(organizer))
+        tasks.reopen(task, user)  # commits
     db.session.commit()
 
 
