@@ -90,6 +90,17 @@ def missing(organizer, sections=None, answer_map=None):
             if q.required and q.id in visible and not is_answered(q, answer_map.get(q.id))]
 
 
+def progress(organizer, sections=None, answer_map=None):
+    """(questions answered, questions shown, required questions shown and not answered) — what the
+    portal's progress bar and "still to answer" list show, after every save too."""
+    sections = questions(organizer) if sections is None else sections
+    answer_map = answers(organizer) if answer_map is None else answer_map
+    visible = shown(sections, answer_map)
+    asked = [q for s in sections for q in s.questions if q.id in visible]
+    done = sum(1 for q in asked if is_answered(q, answer_map.get(q.id)))
+    return done, len(asked), missing(organizer, sections, answer_map)
+
+
 def _check_open(organizer):
     if not organizer.is_open():
         raise OrganizerError(_("This organizer was submitted; it can no longer be changed."))

@@ -41,23 +41,26 @@ def organizer(organizer_id):
     answer_map = organizers.answers(row)
     visible = organizers.shown(sections, answer_map)
     number = _number(request.args.get("section"), max(len(sections) - 1, 0))
-    all_questions = [q for s in sections for q in s.questions if q.id in visible]
-    done = sum(1 for q in all_questions if organizers.is_answered(q, answer_map.get(q.id)))
+    done, total, missing = organizers.progress(row, sections, answer_map)
     last = organizers.previous(row)
     return render_template(
         "portal/organizers/show.html", item=row, title=str(row), sections=sections, number=number,
         section=sections[number] if sections else None, answers=answer_map, visible=visible,
         last={k: organizer_exports.display(q, a) for k, (q, a) in last.items()}, done=done,
-        total=len(all_questions), missing=organizers.missing(row, sections, answer_map) if row.is_open() else [],
+        total=total, missing=missing if row.is_open() else [],
         kinds=QuestionKind, can_upload=may_contribute(row.entity), upload=upload_settings(),
         values=lambda a: organizers._list(a.value) if a else [])
 
 
 def _answer_json(row, answer, status=200, error=None):
-    sections = organizers.questions(row)
+    """The saved answer, the questions shown now and the progress (the page updates without a reload)."""
+    sections, answer_map = organizers.questions(row), organizers.answers(row)
+    done, total, missing = organizers.progress(row, sections, answer_map)
     body = {"version": answer.version if answer else 0, "value": answer.value if answer else None,
             "not_applicable": bool(answer and answer.not_applicable),
-            "shown": sorted(organizers.shown(sections, organizers.answers(row)))}
+            "shown": sorted(organizers.shown(sections, answer_map)),
+            "progress": {"done": done, "total": total, "missing": [q.label for q in missing],
+                         "text": _("%(done)d of %(total)d questions answered", done=done, total=total)}}
     if error:
         body["error"] = error
     return jsonify(body), status
