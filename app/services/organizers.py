@@ -101,12 +101,14 @@ def progress(organizer, sections=None, answer_map=None):
     return done, len(asked), missing(organizer, sections, answer_map)
 
 
-def _check_open(organizer):
+def check_open(organizer):
+    """Refuse changes to a submitted (or reviewed) organizer."""
     if not organizer.is_open():
         raise OrganizerError(_("This organizer was submitted; it can no longer be changed."))
 
 
-def _question(organizer, question_id):
+def question_of(organizer, question_id):
+    """The question `question_id` of the organizer's template version (LookupError for another's)."""
     question = db.session.get(OrganizerQuestion, question_id)
     if question is None or question.template_id != organizer.template_id:
         raise LookupError(question_id)
@@ -116,8 +118,8 @@ def _question(organizer, question_id):
 def save_answer(organizer, question_id, user, version, value=None, not_applicable=False, documents=None):
     """Store one answer if nobody changed it since `version` (else StaleAnswer with the newer one);
     `documents` (a list of ids) replaces the uploads when given. Returns the answer."""
-    _check_open(organizer)
-    question = _question(organizer, question_id)
+    check_open(organizer)
+    question = question_of(organizer, question_id)
     stored = None if not_applicable else clean_value(question, value)
     fields = {"value": stored, "not_applicable": bool(not_applicable), "updated_on": datetime.now(),
               "updated_by_id": user.id, "version": int(version) + 1}
@@ -139,14 +141,15 @@ def save_answer(organizer, question_id, user, version, value=None, not_applicabl
             OrganizerAnswer.version == int(version)).values(**fields).execution_options(synchronize_session=False))
         if changed.rowcount != 1:
             db.session.rollback()
-            raise StaleAnswer(_fresh(organizer, question))
+            raise StaleAnswer(current_answer(organizer, question))
     if organizer.status is OrganizerStatus.not_started:
         organizer.status = OrganizerStatus.in_progress
     db.session.commit()
-    return _fresh(organizer, question)
+    return current_answer(organizer, question)
 
 
-def _fresh(organizer, question):
+def current_answer(organizer, question):
+    """The stored answer to `question`, freshly read (None before the first save)."""
     row = db.session.scalar(select(OrganizerAnswer).where(
         OrganizerAnswer.organizer_id == organizer.id, OrganizerAnswer.question_id == question.id))
     if row is not None:
@@ -156,7 +159,7 @@ def _fresh(organizer, question):
 
 def submit(organizer, contact, user, review_url=None):
     """The client hands the organizer in: every required question shown must be answered."""
-    _check_open(organizer)
+    check_open(organizer)
     if missing(organizer):
         raise OrganizerError(_("Answer the required questions first."))
     organizer.status, organizer.submitted_on, organizer.submitted_by_id = (OrganizerStatus.submitted,
@@ -233,34 +236,3 @@ def template_family(family_id):
     """The current version of a template family, or None."""
     return db.session.scalar(select(OrganizerTemplate).where(OrganizerTemplate.family_id == family_id,
                                                              OrganizerTemplate.is_current.is_(True)))
-
-
-def add_upload(organizer, question_id, user, file_storage):
-    """One file for a file question: a shared document of the entity from the client (the same upload
-    rules and limit as every upload), attached to the task and linked to the question."""
-    from app.models.documents import Direction, Visibility
-    from app.services import documents
-    from app.services.portal.tasks import check_size
-
-    _check_open(organizer)
-    question = _question(organizer, question_id)
-    if question.kind is not QuestionKind.file_upload:
-        raise OrganizerError(_("This question does not take files."))
-    if not access.can(user, R.CONTRIBUTE, organizer.entity):
-        raise PermissionError(_("Your access lets you read and reply, not add files."))
-    current = _fresh(organizer, question)
-    if current is not None and len(current.documents()) >= question.max_files:
-        raise OrganizerError(_("This question takes at most %(max)d files.", max=question.max_files))
-    check_size(file_storage)
-    doc = documents.upload(organizer.entity, file_storage, user, direction=Direction.from_client,
-                           visibility=Visibility.portal, same_name_versions=False)
-    if organizer.task is not None and doc not in organizer.task.attachments:
-        organizer.task.attachments.append(doc)
-    for _attempt in range(3):  # adding a file never loses to a concurrent save: retry on the newer version
-        current = _fresh(organizer, question)
-        try:
-            return save_answer(organizer, question.id, user, current.version if current else 0,
-                               value=None, documents=(current.documents() if current else []) + [doc.id]), doc
-        except StaleAnswer:
-            continue
-    raise OrganizerError(_("The file was saved but could not be linked; try again."))
