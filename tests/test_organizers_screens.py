@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Organizer, OrganizerTemplate
+from app.models import Entity, Organizer, OrganizerTemplate
 from app.models.organizers import OrganizerStatus
 from app.security import roles as R
 from app.services import organizer_sending, organizers
@@ -195,3 +195,44 @@ def test_staff_admin_lists_and_creates_templates(app, client, login, desk):
         assert db.session.scalar(select(func.count()).select_from(OrganizerTemplate)) == 2
     assert made.headers["Location"].endswith(f"/organizer-templates/{row.id}")
     assert "Business organizer" in client.get(made.headers["Location"]).get_data(as_text=True)
+
+
+def test_staff_admin_builds_templates_and_reviews_only_with_a_staff_role(app, client, login, desk):
+    """DESIGN.md §3: a Staff Admin runs people, not client work. Alone: no Send or Review buttons and 403 on
+    send, review and reopen. With Staff too and a Viewer share on Alpha: reviews Alpha's organizer, while
+    Beta's (seen through the Staff Admin's global view) is 403 — the access module decides both."""
+    login(client, desk.boss)
+    assert "Send to clients" not in client.get("/organizers/").get_data(as_text=True)
+    assert "Send to clients" not in client.get(f"/organizer-templates/{desk.template}").get_data(as_text=True)
+    page = client.get(f"/organizers/{desk.this}").get_data(as_text=True)
+    assert f"/organizers/{desk.this}/review" not in page and f"/organizers/{desk.this}/reopen" not in page
+    token = csrf_token(client, f"/organizer-templates/{desk.template}")
+    assert client.post(f"/organizers/{desk.this}/reopen", data={"csrf_token": token, "note": "x"}).status_code == 403
+    with app.app_context():
+        both = f.staff(R.STAFF_ADMIN)
+        both.roles.append(f.role(R.STAFF))
+        f.share(db.session.get(Entity, desk.a), R.VIEWER, user=both)
+        both_id = both.id
+    login(client, both_id)
+    assert "Send to clients" in client.get("/organizers/").get_data(as_text=True)
+    page = client.get(f"/organizers/{desk.this}").get_data(as_text=True)
+    assert f"/organizers/{desk.this}/review" in page
+    token = csrf_token(client, f"/organizers/{desk.this}")
+    assert client.post(f"/organizers/{desk.this}/review", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"/organizers/{desk.theirs}/review", data={"csrf_token": token}).status_code == 403
+    with app.app_context():
+        assert db.session.get(Organizer, desk.this).status is OrganizerStatus.reviewed
+        assert db.session.get(Organizer, desk.theirs).status is OrganizerStatus.not_started
+
+
+def test_the_access_module_decides_who_sends_and_reviews(app, desk):
+    """may_send_organizers / may_review_organizer: Staff and Admin yes, a Staff Admin no, Staff only where they work."""
+    from app.security import access
+
+    with app.app_context():
+        users = {name: _user(getattr(desk, name)) for name in ("admin", "sam", "boss")}
+        this, theirs = db.session.get(Organizer, desk.this), db.session.get(Organizer, desk.theirs)
+        assert {n: access.may_send_organizers(u) for n, u in users.items()} == {"admin": True, "sam": True,
+                                                                              "boss": False}
+        assert {n: (access.may_review_organizer(u, this), access.may_review_organizer(u, theirs))
+                for n, u in users.items()} == {"admin": (True, True), "sam": (True, False), "boss": (False, False)}

@@ -42,7 +42,8 @@ class OrganizerView(BaseView):
         """Every template with its organizers counted by status."""
         from app.services import organizer_templates
         return self.render_template("portico/organizers/index.html", rows=organizer_templates.current_templates(),
-                                    counts=organizers.counts_by_status(current_user), statuses=STATUS_LABELS)
+                                    counts=organizers.counts_by_status(current_user), statuses=STATUS_LABELS,
+                                    may_send=access.may_send_organizers(current_user))
 
     @expose("/family/<int:family_id>")
     @has_access
