@@ -18,7 +18,6 @@ from app.models import Organizer, OrganizerAnswer, OrganizerQuestion, OrganizerS
 from app.models.organizers import OrganizerStatus, QuestionKind
 from app.models.tasks import PortalState
 from app.security import access
-from app.security import roles as R
 from app.services import events, tasks
 from app.services.organizer_values import OrganizerError, _list, clean_value  # noqa: F401 (views use them here)
 
