@@ -63,10 +63,13 @@ COVERED_ELSEWHERE.update({
     for name in ("edit", "change")})
 COVERED_ELSEWHERE.update({
     f"OrganizerView.{name}": "tests/test_organizers_screens.py (other entities' organizers 404, Staff Admin 403)"
-    for name in ("family", "send", "show", "review", "reopen", "export_csv", "export_pdf")})
+    for name in ("family", "show", "review", "reopen", "export_csv", "export_pdf")})
+COVERED_ELSEWHERE["OrganizerView.send"] = ("tests/test_organizer_sending.py (other entities never chosen, "
+                                           "Staff Admin 403, Staff Admin + Staff sends)")
 COVERED_ELSEWHERE.update({
     f"portal.{name}": "tests/test_organizers_portal.py (other entities' and unassigned organizers: 404)"
-    for name in ("organizer", "organizer_answer", "organizer_same", "organizer_upload", "organizer_submit")})
+    for name in ("organizer", "organizer_answer", "organizer_same", "organizer_upload", "organizer_submit",
+                 "organizer_file_remove")})
 # Ids of custom routes, by argument name: what the route's code loads with them.
 ARG_MODELS = {
     "entity_id": Entity, "folder_id": Folder, "doc_id": Document, "task_id": Task, "item_id": ChecklistItem,

@@ -1,6 +1,6 @@
 """A small organizer template and an organizer sent from it, for the organizer tests."""
 from app.services import organizer_templates as templates
-from app.services import organizers
+from app.services import organizer_sending, organizers
 
 
 def template(user, name="Individual tax organizer"):
@@ -29,4 +29,4 @@ def question(row, key):
 
 def send(user, row, entity, year=2026):
     """One organizer of `row` for `entity`."""
-    return organizers.send(user, row, [entity], year)[0]
+    return organizer_sending.send(user, row, [entity], year)[0]

@@ -7,7 +7,7 @@ from app.models.organizers import OrganizerStatus
 from app.security import roles as R
 from app.services import events
 from app.services import organizer_templates as templates
-from app.services import organizers
+from app.services import organizer_sending, organizers
 from tests import factories as f
 from tests.organizer_helpers import question, send, template
 
@@ -134,11 +134,11 @@ def test_send_refuses_duplicates_and_foreign_entities(setup):
     acc, entity, cora, row = setup
     send(acc, row, entity)
     with pytest.raises(organizers.OrganizerError):
-        organizers.send(acc, row, [entity], 2026)
+        organizer_sending.send(acc, row, [entity], 2026)
     other = f.entity("Beta Co")
     f.portal_contact(other, R.ENTITY_ACCESS)
     with pytest.raises(organizers.OrganizerError):
-        organizers.send(acc, row, [other], 2027)
+        organizer_sending.send(acc, row, [other], 2027)
     assert db.session.query(Organizer).count() == 1
     assert db.session.query(OrganizerTemplate).count() == 1
 
@@ -154,3 +154,53 @@ def test_submit_tells_the_responsible_staff_member(setup):
     organizers.submit(item, cora, cora.user, review_url="/organizers/1")
     told = db.session.query(Notification).filter_by(recipient_user_id=acc.id, event=events.CLIENT_COMPLETED).all()
     assert told and {n.object_id for n in told} == {item.task_id}
+
+
+def test_reopen_tells_the_assigned_contacts_in_their_language_with_the_note(setup, smtp):
+    """Reopening writes in-app and e-mail rows for the task's contacts (not another entity's, not staff);
+    the Estonian contact's mail is in Estonian and carries the note; a second reopen is told again."""
+    from app.models import Notification
+    from app.models.notifications import Channel
+    from app.services import delivery
+    from app.services.firm import get_settings
+
+    acc, entity, cora, row = setup
+    get_settings().notification_delay = 0
+    cora.language = "et"
+    db.session.commit()
+    f.portal_contact(f.entity("Beta Co", responsible=acc), R.ENTITY_COLLABORATOR, first="Stan")
+    item = send(acc, row, entity)
+    for told in db.session.query(Notification).filter_by(channel=Channel.email).all():
+        delivery.deliver(told.id)  # the assignment's mail went out long ago
+    for key, value in (("dependants", "no"), ("wages", "1")):
+        organizers.save_answer(item, question(row, key).id, cora.user, 0, value)
+    organizers.submit(item, cora, cora.user)
+    smtp.clear()
+    organizers.reopen(item, acc, "Add the <W-2s>")
+    rows = db.session.query(Notification).filter_by(event=events.ORGANIZER_REOPENED).all()
+    assert {(n.recipient_contact_id, n.channel) for n in rows} == {(cora.id, Channel.in_app), (cora.id, Channel.email)}
+    assert {(n.object_type, n.object_id) for n in rows} == {("Task", item.task_id)}
+    delivery.deliver(next(n.id for n in rows if n.channel is Channel.email))
+    [mail] = smtp.messages
+    assert mail["Subject"].endswith("Küsimustik uuesti avatud: Individual tax organizer 2026")
+    assert "Add the <W-2s>" in mail.get_body(("plain",)).get_content()
+    assert "Add the &lt;W-2s&gt;" in mail.get_body(("html",)).get_content()
+    organizers.submit(item, cora, cora.user)
+    organizers.reopen(item, acc, "And the 1099s")
+    assert db.session.query(Notification).filter_by(event=events.ORGANIZER_REOPENED).count() == 4
+
+
+def test_a_refused_reopen_tells_nobody(setup):
+    """Reopening an organizer that is not submitted, or without a note, writes no notification."""
+    from app.models import Notification
+
+    acc, entity, cora, row = setup
+    item = send(acc, row, entity)
+    with pytest.raises(organizers.OrganizerError):
+        organizers.reopen(item, acc, "Too early")
+    organizers.save_answer(item, question(row, "dependants").id, cora.user, 0, "no")
+    organizers.save_answer(item, question(row, "wages").id, cora.user, 0, "1")
+    organizers.submit(item, cora, cora.user)
+    with pytest.raises(organizers.OrganizerError):
+        organizers.reopen(item, acc, "  ")
+    assert db.session.query(Notification).filter_by(event=events.ORGANIZER_REOPENED).count() == 0

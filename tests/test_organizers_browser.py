@@ -1,6 +1,6 @@
 """An organizer filled in real Chromium on a 375×812 phone: conditions shown live, autosave that
-survives a reload, a second tab's newer answer shown instead of overwritten, "same as last year",
-submit; screenshots of each step."""
+survives a reload, progress and "still to answer" updated by each autosave, a second tab's newer answer
+shown instead of overwritten, "same as last year", submit; screenshots of each step."""
 import pytest
 
 from app.extensions import db
@@ -49,8 +49,13 @@ def test_a_client_fills_an_organizer_on_a_phone(app, portal_login, sent):
         expect(follow_up).to_be_hidden()
         page.get_by_label("Yes", exact=True).check()
         expect(follow_up).to_be_visible()
+        bar, told = page.locator("#organizer-progress"), page.locator("#organizer-progress-text")
+        expect(told).to_have_text("1 of 4 questions answered")  # updated by the autosave, no reload
+        expect(told).to_have_attribute("aria-live", "polite")
         follow_up.fill("2")
         expect(page.locator(".question", has=follow_up).locator(".save-state")).to_have_text("Saved")
+        expect(bar).to_have_attribute("aria-valuenow", "2")
+        assert page.evaluate("document.getElementById('organizer-progress').value") == 2
         browser.screenshot(page, "organizer-1-about-you")
         page.reload()
         expect(page.get_by_label("How many?")).to_have_value("2")
@@ -69,8 +74,11 @@ def test_a_client_fills_an_organizer_on_a_phone(app, portal_login, sent):
         page.get_by_role("link", name="Next").click()
         page.wait_for_url("**section=1")
         expect(page.locator("main")).to_contain_text("5000.00")
+        expect(page.locator("#organizer-missing")).to_contain_text("Wages")
         page.get_by_role("button", name="Same as last year").click()
         expect(page.get_by_label("Wages")).to_have_value("5000.00")
+        expect(page.locator("#organizer-missing")).to_be_hidden()
+        expect(page.locator("#organizer-progress-text")).to_have_text("3 of 4 questions answered")
         browser.screenshot(page, "organizer-3-income")
         page.get_by_role("button", name="Submit to the firm").click()
         expect(page.locator("#organizer-submitted")).to_be_visible()

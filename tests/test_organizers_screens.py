@@ -1,5 +1,4 @@
-"""Staff organizer screens: the template editor (Staff Admin; versions, drag and keyboard order), send to
-many, review beside last year's answers, mark reviewed, reopen, CSV and PDF, scope (404) and roles (403)."""
+"""Staff organizer screens: the template editor (Staff Admin; versions, drag and keyboard order), review beside last year's answers, mark reviewed, reopen, CSV and PDF, scope (404) and roles (403)."""
 import csv
 import io
 from types import SimpleNamespace
@@ -8,10 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Organizer, OrganizerTemplate
+from app.models import Entity, Organizer, OrganizerTemplate
 from app.models.organizers import OrganizerStatus
 from app.security import roles as R
-from app.services import organizers
+from app.services import organizer_sending, organizers
 from tests import factories as f
 from tests.conftest import csrf_token
 from tests.organizer_helpers import question, send, template
@@ -82,27 +81,8 @@ def test_mark_reviewed_and_reopen_with_a_note(app, client, login, desk):
         item = db.session.get(Organizer, desk.this)
         assert item.status is OrganizerStatus.in_progress and item.reopened_note == "Add the W-2s"
         assert item.task.client_status.name == "pending"
-
-
-def test_send_to_many_creates_assigned_tasks_with_the_deadline(app, client, login, desk):
-    """Beta (not Sam's) is not offered, and slipped in it refuses the whole send; Gamma alone gets its task."""
-    login(client, desk.sam)
-    path = f"/organizers/send/{desk.template}"
-    page = client.get(path).get_data(as_text=True)
-    assert "Gamma Co" in page and "Beta Co" not in page
-    data = {"csrf_token": csrf_token(client, path), "tax_year": "2026", "deadline": "2027-03-31",
-            f"entity-{desk.gamma}": "1", f"entity-{desk.b}": "1", "confirm": "1"}
-    refused = client.post(path, data=data).get_data(as_text=True)
-    assert "not ones you can send to" in refused
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Organizer).where(Organizer.entity_id == desk.gamma)) == 0
-    del data[f"entity-{desk.b}"]
-    assert client.post(path, data=data).status_code == 302
-    with app.app_context():
-        made = db.session.scalars(select(Organizer).where(Organizer.entity_id.in_([desk.gamma, desk.b]))).all()
-        assert [(o.entity_id, o.tax_year) for o in made] == [(desk.b, 2026), (desk.gamma, 2026)]
-        task = next(o.task for o in made if o.entity_id == desk.gamma)
-        assert task.portal_state.name == "assigned" and task.deadline.isoformat() == "2027-03-31"
+        told = _reopen_notices(item.task_id)
+        assert {n.recipient_contact.first_name for n in told} == {"Cora"} and len(told) == 2
 
 
 def test_other_entities_organizers_are_404_and_staff_admin_cannot_review(app, client, login, desk):
@@ -120,6 +100,9 @@ def test_other_entities_organizers_are_404_and_staff_admin_cannot_review(app, cl
     assert client.get(f"/organizers/{desk.theirs}").status_code == 200
     token = csrf_token(client, f"/organizer-templates/{desk.template}")
     assert client.post(f"/organizers/{desk.theirs}/review", data={"csrf_token": token}).status_code == 403
+    assert client.post(f"/organizers/{desk.theirs}/reopen", data={"csrf_token": token, "note": "x"}).status_code == 403
+    with app.app_context():
+        assert _reopen_notices(db.session.get(Organizer, desk.theirs).task_id) == []
     assert client.get(f"/organizers/send/{desk.template}").status_code == 403
 
 
@@ -174,7 +157,7 @@ def test_lists_run_a_fixed_number_of_queries(app, client, login, count_queries, 
             for n in range(more):
                 entity = f.entity(f"Extra {n}")
                 f.portal_contact(entity, R.ENTITY_ACCESS)
-                organizers.send(_user(desk.admin), row, [entity], 2026)
+                organizer_sending.send(_user(desk.admin), row, [entity], 2026)
         client.get(f"/organizers/family/{desk.family}")
         with count_queries() as queries:
             assert client.get(f"/organizers/family/{desk.family}").status_code == 200
@@ -184,6 +167,12 @@ def test_lists_run_a_fixed_number_of_queries(app, client, login, count_queries, 
     assert counts[0] == counts[1], counts
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Organizer)) == 23
+
+
+def _reopen_notices(task_id):
+    from app.models import Notification
+
+    return db.session.query(Notification).filter_by(event="organizer_reopened", object_id=task_id).all()
 
 
 def _user(user_id):
@@ -206,3 +195,44 @@ def test_staff_admin_lists_and_creates_templates(app, client, login, desk):
         assert db.session.scalar(select(func.count()).select_from(OrganizerTemplate)) == 2
     assert made.headers["Location"].endswith(f"/organizer-templates/{row.id}")
     assert "Business organizer" in client.get(made.headers["Location"]).get_data(as_text=True)
+
+
+def test_staff_admin_builds_templates_and_reviews_only_with_a_staff_role(app, client, login, desk):
+    """DESIGN.md §3: a Staff Admin runs people, not client work. Alone: no Send or Review buttons and 403 on
+    send, review and reopen. With Staff too and a Viewer share on Alpha: reviews Alpha's organizer, while
+    Beta's (seen through the Staff Admin's global view) is 403 — the access module decides both."""
+    login(client, desk.boss)
+    assert "Send to clients" not in client.get("/organizers/").get_data(as_text=True)
+    assert "Send to clients" not in client.get(f"/organizer-templates/{desk.template}").get_data(as_text=True)
+    page = client.get(f"/organizers/{desk.this}").get_data(as_text=True)
+    assert f"/organizers/{desk.this}/review" not in page and f"/organizers/{desk.this}/reopen" not in page
+    token = csrf_token(client, f"/organizer-templates/{desk.template}")
+    assert client.post(f"/organizers/{desk.this}/reopen", data={"csrf_token": token, "note": "x"}).status_code == 403
+    with app.app_context():
+        both = f.staff(R.STAFF_ADMIN)
+        both.roles.append(f.role(R.STAFF))
+        f.share(db.session.get(Entity, desk.a), R.VIEWER, user=both)
+        both_id = both.id
+    login(client, both_id)
+    assert "Send to clients" in client.get("/organizers/").get_data(as_text=True)
+    page = client.get(f"/organizers/{desk.this}").get_data(as_text=True)
+    assert f"/organizers/{desk.this}/review" in page
+    token = csrf_token(client, f"/organizers/{desk.this}")
+    assert client.post(f"/organizers/{desk.this}/review", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"/organizers/{desk.theirs}/review", data={"csrf_token": token}).status_code == 403
+    with app.app_context():
+        assert db.session.get(Organizer, desk.this).status is OrganizerStatus.reviewed
+        assert db.session.get(Organizer, desk.theirs).status is OrganizerStatus.not_started
+
+
+def test_the_access_module_decides_who_sends_and_reviews(app, desk):
+    """may_send_organizers / may_review_organizer: Staff and Admin yes, a Staff Admin no, Staff only where they work."""
+    from app.security import access
+
+    with app.app_context():
+        users = {name: _user(getattr(desk, name)) for name in ("admin", "sam", "boss")}
+        this, theirs = db.session.get(Organizer, desk.this), db.session.get(Organizer, desk.theirs)
+        assert {n: access.may_send_organizers(u) for n, u in users.items()} == {"admin": True, "sam": True,
+                                                                              "boss": False}
+        assert {n: (access.may_review_organizer(u, this), access.may_review_organizer(u, theirs))
+                for n, u in users.items()} == {"admin": (True, True), "sam": (True, False), "boss": (False, False)}

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import OrganizerTemplate
 from app.services import organizer_templates as templates
-from app.services import organizers
+from app.services import organizer_sending, organizers
 
 # (section, [(key, kind, label, help, required, choices, condition (key, value) or None)]) per language.
 _EN = ("Individual tax organizer", "Please answer for the tax year. Last year's answers are shown beside each question.", [
@@ -69,13 +69,13 @@ def seed_organizers(entity, accountant, contact, estonian_entity=None):
     english = _build(accountant, _EN, "en")
     estonian = _build(accountant, _ET, "et")
     with force_locale("en"):
-        last = organizers.send(accountant, english, [entity], 2024)[0]
+        last = organizer_sending.send(accountant, english, [entity], 2024)[0]
         by_key = {q.key: q.id for s in english.sections for q in s.questions}
         for key, value in (("marital", "Married"), ("dependants", "no"), ("wages", "84250"),
                            ("sold_property", "no"), ("charity", "1200")):
             organizers.save_answer(last, by_key[key], contact.user or accountant, 0, value)
         organizers.submit(last, contact, contact.user or accountant)
         organizers.mark_reviewed(last, accountant)
-        organizers.send(accountant, english, [entity], 2025)
+        organizer_sending.send(accountant, english, [entity], 2025)
         if estonian_entity is not None:
-            organizers.send(estonian_entity.responsible or accountant, estonian, [estonian_entity], 2025)
+            organizer_sending.send(estonian_entity.responsible or accountant, estonian, [estonian_entity], 2025)

@@ -28,6 +28,8 @@ VERB_LABELS = {
     "work.request_created": _l("Client request created"),
     "work.file_request_created": _l("File request sent"),
     "work.deadline_approaching": _l("Deadline approaching"),
+    "work.organizer_reopened": _l("Organizer given back to the client"),
+    "organizer.file_removed": _l("File taken off an organizer question"),
     "k1.partner_added": _l("K-1 partner added"),
     "k1.partner_changed": _l("K-1 partner changed"),
     "k1.partner_removed": _l("K-1 partner removed"),

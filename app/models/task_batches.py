@@ -70,6 +70,10 @@ class TaskBatch(Model):
     frequency = Column(enum_column_type(Frequency, "task_frequency"), nullable=False, default=Frequency.once)
     interval = Column(Integer, nullable=False, default=1)
     assign_now = Column(Boolean, nullable=False, default=False)
+    # Set when the batch sends an organizer: each task carries one of this template version for the tax year.
+    organizer_template_id = Column(Integer, ForeignKey("organizer_template.id", ondelete="SET NULL"), index=True)
+    organizer_template = relationship("OrganizerTemplate")
+    tax_year = Column(Integer)
     entity_ids = Column(Text, nullable=False, default="[]")  # JSON list, in the order chosen
     total = Column(Integer, nullable=False, default=0)
     done = Column(Integer, nullable=False, default=0)

@@ -212,6 +212,19 @@ def may_manage_webhooks(user):
     return has_screen_permission(user, *R.WEBHOOKS)
 
 
+def may_send_organizers(user):
+    """Whether a staff user may send organizers (to the entities they work on): client work, so the
+    Organizers screen's send permission (Staff, Entities Admin, Admin), not the Staff Admin's template
+    editing (DESIGN.md §3: a Staff Admin runs people, not client work)."""
+    return has_screen_permission(user, "can_send", "OrganizerView")
+
+
+def may_review_organizer(user, organizer):
+    """Whether a staff user may mark an organizer reviewed or reopen it: the Organizers screen's review
+    permission and the right to work on its entity (a Staff Admin alone has neither)."""
+    return has_screen_permission(user, "can_review", "OrganizerView") and can(user, R.WORK, organizer)
+
+
 def has_screen_permission(user, permission, view_name):
     """Whether one of a staff user's global roles holds FAB `permission` on `view_name`."""
     if user_id_of(user) is None or is_contact(user):

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from app import mailer
 from app.models import Contact, Message, MessageKind, TaxVoucher
-from app.services import events, presenter
+from app.services import events, organizers, presenter
 from app.services.firm import get_settings
 from app.services.notifications import event_title
 from app.services.portal.mail import base_url as portal_base  # the one definition of the portal address
@@ -39,8 +39,16 @@ def _item(row, obj, base, to_contact):
     name, url = presenter.name_and_path(thread, to_contact, base)
     body = obj.body if isinstance(obj, Message) and obj.kind is not MessageKind.internal else ""
     extra = getattr(thread, "additional_message", None) if row.event == events.FILE_REQUEST_CREATED else None
+    if row.event == events.ORGANIZER_REOPENED:
+        extra = _reopen_note(thread)
     deadline = thread.due_date if isinstance(thread, TaxVoucher) else getattr(thread, "deadline", None)
     return {"title": event_title(row.event, name), "url": url, "body": body, "extra": extra, "deadline": deadline}
+
+
+def _reopen_note(task):
+    """The note staff wrote when reopening the task's organizer (what the client should change)."""
+    organizer = organizers.for_task(task)
+    return organizer.reopened_note if organizer is not None else None
 
 
 def portal_address_warning(host_url):

@@ -22,10 +22,11 @@ SIGNATURE_DECLINED = "signature_declined"
 SIGNATURE_COMPLETED = "signature_completed"
 SIGNATURE_REQUESTED = "signature_requested"  # also each reminder (told apart by the discriminator)
 ORGANIZER_SUBMITTED = "organizer_submitted"
+ORGANIZER_REOPENED = "organizer_reopened"  # obj: the organizer's task (the portal page its contacts open)
 EVENTS = (TASK_ASSIGNED, TASK_WITHDRAWN, MESSAGE_POSTED, CLIENT_COMPLETED, REQUEST_CREATED,
           FILE_REQUEST_CREATED, DEADLINE_APPROACHING, CLIENT_UPLOADED, SIGNATURE_DECLINED, SIGNATURE_COMPLETED)
 # Events only clients receive: not on the staff preferences page (which lists EVENTS).
-CLIENT_ONLY_EVENTS = (VOUCHER_DUE, SIGNATURE_REQUESTED)
+CLIENT_ONLY_EVENTS = (VOUCHER_DUE, SIGNATURE_REQUESTED, ORGANIZER_REOPENED)
 DOCUMENT_UPLOADED = "document_uploaded"  # every upload or new version, by a client or staff
 # Events only integrations (webhooks) receive: no notification, not on any preferences page.
 INTEGRATION_EVENTS = (DOCUMENT_UPLOADED, ORGANIZER_SUBMITTED)

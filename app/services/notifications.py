@@ -39,6 +39,7 @@ EVENT_TITLES = {
     events.SIGNATURE_REQUESTED: _l("Please sign: %(name)s"),
     events.SIGNATURE_DECLINED: _l("Declined to sign: %(name)s"),
     events.SIGNATURE_COMPLETED: _l("Signed by everyone: %(name)s"),
+    events.ORGANIZER_REOPENED: _l("Organizer reopened: %(name)s"),
 }
 
 
@@ -188,6 +189,12 @@ def _on_client_uploaded(entity, obj, actor=None, **_):
     notify(events.CLIENT_UPLOADED, staff_for_entity(entity), obj, entity, actor)
 
 
+def _on_organizer_reopened(entity, obj, actor=None, recipients=(), reopened_on=None, **_):
+    """The task's contacts hear that their organizer is open again (the note is in the mail); a reopen
+    each time: keyed by when."""
+    notify(events.ORGANIZER_REOPENED, recipients, obj, entity, actor, discriminator=reopened_on.isoformat())
+
+
 HANDLERS = {
     events.TASK_ASSIGNED: _on_task_assigned,
     events.TASK_WITHDRAWN: _on_task_withdrawn,
@@ -197,6 +204,7 @@ HANDLERS = {
     events.FILE_REQUEST_CREATED: _on_file_request_created,
     events.VOUCHER_DUE: _on_voucher_due,
     events.CLIENT_UPLOADED: _on_client_uploaded,
+    events.ORGANIZER_REOPENED: _on_organizer_reopened,
 }
 
 

@@ -1,5 +1,5 @@
-"""Organizers: send a template to entities as tasks, answers saved one by one (a stale save is refused),
-conditions, submit, reopen, review, and last year's answers.
+"""Organizers: answers saved one by one (a stale save is refused), conditions, submit, reopen, review,
+and last year's answers (sending them: app.services.organizer_sending).
 
 Each organizer rides on an assigned task of its entity: the task's deadline, reminders, assignees and
 portal scope are the organizer's. Submitting completes the task on the client's side (so the
@@ -16,8 +16,8 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Organizer, OrganizerAnswer, OrganizerQuestion, OrganizerSection, OrganizerTemplate
 from app.models.organizers import OrganizerStatus, QuestionKind
+from app.models.tasks import PortalState
 from app.security import access
-from app.security import roles as R
 from app.services import events, tasks
 from app.services.organizer_values import OrganizerError, _list, clean_value  # noqa: F401 (views use them here)
 
@@ -27,39 +27,6 @@ class StaleAnswer(OrganizerError):
     def __init__(self, answer):
         super().__init__(_("This answer was changed elsewhere; the newer answer is shown."))
         self.answer = answer
-
-
-def send(user, template, entities, tax_year, deadline=None):
-    """One organizer per entity, each with an assigned task; all or nothing (returns the organizers)."""
-    if not template.is_current:
-        raise OrganizerError(_("Send the current version of the template."))
-    if not any(s.questions for s in template.sections):
-        raise OrganizerError(_("The template has no questions yet."))
-    if not entities:
-        raise OrganizerError(_("Choose at least one client."))
-    refused = [e for e in entities if not access.can(user, R.WORK, e)]
-    if refused:
-        raise OrganizerError(_("You cannot send work to %(names)s.", names=", ".join(map(str, refused))))
-    taken = set(db.session.scalars(select(Organizer.entity_id).where(
-        Organizer.family_id == template.family_id, Organizer.tax_year == tax_year,
-        Organizer.entity_id.in_([e.id for e in entities]))))
-    if taken:
-        names = ", ".join(str(e) for e in entities if e.id in taken)
-        raise OrganizerError(_("%(names)s already have this organizer for %(year)d.", names=names, year=tax_year))
-    made = []
-    for entity in entities:
-        task = tasks.create_task(entity, f"{template.name} {tax_year}", user, deadline=deadline, commit=False,
-                                 description=template.description)
-        if not task.assignees:
-            db.session.rollback()
-            raise OrganizerError(_("%(name)s has no contact to send the organizer to.", name=entity.name))
-        made.append(Organizer(template=template, family_id=template.family_id, entity=entity, task=task,
-                              name=template.name, tax_year=tax_year, created_by_id=user.id))
-        db.session.add(made[-1])
-        db.session.flush()
-        tasks.assign(task, user, commit=False)
-    db.session.commit()
-    return made
 
 
 def for_task(task):
@@ -122,12 +89,25 @@ def missing(organizer, sections=None, answer_map=None):
             if q.required and q.id in visible and not is_answered(q, answer_map.get(q.id))]
 
 
-def _check_open(organizer):
+def progress(organizer, sections=None, answer_map=None):
+    """(questions answered, questions shown, required questions shown and not answered) — what the
+    portal's progress bar and "still to answer" list show, after every save too."""
+    sections = questions(organizer) if sections is None else sections
+    answer_map = answers(organizer) if answer_map is None else answer_map
+    visible = shown(sections, answer_map)
+    asked = [q for s in sections for q in s.questions if q.id in visible]
+    done = sum(1 for q in asked if is_answered(q, answer_map.get(q.id)))
+    return done, len(asked), missing(organizer, sections, answer_map)
+
+
+def check_open(organizer):
+    """Refuse changes to a submitted (or reviewed) organizer."""
     if not organizer.is_open():
         raise OrganizerError(_("This organizer was submitted; it can no longer be changed."))
 
 
-def _question(organizer, question_id):
+def question_of(organizer, question_id):
+    """The question `question_id` of the organizer's template version (LookupError for another's)."""
     question = db.session.get(OrganizerQuestion, question_id)
     if question is None or question.template_id != organizer.template_id:
         raise LookupError(question_id)
@@ -137,8 +117,8 @@ def _question(organizer, question_id):
 def save_answer(organizer, question_id, user, version, value=None, not_applicable=False, documents=None):
     """Store one answer if nobody changed it since `version` (else StaleAnswer with the newer one);
     `documents` (a list of ids) replaces the uploads when given. Returns the answer."""
-    _check_open(organizer)
-    question = _question(organizer, question_id)
+    check_open(organizer)
+    question = question_of(organizer, question_id)
     stored = None if not_applicable else clean_value(question, value)
     fields = {"value": stored, "not_applicable": bool(not_applicable), "updated_on": datetime.now(),
               "updated_by_id": user.id, "version": int(version) + 1}
@@ -160,14 +140,15 @@ def save_answer(organizer, question_id, user, version, value=None, not_applicabl
             OrganizerAnswer.version == int(version)).values(**fields).execution_options(synchronize_session=False))
         if changed.rowcount != 1:
             db.session.rollback()
-            raise StaleAnswer(_fresh(organizer, question))
+            raise StaleAnswer(current_answer(organizer, question))
     if organizer.status is OrganizerStatus.not_started:
         organizer.status = OrganizerStatus.in_progress
     db.session.commit()
-    return _fresh(organizer, question)
+    return current_answer(organizer, question)
 
 
-def _fresh(organizer, question):
+def current_answer(organizer, question):
+    """The stored answer to `question`, freshly read (None before the first save)."""
     row = db.session.scalar(select(OrganizerAnswer).where(
         OrganizerAnswer.organizer_id == organizer.id, OrganizerAnswer.question_id == question.id))
     if row is not None:
@@ -177,7 +158,7 @@ def _fresh(organizer, question):
 
 def submit(organizer, contact, user, review_url=None):
     """The client hands the organizer in: every required question shown must be answered."""
-    _check_open(organizer)
+    check_open(organizer)
     if missing(organizer):
         raise OrganizerError(_("Answer the required questions first."))
     organizer.status, organizer.submitted_on, organizer.submitted_by_id = (OrganizerStatus.submitted,
@@ -198,8 +179,12 @@ def reopen(organizer, user, note):
         raise OrganizerError(_("Say what the client should change."))
     organizer.status, organizer.reopened_note = OrganizerStatus.in_progress, note.strip()[:2000]
     organizer.reviewed_on = organizer.reviewed_by_id = None
-    if organizer.task is not None:
-        tasks.reopen(organizer.task, user)
+    task = organizer.task
+    if task is not None:  # its assigned contacts are told, in the same transaction as the reopen
+        people = list(task.assignees) if task.portal_state is PortalState.assigned else []
+        events.emit(events.ORGANIZER_REOPENED, organizer.entity, task, actor=user, recipients=people,
+                    reopened_on=datetime.now(), summary=str(organizer))
+        tasks.reopen(task, user)  # commits
     db.session.commit()
 
 
@@ -250,34 +235,3 @@ def template_family(family_id):
     """The current version of a template family, or None."""
     return db.session.scalar(select(OrganizerTemplate).where(OrganizerTemplate.family_id == family_id,
                                                              OrganizerTemplate.is_current.is_(True)))
-
-
-def add_upload(organizer, question_id, user, file_storage):
-    """One file for a file question: a shared document of the entity from the client (the same upload
-    rules and limit as every upload), attached to the task and linked to the question."""
-    from app.models.documents import Direction, Visibility
-    from app.services import documents
-    from app.services.portal.tasks import check_size
-
-    _check_open(organizer)
-    question = _question(organizer, question_id)
-    if question.kind is not QuestionKind.file_upload:
-        raise OrganizerError(_("This question does not take files."))
-    if not access.can(user, R.CONTRIBUTE, organizer.entity):
-        raise PermissionError(_("Your access lets you read and reply, not add files."))
-    current = _fresh(organizer, question)
-    if current is not None and len(current.documents()) >= question.max_files:
-        raise OrganizerError(_("This question takes at most %(max)d files.", max=question.max_files))
-    check_size(file_storage)
-    doc = documents.upload(organizer.entity, file_storage, user, direction=Direction.from_client,
-                           visibility=Visibility.portal, same_name_versions=False)
-    if organizer.task is not None and doc not in organizer.task.attachments:
-        organizer.task.attachments.append(doc)
-    for _attempt in range(3):  # adding a file never loses to a concurrent save: retry on the newer version
-        current = _fresh(organizer, question)
-        try:
-            return save_answer(organizer, question.id, user, current.version if current else 0,
-                               value=None, documents=(current.documents() if current else []) + [doc.id]), doc
-        except StaleAnswer:
-            continue
-    raise OrganizerError(_("The file was saved but could not be linked; try again."))

@@ -86,8 +86,10 @@ def template_defaults(template, today=None):
 
 
 def start(user, selection, kind, title, description=None, checklist=None, deadline=None,
-          frequency=Frequency.once, interval=1, assign_now=False, template=None):
-    """Record the batch with the matching entities (committed), then queue its job; the TaskBatch."""
+          frequency=Frequency.once, interval=1, assign_now=False, template=None, organizer_template=None,
+          tax_year=None):
+    """Record the batch with the matching entities (committed), then queue its job; the TaskBatch.
+    With `organizer_template` (and `tax_year`) each task carries an organizer (app.services.organizer_sending)."""
     if not (title or "").strip():
         raise BatchRefused(_("Give the task a title."))
     if frequency is not Frequency.once:
@@ -106,7 +108,8 @@ def start(user, selection, kind, title, description=None, checklist=None, deadli
                       description=description or None, checklist=checklist or None, deadline=deadline,
                       frequency=frequency, interval=interval if frequency.name.startswith("every_n") else 1,
                       assign_now=bool(assign_now) and kind is TaskKind.task, entity_ids=json.dumps(ids),
-                      total=len(ids), created_by_id=user.id)
+                      total=len(ids), created_by_id=user.id, tax_year=tax_year,
+                      organizer_template_id=getattr(organizer_template, "id", None))
     db.session.add(batch)
     db.session.commit()
     jobs.enqueue_task_batch(batch.id)
@@ -180,7 +183,7 @@ def _create_missing(batch, user, ids):
             if entity is None:
                 raise tasks.TaskError(_("You no longer work on this client (or it was deleted)."))
             task = _create_one(batch, entity, user)
-        except tasks.TaskError as exc:
+        except ValueError as exc:  # TaskError, OrganizerError: refused before anything was written
             failures[entity_id] = str(exc)
             continue
         failures.pop(entity_id, None)
@@ -192,6 +195,11 @@ def _create_missing(batch, user, ids):
 
 def _create_one(batch, entity, user):
     """One entity's task or file request (uncommitted); TaskError before anything is written."""
+    if batch.organizer_template_id is not None:
+        # Imported here: organizer_sending builds on this module (it starts its batches).
+        from app.services import organizer_sending
+        return organizer_sending.create_one(batch.organizer_template, entity, user, batch.tax_year,
+                                            batch.deadline, batch_id=batch.id).task
     checklist = [line for line in (batch.checklist or "").splitlines() if line.strip()]
     if batch.kind is TaskKind.file_request:
         recipients = file_requests.uploaders(entity)

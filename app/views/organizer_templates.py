@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 
 from app.models import OrganizerTemplate
 from app.models.organizers import KIND_LABELS, QuestionKind
-from app.security import guard
+from app.security import access, guard
 from app.services import organizer_templates as service
 from app.services import organizers
 
@@ -67,7 +67,7 @@ class OrganizerTemplateView(BaseView):
         editing = _int_arg("question")
         return self.render_template("portico/organizers/template_edit.html", row=row, form=FlaskForm(),
                                     kinds=[(k.name, KIND_LABELS[k]) for k in QuestionKind], editing=editing,
-                                    sent=service.is_sent(row),
+                                    sent=service.is_sent(row), may_send=access.may_send_organizers(current_user),
                                     keys=[(q.key, q.label) for s in row.sections for q in s.questions])
 
     @expose("/<int:template_id>/change", methods=["POST"])

@@ -1,8 +1,9 @@
 """Staff screens of organizers: the list by status per template, send a template to clients, review
 answers beside last year's, mark reviewed, reopen with a note, export CSV and PDF.
 
-An organizer outside the user's scope is 404 (guard.load); sending, reviewing and reopening need the
-right to work on its entity (403 otherwise), asked of app.security.access.
+An organizer outside the user's scope is 404 (guard.load); sending, reviewing and reopening are client
+work, decided by app.security.access (may_send_organizers, may_review_organizer): 403 otherwise, so a
+Staff Admin builds templates and reads organizers but sends or reviews only with a staff role too.
 """
 from datetime import date
 
@@ -16,19 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import Entity, Organizer, OrganizerTemplate
+from app.models import Organizer, OrganizerTemplate
 from app.models.organizers import STATUS_LABELS, OrganizerStatus
 from app.security import access, guard
-from app.security import roles as R
-from app.services import organizer_exports, organizers
+from app.services import organizer_exports, organizer_sending, organizers, task_batches
+from app.views.task_batch_forms import OrganizerBatchForm
 from app.web.downloads import content_disposition
 
 LISTED = 200  # organizers per status page; the newest first
-SEND_CHOICES = 500  # entities offered on the send page (narrow with the search box)
-
-
-def _year(raw, default):
-    return int(raw) if raw and raw.isascii() and raw.isdigit() and 1990 <= int(raw) <= 2200 else default
 
 
 class OrganizerView(BaseView):
@@ -46,7 +42,8 @@ class OrganizerView(BaseView):
         """Every template with its organizers counted by status."""
         from app.services import organizer_templates
         return self.render_template("portico/organizers/index.html", rows=organizer_templates.current_templates(),
-                                    counts=organizers.counts_by_status(current_user), statuses=STATUS_LABELS)
+                                    counts=organizers.counts_by_status(current_user), statuses=STATUS_LABELS,
+                                    may_send=access.may_send_organizers(current_user))
 
     @expose("/family/<int:family_id>")
     @has_access
@@ -69,30 +66,26 @@ class OrganizerView(BaseView):
     @expose("/send/<int:template_id>", methods=["GET", "POST"])
     @has_access
     def send(self, template_id):
-        """Choose clients, a tax year and a deadline; each gets the organizer as an assigned task."""
+        """Choose clients by filter or group, preview them, then a background job gives each the organizer
+        as an assigned task (the "assign to many" batch, whose progress page this leads to)."""
+        if not access.may_send_organizers(current_user):
+            abort(403)
         template = guard.load(current_user, OrganizerTemplate, template_id)
-        words = (request.values.get("q") or "").strip()[:100]
-        choices = select(Entity).where(access.scope(current_user, Entity, R.WORK, listed=True))
-        if words:
-            choices = choices.where(Entity.name.ilike(f"%{words}%"))
-        entities = db.session.scalars(choices.order_by(Entity.name, Entity.id).limit(SEND_CHOICES)).all()
-        year = _year(request.form.get("tax_year"), date.today().year - 1)
-        if request.method == "POST" and request.form.get("confirm") and FlaskForm().validate_on_submit():
-            picked = {int(k[7:]) for k in request.form if k.startswith("entity-") and k[7:].isdigit()
-                      and len(k) < 20}
-            chosen = [e for e in entities if e.id in picked]
-            try:
-                if len(chosen) != len(picked):  # an id that was not offered: refused, not silently dropped
-                    raise organizers.OrganizerError(_("Some of the chosen clients are not ones you can send to."))
-                deadline = date.fromisoformat(request.form["deadline"]) if request.form.get("deadline") else None
-                made = organizers.send(current_user, template, chosen, year, deadline)
-            except ValueError as exc:
-                flash(str(exc), "danger")
-            else:
-                flash(_("Sent to %(num)d clients.", num=len(made)), "success")
-                return redirect(url_for("OrganizerView.family", family_id=template.family_id))
-        return self.render_template("portico/organizers/send.html", tpl=template, entities=entities,
-                                    words=words, year=year, ticked=request.form, limit=SEND_CHOICES)
+        form = OrganizerBatchForm(data={"tax_year": date.today().year - 1} if request.method == "GET" else None)
+        preview = None
+        if form.validate_on_submit():
+            selection = form.selection(current_user)
+            if request.form.get("go") == "create":
+                try:
+                    batch = organizer_sending.start_batch(current_user, template, selection, form.tax_year.data,
+                                                          form.deadline.data)
+                except ValueError as exc:  # OrganizerError, BatchRefused
+                    flash(str(exc), "danger")
+                else:
+                    return redirect(url_for("TaskBatchView.show", pk=batch.id))
+            preview = task_batches.preview(current_user, selection)
+        return self.render_template("portico/organizers/send.html", tpl=template, form=form, preview=preview,
+                                    limit=task_batches.MAX_ENTITIES)
 
     @expose("/<int:organizer_id>")
     @has_access
@@ -101,13 +94,13 @@ class OrganizerView(BaseView):
         item = guard.load(current_user, Organizer, organizer_id)
         return self.render_template("portico/organizers/show.html", item=item,
                                     rows=organizer_exports.review_rows(item), form=FlaskForm(),
-                                    may_review=access.can(current_user, R.WORK, item))
+                                    may_review=access.may_review_organizer(current_user, item))
 
     @expose("/<int:organizer_id>/review", methods=["POST"])
     @has_access
     def review(self, organizer_id):
         """Mark a submitted organizer reviewed."""
-        item = guard.load(current_user, Organizer, organizer_id, R.WORK)
+        item = self._reviewable(organizer_id)
         if FlaskForm().validate_on_submit():
             self._try(lambda: organizers.mark_reviewed(item, current_user), _("Marked as reviewed."))
         return redirect(url_for("OrganizerView.show", organizer_id=item.id))
@@ -116,7 +109,7 @@ class OrganizerView(BaseView):
     @has_access
     def reopen(self, organizer_id):
         """Give the organizer back to the client with a note."""
-        item = guard.load(current_user, Organizer, organizer_id, R.WORK)
+        item = self._reviewable(organizer_id)
         if FlaskForm().validate_on_submit():
             self._try(lambda: organizers.reopen(item, current_user, request.form.get("note")),
                       _("The organizer was reopened for the client."))
@@ -135,6 +128,14 @@ class OrganizerView(BaseView):
         """The answers as PDF."""
         item = guard.load(current_user, Organizer, organizer_id)
         return self._file(organizer_exports.to_pdf(item), "application/pdf", item, "pdf")
+
+    @staticmethod
+    def _reviewable(organizer_id):
+        """The organizer (404 outside the user's scope) if the user may review it (else 403)."""
+        item = guard.load(current_user, Organizer, organizer_id)
+        if not access.may_review_organizer(current_user, item):
+            abort(403)
+        return item
 
     @staticmethod
     def _file(data, mime, item, ext):

@@ -25,20 +25,9 @@ def _groups():
                               .limit(GROUP_CHOICES)).all()
 
 
-class BatchForm(FlaskForm):
-    """One task (or file request) per chosen client."""
+class ClientsForm(FlaskForm):
+    """Which clients: by name, kind, status, responsible member and/or contact group."""
 
-    kind = SelectField(_l("What to create"), choices=[(k.name, label) for k, label in KIND_LABELS.items()],
-                       default=TaskKind.task.name)
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
-    checklist = TextAreaField(_l("Checklist (one item per line)"), validators=[Optional(), Length(max=10000)])
-    deadline = DateField(_l("Deadline"), validators=[Optional()])
-    frequency = SelectField(_l("Repeat"), choices=[(f.name, label) for f, label in FREQUENCY_LABELS.items()],
-                            default=Frequency.once.name)
-    interval = IntegerField(_l("N (for every N days, weeks or months)"), default=1,
-                            validators=[Optional(), NumberRange(min=1, max=366)])
-    assign_now = BooleanField(_l("Assign to the client's portal now"))
     name = StringField(_l("Client name contains"), validators=[Optional(), Length(max=200)])
     entity_kind = SelectField(_l("Client kind"), choices=[(ANY, _l("Any kind"))] + [
         (k.name, label) for k, label in ENTITY_KIND_LABELS.items()], default=ANY)
@@ -58,9 +47,32 @@ class BatchForm(FlaskForm):
             group_id=self.group.data.id if self.group.data is not None else None,
         )
 
+
+class BatchForm(ClientsForm):
+    """One task (or file request) per chosen client."""
+
+    kind = SelectField(_l("What to create"), choices=[(k.name, label) for k, label in KIND_LABELS.items()],
+                       default=TaskKind.task.name)
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
+    checklist = TextAreaField(_l("Checklist (one item per line)"), validators=[Optional(), Length(max=10000)])
+    deadline = DateField(_l("Deadline"), validators=[Optional()])
+    frequency = SelectField(_l("Repeat"), choices=[(f.name, label) for f, label in FREQUENCY_LABELS.items()],
+                            default=Frequency.once.name)
+    interval = IntegerField(_l("N (for every N days, weeks or months)"), default=1,
+                            validators=[Optional(), NumberRange(min=1, max=366)])
+    assign_now = BooleanField(_l("Assign to the client's portal now"))
+
     def task_fields(self):
         """What each task says, as task_batches.start takes it."""
         return dict(kind=TaskKind[self.kind.data], title=self.title.data, description=self.description.data or None,
                     checklist=self.checklist.data or None, deadline=self.deadline.data,
                     frequency=Frequency[self.frequency.data], interval=self.interval.data or 1,
                     assign_now=self.assign_now.data)
+
+
+class OrganizerBatchForm(ClientsForm):
+    """An organizer for each chosen client: the tax year and the deadline of its task."""
+
+    tax_year = IntegerField(_l("Tax year"), validators=[DataRequired(), NumberRange(min=1990, max=2200)])
+    deadline = DateField(_l("Deadline"), validators=[Optional()])

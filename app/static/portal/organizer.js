@@ -1,8 +1,9 @@
 /* Portico organizer: every answer is saved as it is given. Each question's form is posted by fetch
    (with its CSRF token and the answer's version) when a choice changes, or shortly after typing stops.
    The server answers with the new version and which questions are shown now (conditions); a 409
-   means another window saved first: its answer replaces ours on the page, and we say so. A failed
-   save is kept in localStorage and sent again when the connection is back or the page reloads. */
+   means another window saved first: its answer replaces ours on the page, and we say so. Either way
+   the progress bar and "still to answer" follow the server's count. A failed save is kept in
+   localStorage and sent again when the connection is back or the page reloads. */
 (function () {
   "use strict";
   var box = document.querySelector(".organizer-questions");
@@ -33,6 +34,31 @@
     document.querySelectorAll(".question[data-question]").forEach(function (card) {
       card.hidden = ids.indexOf(parseInt(card.dataset.question, 10)) < 0;
     });
+  }
+
+  /* The progress the server counted after the save: bar (value and aria-valuenow), its label (a polite
+     live region), and the "still to answer" list of the last section. */
+  function progress(figures) {
+    if (!figures) { return; }
+    var bar = document.getElementById("organizer-progress");
+    if (bar) {
+      bar.max = figures.total || 1;
+      bar.value = figures.done;
+      bar.setAttribute("aria-valuenow", String(figures.done));
+    }
+    var text = document.getElementById("organizer-progress-text");
+    if (text && text.textContent !== figures.text) { text.textContent = figures.text; }
+    var missing = document.getElementById("organizer-missing");
+    if (missing) {
+      var list = missing.querySelector("ul");
+      list.textContent = "";
+      (figures.missing || []).forEach(function (label) {
+        var item = document.createElement("li");
+        item.textContent = label;
+        list.appendChild(item);
+      });
+      missing.hidden = !(figures.missing || []).length;
+    }
   }
 
   function fill(form, answer) {
@@ -68,6 +94,7 @@
         if (result.status === 200 || result.status === 409) {
           setVersion(card, answer.version);
           show(answer.shown || []);
+          progress(answer.progress);
         }
         if (result.status === 200) { state(form, msgs.msgSaved); }
         else if (result.status === 409) { fill(form, answer); state(form, msgs.msgStale, "stale"); }

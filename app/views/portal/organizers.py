@@ -14,7 +14,7 @@ from flask_login import current_user
 from app.models import Organizer
 from app.models.organizers import QuestionKind
 from app.security import guard
-from app.services import documents, organizer_exports, organizers
+from app.services import documents, organizer_exports, organizer_uploads, organizers
 from app.views.portal import bp, may_contribute, use_entity
 from app.views.portal.tasks import chosen_files, refuse, save_files, upload_answer, upload_settings, wants_json
 
@@ -41,23 +41,27 @@ def organizer(organizer_id):
     answer_map = organizers.answers(row)
     visible = organizers.shown(sections, answer_map)
     number = _number(request.args.get("section"), max(len(sections) - 1, 0))
-    all_questions = [q for s in sections for q in s.questions if q.id in visible]
-    done = sum(1 for q in all_questions if organizers.is_answered(q, answer_map.get(q.id)))
+    done, total, missing = organizers.progress(row, sections, answer_map)
     last = organizers.previous(row)
     return render_template(
         "portal/organizers/show.html", item=row, title=str(row), sections=sections, number=number,
         section=sections[number] if sections else None, answers=answer_map, visible=visible,
         last={k: organizer_exports.display(q, a) for k, (q, a) in last.items()}, done=done,
-        total=len(all_questions), missing=organizers.missing(row, sections, answer_map) if row.is_open() else [],
+        total=total, missing=missing if row.is_open() else [],
         kinds=QuestionKind, can_upload=may_contribute(row.entity), upload=upload_settings(),
+        files=organizer_uploads.uploaded(current_user, answer_map),
         values=lambda a: organizers._list(a.value) if a else [])
 
 
 def _answer_json(row, answer, status=200, error=None):
-    sections = organizers.questions(row)
+    """The saved answer, the questions shown now and the progress (the page updates without a reload)."""
+    sections, answer_map = organizers.questions(row), organizers.answers(row)
+    done, total, missing = organizers.progress(row, sections, answer_map)
     body = {"version": answer.version if answer else 0, "value": answer.value if answer else None,
             "not_applicable": bool(answer and answer.not_applicable),
-            "shown": sorted(organizers.shown(sections, organizers.answers(row)))}
+            "shown": sorted(organizers.shown(sections, answer_map)),
+            "progress": {"done": done, "total": total, "missing": [q.label for q in missing],
+                         "text": _("%(done)d of %(total)d questions answered", done=done, total=total)}}
     if error:
         body["error"] = error
     return jsonify(body), status
@@ -134,11 +138,33 @@ def organizer_upload(organizer_id, question_id):
 
     def one(storage):
         try:
-            return organizers.add_upload(row, question_id, current_user, storage)[1]
+            return organizer_uploads.add_upload(row, question_id, current_user, storage)[1]
         except (LookupError, organizers.OrganizerError) as exc:  # reported per file, like a refused type
             raise documents.DocumentError(str(exc) if isinstance(exc, ValueError) else _("Not found")) from None
     saved, errors, status = save_files(files, one)
     return upload_answer(saved, errors, status, back)
+
+
+@bp.route("/organizers/<int:organizer_id>/answers/<int:question_id>/files/<int:doc_id>/remove", methods=["POST"])
+def organizer_file_remove(organizer_id, question_id, doc_id):
+    """Take a file off its question while the organizer is open (the document stays in the entity's
+    documents unless the remover may delete it)."""
+    row = _organizer(organizer_id)
+    try:
+        answer = organizer_uploads.remove_upload(row, question_id, current_user, doc_id)
+    except PermissionError as exc:
+        return refuse(str(exc))
+    except organizers.OrganizerError as exc:
+        if wants_json():
+            return jsonify({"error": str(exc)}), 400
+        flash(str(exc), "error")
+    except LookupError:
+        return (jsonify({"error": _("Not found")}), 404) if wants_json() else _back(row, question_id)
+    else:
+        if wants_json():
+            return _answer_json(row, answer)
+        flash(_("The file was taken off the question."), "success")
+    return _back(row, question_id)
 
 
 @bp.route("/organizers/<int:organizer_id>/submit", methods=["POST"])

@@ -31,6 +31,7 @@ EVENT_LABELS = {
     events.DEADLINE_APPROACHING: _l("A deadline of my task is coming up"),
     events.VOUCHER_DUE: _l("A tax payment is coming due"),
     events.SIGNATURE_REQUESTED: _l("The firm asks me to sign documents"),
+    events.ORGANIZER_REOPENED: _l("The firm gives my organizer back to me to change"),
 }
 
 
