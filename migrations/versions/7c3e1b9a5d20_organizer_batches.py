@@ -1,7 +1,7 @@
 """organizers sent through "assign to many": a batch may carry an organizer template and tax year
 
 Revision ID: 7c3e1b9a5d20
-Revises: 2aea9f928fa1
+Revises: e8b4d2c6a1f3
 Create Date: 2026-12-05 16:20:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7c3e1b9a5d20'
-down_revision = '2aea9f928fa1'
+down_revision = 'e8b4d2c6a1f3'
 branch_labels = None
 depends_on = None
 
