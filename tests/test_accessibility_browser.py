@@ -68,7 +68,20 @@ def rows(app):
         ids.update(_work_for_many(admin), signature=_signature_for(admin, ids), webhook=_webhook_for(admin),
                    **_organizer_for(admin, ids))
         db.session.remove()
+        _failed_job()
     return ids
+
+
+def _failed_job():
+    """One failed job in Redis, so the ops jobs page shows its table of failed jobs."""
+    from rq.registry import FailedJobRegistry
+
+    from app.jobs import ping, queue
+
+    q = queue()
+    job = q.enqueue(ping)
+    q.remove(job)
+    FailedJobRegistry(queue=q).add(job, exc_string="RuntimeError: boom")
 
 
 def _work_for_many(admin):
