@@ -73,8 +73,9 @@ def _back(row, question_id):
                             _anchor=f"q-{question_id}"))
 
 
-def _save(row, question_id, save):
-    """Run one save and answer: JSON for the script (409 for a stale version), else flash and back."""
+def _save(row, question_id, save, done=None):
+    """Run one save and answer: JSON for the script (409 for a stale version), else flash (`done` on
+    success, when given) and back."""
     try:
         answer = save()
     except organizers.StaleAnswer as exc:
@@ -90,6 +91,8 @@ def _save(row, question_id, save):
     else:
         if wants_json():
             return _answer_json(row, answer)
+        if done:
+            flash(done, "success")
     return _back(row, question_id)
 
 
@@ -151,20 +154,10 @@ def organizer_file_remove(organizer_id, question_id, doc_id):
     documents unless the remover may delete it)."""
     row = _organizer(organizer_id)
     try:
-        answer = organizer_uploads.remove_upload(row, question_id, current_user, doc_id)
+        return _save(row, question_id, lambda: organizer_uploads.remove_upload(row, question_id, current_user, doc_id),
+                     _("The file was taken off the question."))
     except PermissionError as exc:
         return refuse(str(exc))
-    except organizers.OrganizerError as exc:
-        if wants_json():
-            return jsonify({"error": str(exc)}), 400
-        flash(str(exc), "error")
-    except LookupError:
-        return (jsonify({"error": _("Not found")}), 404) if wants_json() else _back(row, question_id)
-    else:
-        if wants_json():
-            return _answer_json(row, answer)
-        flash(_("The file was taken off the question."), "success")
-    return _back(row, question_id)
 
 
 @bp.route("/organizers/<int:organizer_id>/submit", methods=["POST"])
