@@ -219,3 +219,32 @@ def test_share_from_the_page_lands_on_the_entity(app, client, login, firm):
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(EntityShare.id)).where(
             EntityShare.entity_id == firm.foreign)) == 0
+
+
+def test_latest_messages_are_the_newest_ten_across_every_thread(app, firm):
+    """Messages in three task threads and two request threads (one thread holding the 12 newest): the section
+    holds the newest 10 across them, newest first, says there are more, and never another client's."""
+    with app.app_context():
+        from app.models import Entity
+
+        entity, foreign = db.session.get(Entity, firm.own), db.session.get(Entity, firm.foreign)
+        contact = f.contact(last="Writer")
+        threads = [Task(entity=entity, title=f"T{i}") for i in range(3)] + [Task(entity=foreign, title="Other")]
+        requests = [ClientRequest(entity=entity, contact=contact, subject=f"R{i}", body="?") for i in range(2)]
+        db.session.add_all(threads + requests)
+        db.session.flush()
+        start = datetime(2026, 1, 1)
+        for minute in range(30):
+            parent = (threads + requests)[minute % 6] if minute < 18 else threads[1]
+            key = {"request_id": parent.id} if isinstance(parent, ClientRequest) else {"task_id": parent.id}
+            message = Message(kind=MessageKind.internal, body=f"m{minute}", author_user_id=firm.accountant,
+                              created_on=start + timedelta(minutes=minute), **key)
+            db.session.add(message)
+        db.session.commit()
+        rows, more = entity_service.workspace(firm.own, _user(firm.accountant))["messages"]
+        assert [m.body for m in rows] == [f"m{minute}" for minute in range(29, 19, -1)] and more
+        db.session.query(Message).filter(Message.task_id == threads[1].id, Message.body.in_(
+            [f"m{minute}" for minute in range(18, 30)])).delete(synchronize_session=False)
+        db.session.commit()
+        rows, _more = entity_service.workspace(firm.own, _user(firm.accountant))["messages"]
+        assert [m.body for m in rows] == [f"m{minute}" for minute in range(17, 5, -1) if minute % 6 != 3][:10]
