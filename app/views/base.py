@@ -74,11 +74,24 @@ class SafeInterface(SQLAInterface):
         count = self.query_count(query, filters, select_columns)
         if page and page_size and page * page_size >= COUNT_CAP:
             return count, []
-        query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
-                               select_columns, outer_default_load)
+        if select_columns:
+            query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
+                                   select_columns, outer_default_load)
+        else:
+            query = self._page_by_ids(query, filters, order_column, order_direction, page, page_size)
         if self.eager:
             query = query.options(*self.eager)
         return count, query.all()
+
+    def _page_by_ids(self, query, filters, order_column, order_direction, page, page_size):
+        """The page's rows joined to a subquery picking their ids: the filter, order and LIMIT run on the
+        narrow id query (index-only where an index covers them), and the eager joins only on the page's
+        rows instead of every row before the top-N sort."""
+        aliases = {}
+        inner = self._apply_inner_all(query, filters, order_column, order_direction, page, page_size,
+                                      aliases_mapping=aliases)
+        outer = self.get_outer_query_from_inner_query(query, inner)
+        return self.apply_order_by(outer, order_column, order_direction, aliases_mapping={}, add_pk=True)
 
     def query_count(self, query, filters=None, select_columns=None):
         """The number of rows, counted no further than COUNT_CAP (then a CappedCount)."""
