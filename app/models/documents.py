@@ -75,7 +75,9 @@ class Document(Model):
     """A file of an entity: its current version's facts, status, note and visibility."""
 
     __tablename__ = "document"
-    __table_args__ = (Index("ix_document_entity_created", "entity_id", "created_on"),
+    # name rides along (PostgreSQL INCLUDE) so a scoped name search filters the index without the table
+    __table_args__ = (Index("ix_document_entity_created", "entity_id", "created_on", "id",
+                            postgresql_include=["name"]),
                       Index("ix_document_created_id", "created_on", "id"))
 
     id = Column(Integer, primary_key=True)
