@@ -146,16 +146,23 @@ def _contact_scope(user):
     cid = contact_id_of(user)
     if cid is not None:
         return Contact.id == cid
+    ids = staff_contact_ids(user)
+    return true() if ids is None else Contact.id.in_(ids)
+
+
+def staff_contact_ids(user):
+    """SQL select of the distinct ids of the contacts a staff user may see (those of entities in their
+    scope, directly or through a group), or None when they see every contact."""
     if R.VIEW in global_actions(user):
-        return true()
+        return None
     visible = entity_ids(user, R.VIEW)
-    direct = select(EntityShare.contact_id).where(EntityShare.entity_id.in_(visible))
+    direct = select(EntityShare.contact_id).where(EntityShare.entity_id.in_(visible), EntityShare.contact_id.is_not(None))
     grouped = (
         select(contact_group_members.c.contact_id)
         .join(EntityShare, EntityShare.group_id == contact_group_members.c.group_id)
         .where(EntityShare.entity_id.in_(visible))
     )
-    return Contact.id.in_(union(direct, grouped))
+    return union(direct, grouped)
 
 
 def visible(user, model, action=R.VIEW):
