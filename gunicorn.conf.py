@@ -4,7 +4,6 @@ Every value comes from the environment so one file serves every node. Forwarded 
 handled in one place only: Werkzeug's ProxyFix in create_app, trusting exactly TRUSTED_PROXIES
 hops. gunicorn's own forwarded-header handling is switched off so the two never stack.
 """
-import gc
 import multiprocessing
 import os
 
@@ -32,5 +31,8 @@ preload_app = False
 
 def post_worker_init(worker):
     """Once the worker has built its app, move those long-lived objects out of the collector's sight:
-    otherwise every full collection walks them all (117 ms, one request in twenty at 100,000 clients)."""
-    gc.freeze()
+    otherwise every full collection walks them all (117 ms, one request in twenty at 100,000 clients);
+    and collect less often (app.gc_tuning)."""
+    from app.gc_tuning import settle
+
+    settle()

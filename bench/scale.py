@@ -12,7 +12,6 @@ that runs past 30 s is cut by PostgreSQL's statement_timeout (shown as "timeout"
 after removing what an earlier run wrote: time, statements, peak Python memory (tracemalloc).
 """
 import argparse
-import gc
 import os
 import statistics
 import sys
@@ -37,9 +36,10 @@ def make_app(settings=None):
     os.environ["RATELIMIT_ENABLED"] = "false"
     os.environ.pop("MAIL_SERVER", None)
     from app import create_app
+    from app.gc_tuning import settle
 
     app = create_app()
-    gc.freeze()  # as gunicorn.conf.py's post_worker_init does on every web node
+    settle()  # as gunicorn.conf.py's post_worker_init does on every web node
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
     app.config["WTF_CSRF_ENABLED"] = True
     with app.app_context():

@@ -187,7 +187,8 @@ def test_in_ci_a_skip_without_a_declared_reason_fails(tmp_path):
 
 def test_a_web_worker_freezes_its_loaded_app_out_of_garbage_collection():
     """gunicorn.conf.py's post_worker_init moves the built app's objects to the collector's permanent
-    generation (a full collection walked them all: a 117 ms pause every twenty requests at scale)."""
+    generation (a full collection walked them all: a 117 ms pause every twenty requests at scale), and
+    raises the collector's thresholds."""
     import gc
     import importlib.util
 
@@ -195,7 +196,10 @@ def test_a_web_worker_freezes_its_loaded_app_out_of_garbage_collection():
     settings = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(settings)
     try:
+        before = gc.get_threshold()
         settings.post_worker_init(None)
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] >= 10_000  # young collections a few times a request, not dozens
     finally:
         gc.unfreeze()
+        gc.set_threshold(*before)
