@@ -51,8 +51,9 @@ from app import create_app
 from app.extensions import db
 from app.models import Contact, Task
 from app.models.tasks import PortalState, task_assignees
+from app.services import staff_sessions
 from app.services.portal import auth as portal_auth
-from app.services.demo import seed_demo
+from app.demo import seed_demo
 from app.services.setup import init_roles
 
 app = create_app()
@@ -67,8 +68,9 @@ with app.app_context():
     contact = db.session.get(Contact, contact_id)
     with app.test_request_context():
         token = portal_auth.register_session(contact.id)
+        staff_token = staff_sessions.register(staff.id, "full", "127.0.0.1", "bench", 3600)
     cookies = {}
-    for name, values in (("staff", {"_user_id": str(staff.id), "_fresh": True}),
+    for name, values in (("staff", {"_user_id": str(staff.id), "_fresh": True, "staff_session": staff_token}),
                          ("portal", {"_user_id": str(contact.user_id), "_fresh": True, "portal_session": token})):
         client = app.test_client()
         with client.session_transaction() as session:
