@@ -156,10 +156,14 @@ def test_related_field_choices_list_only_rows_in_scope(client, login, firm):
 
 
 def test_contact_filter_of_the_email_list_holds_only_contacts_in_scope(client, login, firm):
-    """A scoped accountant's contact e-mail list never names a foreign contact, not even in FAB's filter script."""
+    """A scoped accountant's contact e-mail list never names a foreign contact, not even in FAB's filter script,
+    and its contact filter offers the accountant's own contacts only."""
     login(client, firm.accountant)
     page = client.get("/contactemailview/list/").get_data(as_text=True)
-    assert "Mine" in page and "Theirs" not in page
+    assert "Theirs" not in page
+    offered = client.get("/contactemailview/api/choices/contact?form=search").get_json()["results"]
+    names = " ".join(row["text"] for row in offered)
+    assert "Mine" in names and "Theirs" not in names
 
 
 def test_no_staff_screen_names_a_foreign_row_in_its_choices(app, client, login, firm):
