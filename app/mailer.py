@@ -24,6 +24,8 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_mail import Connection, Mail, Message
 
+from app.mail_bytes import alternative_bytes, header_line, is_plain_alternative
+
 mail = Mail()
 UTF8_QP = charset.Charset("utf-8")
 UTF8_QP.body_encoding = charset.QP
@@ -58,17 +60,12 @@ flask_mail.sanitize_address = quick_sanitize_address
 
 
 class QuickGenerator(BytesGenerator):
-    """compat32's generator, writing a header that needs no folding as it is: compat32 passes every
-    header through email.header.Header to fold it (a third of the cost of a mail), and a short
-    one-line ASCII header comes out of it unchanged."""
+    """compat32's generator, writing a header that needs no folding as it is (app.mail_bytes.header_line):
+    compat32 passes every header through email.header.Header to fold it."""
 
     def _write_headers(self, msg):
         for name, value in msg.raw_items():
-            if (isinstance(value, str) and value.isascii() and len(name) + len(value) < 76
-                    and "\n" not in value and "\r" not in value):
-                self.write(f"{name}: {value}{self._NL}")
-            else:
-                self._fp.write(self.policy.fold_binary(name, value))
+            self._fp.write(header_line(name, value, self.policy))
         self.write(self._NL)
 
 
@@ -125,10 +122,12 @@ class _Message(Message):
     frozen = None
 
     def as_bytes(self):
-        """The mail as SMTP sends it (CRLF line ends), flattened by QuickGenerator; once `freeze`
-        ran, the bytes it made."""
+        """The mail as SMTP sends it (CRLF line ends): text and HTML twins written directly
+        (app.mail_bytes), any other mail flattened by QuickGenerator; once `freeze` ran, the bytes it made."""
         if self.frozen is not None:
             return self.frozen
+        if is_plain_alternative(self):
+            return alternative_bytes(self, _boundary(), _boundary(), COMPAT32_SMTP)
         out = BytesIO()
         QuickGenerator(out, mangle_from_=False, policy=COMPAT32_SMTP).flatten(self._message())
         return out.getvalue()
