@@ -13,6 +13,7 @@ similar size with a bare smtplib loop on one connection to the same sink, and pr
 and their ratio.
 """
 import argparse
+import gc
 import multiprocessing
 import os
 import shutil
@@ -91,6 +92,7 @@ def _serve(listener, lock, counters):
         connection, _ = listener.accept()
         if os.fork() == 0:
             listener.close()
+            gc.freeze()  # the inherited objects: collections in the child would copy their pages
             _session(connection, _Counting(lock, counters))
             os._exit(0)
         connection.close()
