@@ -41,7 +41,7 @@ def alternative_bytes(message, outer, inner, policy):
     if message.reply_to:
         headers.append(("Reply-To", flask_mail.sanitize_address(message.reply_to, "utf-8")))
     head = b"".join(header_line(name, value, policy) for name, value in headers)
-    alternative = (f'Content-Type: multipart/alternative; boundary="{inner}"\r\nMIME-Version: 1.0\r\n\r\n'
-                   f"--{inner}\r\n").encode("ascii") + _part("plain", message.body) + \
+    alternative = header_line("Content-Type", f'multipart/alternative; boundary="{inner}"', policy) + \
+        f"MIME-Version: 1.0\r\n\r\n--{inner}\r\n".encode("ascii") + _part("plain", message.body) + \
         f"\r\n--{inner}\r\n".encode("ascii") + _part("html", message.html) + f"\r\n--{inner}--\r\n".encode("ascii")
     return head + f"\r\n--{outer}\r\n".encode("ascii") + alternative + f"\r\n--{outer}--\r\n".encode("ascii")

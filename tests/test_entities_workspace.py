@@ -248,3 +248,20 @@ def test_latest_messages_are_the_newest_ten_across_every_thread(app, firm):
         db.session.commit()
         rows, _more = entity_service.workspace(firm.own, _user(firm.accountant))["messages"]
         assert [m.body for m in rows] == [f"m{minute}" for minute in range(17, 5, -1) if minute % 6 != 3][:10]
+
+
+@pytest.mark.parametrize("written, more", [(10, False), (11, True), (15, True)])
+def test_latest_messages_say_there_are_more_from_task_threads_alone(app, firm, written, more):
+    """With every message in task threads (none in requests), ten show and "more" is said from the eleventh."""
+    with app.app_context():
+        from app.models import Entity
+
+        task = Task(entity=db.session.get(Entity, firm.own), title="Only thread")
+        db.session.add(task)
+        db.session.flush()
+        db.session.add_all([Message(task_id=task.id, kind=MessageKind.internal, body=f"m{i}",
+                                    author_user_id=firm.accountant, created_on=datetime(2026, 1, 1)) for i in range(written)])
+        db.session.commit()
+        rows, said = entity_service.workspace(firm.own, _user(firm.accountant))["messages"]
+        assert len(rows) == min(written, 10) and said is more
+        assert [m.id for m in rows] == sorted((m.id for m in rows), reverse=True)  # same time: newest id first

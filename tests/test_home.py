@@ -33,3 +33,16 @@ def test_home_page_shows_the_counts(app, client, login):
     login(client, member)
     body = client.get("/").get_data(as_text=True)
     assert 'Contacts you can reach: <a href="/contactview/list/">1</a>' in " ".join(body.split())
+
+
+def test_a_client_account_sees_only_itself_among_contacts(app):
+    """For a client's own account the visible contact ids are its own, whatever its entities share."""
+    from app.extensions import db
+    from app.security import access
+
+    with app.app_context():
+        entity = f.entity("Shared")
+        client = f.contact(last="Client", with_user=True)
+        f.share(entity, R.ENTITY_ACCESS, contact=client)
+        f.share(entity, R.ENTITY_ACCESS, contact=f.contact(last="Partner"))
+        assert db.session.scalars(access.visible_contact_ids(client.user)).all() == [client.id]

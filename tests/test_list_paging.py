@@ -42,3 +42,18 @@ def test_a_scoped_member_pages_through_their_own_rows_only(app, client, login):
 def _dedupe(names):
     """Names in order of first appearance (a row may show its name twice, e.g. a link and a title)."""
     return list(dict.fromkeys(names))
+
+
+def test_a_list_sorted_on_a_related_column_pages_in_that_order(app):
+    """Ordered by a relation's column (entity.name), a page comes back in that order (such an order
+    takes FAB's own query: the id subquery would hold the relation's join alone)."""
+    from app.extensions import db
+    from app.models import Task
+    from app.views.base import SafeInterface
+
+    with app.app_context():
+        for name in reversed(NAMES[:8]):
+            db.session.add(Task(entity=f.entity(name), title=f"Task of {name}"))
+        db.session.commit()
+        count, rows = SafeInterface(Task, db.session).query(None, "entity.name", "asc", 1, 3)
+        assert count == 8 and [row.entity.name for row in rows] == NAMES[3:6]

@@ -22,6 +22,16 @@ def _generic(message):
     return out.getvalue()
 
 
+@pytest.fixture(params=[0, 1_000, 123_456], ids=["first mails", "1,000th mail", "123,456th mail"])
+def boundaries(request, monkeypatch):
+    """The process-wide boundary counter at a given mail (a long-running worker's boundaries grow:
+    past four digits the multipart/alternative header folds)."""
+    import itertools
+
+    monkeypatch.setattr(mailer, "_boundaries", itertools.count(request.param))
+
+
+@pytest.mark.usefixtures("boundaries")
 @pytest.mark.parametrize("subject", SUBJECTS)
 @pytest.mark.parametrize("reply_to", [None, "Mari Maasikas <mari@firm.example>", "Märt Õun <mart@firm.example>"])
 def test_direct_bytes_equal_the_generators(app, subject, reply_to):

@@ -146,13 +146,16 @@ def _contact_scope(user):
     cid = contact_id_of(user)
     if cid is not None:
         return Contact.id == cid
-    ids = staff_contact_ids(user)
+    ids = visible_contact_ids(user)
     return true() if ids is None else Contact.id.in_(ids)
 
 
-def staff_contact_ids(user):
-    """SQL select of the distinct ids of the contacts a staff user may see (those of entities in their
-    scope, directly or through a group), or None when they see every contact."""
+def visible_contact_ids(user):
+    """SQL select of the distinct ids of the contacts `user` may see — a contact: themselves; staff:
+    those of entities in their scope, directly or through a group —, or None when they see every contact."""
+    cid = contact_id_of(user)
+    if cid is not None:
+        return select(Contact.id).where(Contact.id == cid)
     if R.VIEW in global_actions(user):
         return None
     visible = entity_ids(user, R.VIEW)

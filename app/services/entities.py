@@ -154,19 +154,21 @@ def _task_sections(entity_id, today):
 
 def _latest_messages(entity_id):
     """The latest messages across the entity's task and request threads: each thread's newest few through
-    its (thread, time) index, so a client with few messages never walks the firm's whole message index."""
-    lateral = db.session.get_bind().dialect.name == "postgresql"
+    its (thread, time) index, so a client with few messages never walks the firm's whole message index.
+    Each part keeps one row more than the section shows, so `_latest` can tell there are more."""
+    lateral, keep = db.session.get_bind().dialect.name == "postgresql", WORKSPACE_LIMIT + 1
+    newest_first = (Message.created_on.desc(), Message.id.desc())
 
     def newest(parent, thread_id):
         if not lateral:  # SQLite has no LATERAL; at its sizes the plain join is cheap
             return select(Message.id, Message.created_on).join(
                 parent, and_(parent.id == thread_id, parent.entity_id == entity_id)) \
-                .order_by(Message.created_on.desc()).limit(WORKSPACE_LIMIT).subquery()
+                .order_by(*newest_first).limit(keep).subquery()
         threads = select(parent.id).where(parent.entity_id == entity_id).subquery()
         per_thread = select(Message.id, Message.created_on).where(thread_id == threads.c.id) \
-            .order_by(Message.created_on.desc()).limit(WORKSPACE_LIMIT).lateral()
+            .order_by(*newest_first).limit(keep).lateral()
         return select(per_thread.c.id, per_thread.c.created_on).select_from(threads).join(per_thread, true()) \
-            .order_by(per_thread.c.created_on.desc()).limit(WORKSPACE_LIMIT).subquery()
+            .order_by(per_thread.c.created_on.desc(), per_thread.c.id.desc()).limit(keep).subquery()
 
     halves = [newest(Task, Message.task_id), newest(ClientRequest, Message.request_id)]
     ids = union_all(*(select(half.c.id) for half in halves))

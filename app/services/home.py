@@ -29,7 +29,7 @@ def overview(user):
 def _contact_count(user):
     """How many contacts `user` sees: for a scoped staff member, counted on the ids their entities' shares
     name (each contact row exists: the shares reference it), without joining the contact table."""
-    ids = None if access.is_contact(user) else access.staff_contact_ids(user)
+    ids = access.visible_contact_ids(user)
     if ids is None:
         return db.session.scalar(select(func.count(Contact.id)).where(access.scope(user, Contact)))
     return db.session.scalar(select(func.count()).select_from(ids.subquery()))

@@ -7,6 +7,7 @@ from flask_appbuilder.actions import action as fab_action
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.utils.base import is_column_dotted
 from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -69,12 +70,13 @@ class SafeInterface(SQLAInterface):
 
     def query(self, filters=None, order_column="", order_direction="", page=None, page_size=None,
               select_columns=None, outer_default_load=False):
-        """FAB's list query plus our eager loads."""
+        """(capped count, the page's rows with their eager relations): the rows picked by id first
+        (`_page_by_ids`) unless FAB asks for select columns or the order is on a related column."""
         query = self.session.query(self.obj)
         count = self.query_count(query, filters, select_columns)
         if page and page_size and page * page_size >= COUNT_CAP:
             return count, []
-        if select_columns:
+        if select_columns or is_column_dotted(order_column):  # the id subquery holds that join alone
             query = self.apply_all(query, filters, order_column, order_direction, page, page_size,
                                    select_columns, outer_default_load)
         else:
@@ -87,9 +89,8 @@ class SafeInterface(SQLAInterface):
         """The page's rows joined to a subquery picking their ids: the filter, order and LIMIT run on the
         narrow id query (index-only where an index covers them), and the eager joins only on the page's
         rows instead of every row before the top-N sort."""
-        aliases = {}
         inner = self._apply_inner_all(query, filters, order_column, order_direction, page, page_size,
-                                      aliases_mapping=aliases)
+                                      aliases_mapping={})
         outer = self.get_outer_query_from_inner_query(query, inner)
         return self.apply_order_by(outer, order_column, order_direction, aliases_mapping={}, add_pk=True)
 
