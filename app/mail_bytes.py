@@ -24,9 +24,9 @@ def is_plain_alternative(message):
 
 def _part(subtype, text):
     # What MIMEText(text, subtype, utf-8 with quoted-printable) flattens to (CRLF line ends).
-    encoded = quoprimime.body_encode(text.encode("utf-8").decode("latin-1"))
+    encoded = "\r\n".join(quoprimime.body_encode(text.encode("utf-8").decode("latin-1")).split("\n"))
     return (f'Content-Type: text/{subtype}; charset="utf-8"\r\nMIME-Version: 1.0\r\n'
-            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + "\r\n".join(encoded.split("\n"))).encode("ascii")
+            f"Content-Transfer-Encoding: quoted-printable\r\n\r\n{encoded}").encode("ascii")
 
 
 def alternative_bytes(message, outer, inner, policy):

@@ -159,7 +159,8 @@ def visible_contact_ids(user):
     if R.VIEW in global_actions(user):
         return None
     visible = entity_ids(user, R.VIEW)
-    direct = select(EntityShare.contact_id).where(EntityShare.entity_id.in_(visible), EntityShare.contact_id.is_not(None))
+    direct = select(EntityShare.contact_id).where(EntityShare.entity_id.in_(visible),
+                                                  EntityShare.contact_id.is_not(None))
     grouped = (
         select(contact_group_members.c.contact_id)
         .join(EntityShare, EntityShare.group_id == contact_group_members.c.group_id)

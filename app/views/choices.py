@@ -1,9 +1,9 @@
 """Relation choices loaded on demand: form fields and search filters that never embed every row.
 
 A relation field renders only its selected rows plus, in every form but the search filters, a small
-first page (so forms work without JavaScript); Select2 fetches the rest from the view's `choices` endpoint as the
-user types. Every row offered, searched or accepted comes from the access module's scope for the
-related model.
+first page (so forms work without JavaScript); Select2 fetches the rest from the view's `choices`
+endpoint as the user types. Every row offered, searched or accepted comes from the access module's
+scope for the related model.
 """
 from flask import abort, jsonify, redirect, request, url_for
 from flask_appbuilder.baseviews import expose
