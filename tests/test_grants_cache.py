@@ -1,8 +1,11 @@
-"""Role grants are cached across requests and reloaded as soon as a role's permissions change."""
+"""Role grants and the firm's settings are cached across requests and reloaded as soon as they change."""
 import pytest
 from flask import current_app
 
+from sqlalchemy import event
+
 from app.extensions import db
+from app.services.firm import get_settings
 from app.security import access, grants_cache
 from app.security import roles as R
 from tests import factories as f
@@ -10,8 +13,11 @@ from tests import factories as f
 
 @pytest.fixture(autouse=True)
 def grants_cache_on(app):
-    """The suite runs with GRANTS_CACHE off (stable query counts); these tests turn it on."""
+    """The suite runs with GRANTS_CACHE off (stable query counts); these tests turn it on, from a new
+    version (each test's database starts afresh: nothing cached by an earlier test may count)."""
     app.config["GRANTS_CACHE"] = True
+    with app.app_context():
+        grants_cache.bump()
     yield
     app.config["GRANTS_CACHE"] = False
 
@@ -73,3 +79,62 @@ def test_a_new_staff_member_does_not_invalidate_the_grants(app):
         before = grants_cache.version()
         f.staff(R.STAFF)
         assert grants_cache.version() == before
+
+
+def _settings_reads(app, compute):
+    """(compute()'s answer in a request of its own, the number of statements reading firm_settings)."""
+    reads = []
+
+    def before(conn, cursor, statement, *args):
+        reads.extend([statement] if "FROM firm_settings" in statement else [])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        with app.test_request_context("/"):
+            answer = compute()
+            db.session.remove()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return answer, len(reads)
+
+
+def test_settings_are_read_once_per_version_and_a_change_counts_at_once(app):
+    """The first request reads the settings row, later ones none (twice in a request: still none);
+    a committed change is what the very next request sees."""
+    with app.app_context():
+        get_settings().firm_name = "Ledger & Co"
+        db.session.commit()
+    assert _settings_reads(app, lambda: get_settings().firm_name) == ("Ledger & Co", 1)
+    assert _settings_reads(app, lambda: (get_settings().firm_name, get_settings().max_upload_bytes)[0]) == \
+        ("Ledger & Co", 0)
+
+    def rename():
+        get_settings().firm_name = "Ledger & Partners"
+        db.session.commit()
+    _settings_reads(app, rename)
+    assert _settings_reads(app, lambda: get_settings().firm_name) == ("Ledger & Partners", 1)
+    assert _settings_reads(app, lambda: get_settings().firm_name) == ("Ledger & Partners", 0)
+
+
+def test_a_change_not_yet_committed_is_not_overwritten_by_the_cached_copy(app):
+    """The session's own (changed) settings win over this process's copy within the request, and a
+    change not committed is never what other requests get."""
+    with app.app_context():
+        get_settings()  # created (a new row moves the version on)
+        db.session.remove()
+    _settings_reads(app, lambda: get_settings().firm_name)
+    assert _settings_reads(app, lambda: get_settings().firm_name)[1] == 0  # the copy is warm
+
+    def change_then_ask():
+        from app.models import FirmSettings
+
+        db.session.get(FirmSettings, 1).firm_name = "Not committed"
+        return get_settings().firm_name
+    assert _settings_reads(app, change_then_ask) == ("Not committed", 1)
+    assert _settings_reads(app, lambda: get_settings().firm_name)[0] == "Portico"
+    with app.app_context():
+        grants_cache.bump()  # cold: the changed row is what the request loads, and it must not be kept
+    assert _settings_reads(app, change_then_ask) == ("Not committed", 1)
+    assert _settings_reads(app, lambda: get_settings().firm_name) == ("Portico", 1)

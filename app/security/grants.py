@@ -3,7 +3,7 @@ entity-role permissions, a user's global roles and FAB screen permissions, who i
 
 Only app.security.access and its helpers use this module; everyone else asks access.
 """
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 from flask_appbuilder.security.sqla.models import (
     Permission,
     PermissionView,
@@ -72,6 +72,11 @@ def role_ids_by_name():
     return cached("role_ids", lambda: grants_cache.cached("role_ids", _grants_version(), load))
 
 
+def config_row(name, load):
+    """A configuration row (the firm's settings) in this session, read once per change per process."""
+    return grants_cache.attached(name, _grants_version(), db.session, load)
+
+
 def _grants_version():
     """The roles-and-permissions version, read once per request."""
     return cached("grants_version", grants_cache.version)
@@ -89,10 +94,22 @@ def contact_id_of(user):
     uid = user_id_of(user)
     if uid is None:
         return None
-    return cached(
-        ("contact", uid),
-        lambda: db.session.scalar(select(Contact.id).where(Contact.user_id == uid)),
-    )
+
+    def load():
+        loaded = getattr(request, "portico_contacts", {}) if has_request_context() else {}
+        if uid in loaded:
+            return None if loaded[uid] is None else loaded[uid].id
+        return db.session.scalar(select(Contact.id).where(Contact.user_id == uid))
+
+    return cached(("contact", uid), load)
+
+
+def remember_contact(user_id, contact):
+    """Answer contact_id_of from a row read anyway (the user loader joins it), and keep the contact in
+    the session's identity map (a later get needs no query). Kept on the request object, which no
+    other request shares (`g` outlives a request when a test holds an app context)."""
+    if has_request_context():
+        request._get_current_object().portico_contacts = {user_id: contact}
 
 
 def global_role_ids(user):
@@ -129,15 +146,21 @@ def owner_grants(action):
 
 
 def permission_pairs(user):
-    """Every (permission, view) pair the user's roles (direct or through FAB groups) hold."""
-    rows = db.session.execute(
-        select(Permission.name, ViewMenu.name)
-        .join(PermissionView, PermissionView.permission_id == Permission.id)
-        .join(ViewMenu, ViewMenu.id == PermissionView.view_menu_id)
-        .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
-        .where(assoc_permissionview_role.c.role_id.in_(global_role_ids(user)))
-    ).all()
-    return frozenset(rows)
+    """Every (permission, view) pair the user's roles (direct or through FAB groups) hold: the user's
+    roles are read per request, what a set of roles grants is kept across requests per grants version."""
+    role_ids = global_role_ids(user)
+
+    def load():
+        rows = db.session.execute(
+            select(Permission.name, ViewMenu.name)
+            .join(PermissionView, PermissionView.permission_id == Permission.id)
+            .join(ViewMenu, ViewMenu.id == PermissionView.view_menu_id)
+            .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+            .where(assoc_permissionview_role.c.role_id.in_(role_ids))
+        ).all()
+        return frozenset(rows)
+
+    return cached(("pairs", role_ids), lambda: grants_cache.cached(("pairs", role_ids), _grants_version(), load))
 
 
 def role_names_by_id():

@@ -1,17 +1,21 @@
-"""Role grants cached across requests, safely: keyed by a version that every change bumps.
+"""Role grants and the firm's settings cached across requests, safely: keyed by a version that every
+change bumps.
 
 The version lives in Redis (shared by every web process and worker). A commit that touches a role,
-permission, view-menu or their links increments it after the commit, so the next request of any
-process reloads. Without Redis nothing is cached across requests (each request loads, as before).
+permission, view-menu, their links or the firm's settings increments it after the commit, so the next
+request of any process reloads. Without Redis nothing is cached across requests (each request loads,
+as before).
 """
 from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
 from redis.exceptions import RedisError
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+from app.models import FirmSettings
 
 VERSION_KEY = "portico:grants-version"
 _CHANGED = "portico_grants_changed"
-_GRANT_MODELS = (Role, Permission, PermissionView, ViewMenu)
+_WATCHED = (Role, Permission, PermissionView, ViewMenu, FirmSettings)
 _store = {}  # (name, version) -> value, for this process
 
 
@@ -41,6 +45,30 @@ def cached(name, current_version, load):
     return _store[key]
 
 
+def attached(name, current_version, session, load):
+    """The row `load()` returns, attached to `session`: loaded once per (name, version) in this
+    process, later merged into the session from a detached copy without a query. The session's own
+    instance wins when it holds one (it may carry changes not committed yet)."""
+    if current_version is None:
+        return load()
+    copy = _store.get((name, current_version))
+    if copy is not None:
+        own = session.identity_map.get(inspect(copy).key)
+        return own if own is not None else session.merge(copy, load=False)
+    row = load()
+    state = inspect(row) if row is not None else None
+    if state is not None and state.persistent and not state.modified:  # never a change not yet committed
+        cached(name, current_version, lambda: _detached_copy(row))
+    return row
+
+
+def _detached_copy(row):
+    mapper = inspect(row).mapper
+    copy = mapper.class_(**{attr.key: getattr(row, attr.key) for attr in mapper.column_attrs})
+    make_transient_to_detached(copy)  # as if loaded: clean, with its identity
+    return copy
+
+
 def bump():
     """Invalidate every process's cached grants (after a change to roles or permissions)."""
     from app.redis_conn import get_redis
@@ -53,9 +81,9 @@ def bump():
 
 
 def _changes_grants(obj, new_or_deleted):
-    """A new or deleted grant object, or a role whose permissions or name changed (a role also turns
-    dirty when a user joins it: that changes no grant)."""
-    if not isinstance(obj, _GRANT_MODELS):
+    """A new or deleted grant object, a changed firm settings row, or a role whose permissions or name
+    changed (a role also turns dirty when a user joins it: that changes no grant)."""
+    if not isinstance(obj, _WATCHED):
         return False
     if new_or_deleted or not isinstance(obj, Role):
         return True

@@ -86,6 +86,22 @@ class PorticoSecurityManager(SecurityManager):
         app.config.setdefault("RATELIMIT_KEY_FUNC", client_network_key)
         return super().create_limiter(app)
 
+    def load_user(self, pk):
+        """FAB's loader (an active account or None), reading the account's contact in the same
+        statement: every request asks whether the signed-in account is a client's."""
+        from sqlalchemy import select
+
+        from app.models import Contact
+
+        row = self.session.execute(
+            select(self.user_model, Contact).outerjoin(Contact, Contact.user_id == self.user_model.id)
+            .where(self.user_model.id == int(pk))
+        ).first()
+        if row is None or not row[0].is_active:
+            return None
+        access.remember_contact(row[0].id, row[1])
+        return row[0]
+
     def auth_user_db(self, username, password):
         """Authenticate staff; a client's account is refused exactly like an unknown one."""
         user = None
@@ -120,7 +136,7 @@ class PorticoSecurityManager(SecurityManager):
     def _has_view_access(self, user, permission_name, view_name):
         """FAB's permission check answered from one query per request: every (permission, view)
         pair of the user's roles (a page's menu and buttons otherwise ask a dozen times)."""
-        if any(role.name in self.builtin_roles for role in self.get_user_roles(user)):
+        if self.builtin_roles and any(role.name in self.builtin_roles for role in self.get_user_roles(user)):
             return super()._has_view_access(user, permission_name, view_name)
-        return (permission_name, view_name) in access.memo(("fab-pairs", user.id), lambda: access.permission_pairs(user))
+        return (permission_name, view_name) in access.permission_pairs(user)
 

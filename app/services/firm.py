@@ -1,4 +1,5 @@
 """The firm's single settings row."""
+from flask import g, has_request_context
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -7,7 +8,17 @@ from app.models import FirmSettings
 
 
 def get_settings():
-    """The settings row, created with defaults on first use."""
+    """The settings row, created with defaults on first use. Read from the database once per change
+    in each process (grants_cache keeps a copy while its version stands), and held for the request."""
+    from app.security import access
+
+    settings = access.config_row("firm-settings", _load_settings)
+    if has_request_context():  # held: later gets find it in the identity map
+        g.portico_firm_settings = settings
+    return settings
+
+
+def _load_settings():
     settings = db.session.get(FirmSettings, 1)
     if settings is None:
         try:
