@@ -109,6 +109,21 @@ def test_idle_timeout_from_firm_settings(app):
     assert not reaches_screens(client)
 
 
+def test_a_busy_session_writes_its_idle_timer_at_most_every_few_seconds(app):
+    """Pages in quick succession refresh the idle timer once: a page TOUCH_EVERY seconds later refreshes it."""
+    user_id, username = _member(app)
+    client = _signed_in(app, username, "Busy/1")
+
+    def last_seen():
+        with app.app_context():
+            return int(staff_sessions.sessions_of(user_id)[0]["last_seen"].timestamp())
+    _age(app, user_id, "last_seen", staff_sessions.TOUCH_EVERY - 5)
+    before = last_seen()
+    assert reaches_screens(client) and last_seen() == before
+    _age(app, user_id, "last_seen", 5)
+    assert reaches_screens(client) and last_seen() >= before + staff_sessions.TOUCH_EVERY - 5
+
+
 def test_absolute_timeout_from_firm_settings(app):
     """A session older than the firm's absolute limit is signed out however busy it is."""
     user_id, username = _member(app)

@@ -201,14 +201,15 @@ def session_contact_id(token):
         return None
     redis = get_redis()
     key = _SESSION_KEY.format(_digest(token))
-    value = redis.get(key)
+    # Read and refresh in one round trip (GETEX, Redis 6.2+); a session past its absolute lifetime is
+    # deleted right after, so the refresh gives it nothing.
+    value = redis.getex(key, ex=current_app.config["PERMANENT_SESSION_LIFETIME"])
     if not value:
         return None
     contact_id, started = (int(v) for v in value.decode().split(":"))
     if time.time() - started > current_app.config["SESSION_ABSOLUTE_LIFETIME"]:
         redis.delete(key)
         return None
-    redis.expire(key, current_app.config["PERMANENT_SESSION_LIFETIME"])
     return contact_id
 
 
