@@ -81,6 +81,7 @@ def test_home_shows_pending_tasks_with_get_started_completed_tasks_and_the_firm(
     assert f'href="/portal/tasks/{office.overdue}"' in pending and pending.count("Get started") == 2
     assert re.search(r'class="small overdue">\s*<strong>Overdue:</strong>', pending)
     assert "Confirm address" in completed and "Done by Cora" in completed
+    assert '<span class="muted small">(2)</span>' in pending and '<span class="muted small">(1)</span>' in completed
     for hidden in ("Draft for staff only", "Only for Rhea", "Beta payroll"):
         assert hidden not in body
     firm = _section(body, "firm-heading")

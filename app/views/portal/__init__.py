@@ -10,6 +10,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import Contact, Entity
@@ -57,7 +58,8 @@ def _guard():
         session["portal_next"] = target.rstrip("?")
         return redirect(url_for("portal.sign_in"))
     g.contact = contact
-    g.entities = db.session.scalars(access.visible(current_user, Entity).order_by(Entity.name, Entity.id)).all()
+    g.entities = db.session.scalars(access.visible(current_user, Entity).options(joinedload(Entity.responsible))
+                                    .order_by(Entity.name, Entity.id)).all()
     wanted = session.get("portal_entity")
     g.entity = next((e for e in g.entities if e.id == wanted), None)
     if g.entity is None:  # not chosen yet (or no longer theirs): start where work waits, and stay there
