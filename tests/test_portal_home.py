@@ -10,7 +10,7 @@ from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import insert, literal, select
 
 from app.extensions import db
-from app.models import ActivityEvent, Contact, Document, Folder, MessageKind, Task
+from app.models import ActivityEvent, Contact, Document, Entity, Folder, MessageKind, Task
 from app.models.documents import Direction, Visibility
 from app.models.tasks import ClientStatus, PortalState, StaffStatus, TaskKind, task_assignees
 from app.security import access
@@ -286,3 +286,20 @@ def test_a_contact_of_several_entities_starts_where_work_waits_for_them(app, cli
     body = _home(client)
     assert "Send receipts" in body and "Sign engagement letter" in body
     assert "Send receipts" in _home(client)  # and stays there
+
+
+def test_sending_files_is_offered_per_entity_by_the_contacts_role_there(app, client, portal_login, office):
+    """Rhea reads Alpha Co and collaborates on Beta Co: the form shows on Beta only, a POST naming Alpha is 403."""
+    with app.app_context():
+        f.share(db.session.get(Entity, office.b), R.ENTITY_COLLABORATOR, contact=db.session.get(Contact, office.rhea))
+    portal_login(client, office.rhea)
+    for entity_id, offered in ((office.a, False), (office.b, True), (office.a, False)):
+        with client.session_transaction() as session:
+            session["portal_entity"] = entity_id
+        send = _section(_home(client), "send-heading")
+        assert ('type="file"' in send) is offered and ("not send new files" in send) is not offered
+    token = csrf_token(client, "/portal/settings/profile")
+    data = {"csrf_token": token, "entity_id": str(office.a), "files": (io.BytesIO(PDF), "a.pdf")}
+    assert client.post(SEND, data=data, content_type="multipart/form-data").status_code == 403
+    with app.app_context():
+        assert db.session.query(Document).count() == 0

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, literal, select, update
 
 from app.extensions import db
 from app.models import Entity, Notification, NotificationPreference
@@ -42,11 +42,16 @@ UNREAD_CAP = 100  # badges show "99+" from here: counting thousands of unread ro
 def unread_count(user, cap=UNREAD_CAP):
     """How many in-app notifications of `user` are unread, counted up to `cap` (one query; 0 for
     anonymous users)."""
+    return db.session.scalar(select(unread_count_column(user, cap))) or 0
+
+
+def unread_count_column(user, cap=UNREAD_CAP):
+    """unread_count as a column, for a page that reads it along with other figures in one statement."""
     mine = _mine(user)
     if mine is None:
-        return 0
+        return literal(0)
     unread = select(Notification.id).where(*mine, Notification.read_at.is_(None)).limit(cap).subquery()
-    return db.session.scalar(select(func.count()).select_from(unread)) or 0
+    return select(func.count()).select_from(unread).scalar_subquery()
 
 
 def latest(user, limit=20, event=None, entity_id=None):

@@ -58,35 +58,41 @@ def _guard():
         session["portal_next"] = target.rstrip("?")
         return redirect(url_for("portal.sign_in"))
     g.contact = contact
-    g.entities = db.session.scalars(access.visible(current_user, Entity).options(joinedload(Entity.responsible))
-                                    .order_by(Entity.name, Entity.id)).all()
+    # With each entity, whether the contact may add files and requests there (the access module's
+    # clause, read as a column): pages ask it of the current entity.
+    rows = db.session.execute(
+        access.visible(current_user, Entity).add_columns(access.scope(current_user, Entity, R.CONTRIBUTE))
+        .options(joinedload(Entity.responsible)).order_by(Entity.name, Entity.id)).all()
+    g.entities = [entity for entity, _ in rows]
+    g.contributing = {entity.id for entity, contributes in rows if contributes}
     wanted = session.get("portal_entity")
     g.entity = next((e for e in g.entities if e.id == wanted), None)
     if g.entity is None:  # not chosen yet (or no longer theirs): start where work waits, and stay there
         g.entity = portal_home.busiest_entity(current_user, g.entities)
         session["portal_entity"] = getattr(g.entity, "id", None)
-    g.unread = bell_service.unread_count(current_user)
-    g.sections = _sections(g.entity, contact)
+    g.unread, g.sections = _bell_and_sections(g.entity, contact)
     return None
 
 
-def _sections(entity, contact):
-    """Which optional sections the entity has: tax payments (vouchers), K-1s (partners), and documents
-    the contact is asked to sign."""
+def _bell_and_sections(entity, contact):
+    """The bell's unread count, and which optional sections the entity has: tax payments (vouchers),
+    K-1s (partners), and documents the contact is asked to sign. One statement."""
     from sqlalchemy import exists
 
     from app.models import K1Recipient, SignatureRequest, Signer, TaxVoucher
     from app.models.signatures import RequestStatus
 
+    unread = bell_service.unread_count_column(current_user)
     if entity is None:
-        return {"payments": False, "k1": False, "signatures": False}
+        return db.session.scalar(select(unread)) or 0, {"payments": False, "k1": False, "signatures": False}
     row = db.session.execute(select(
+        unread,
         exists().where(TaxVoucher.entity_id == entity.id),
         exists().where(K1Recipient.entity_id == entity.id),
         exists().where(Signer.contact_id == contact.id, Signer.request_id == SignatureRequest.id,
                        SignatureRequest.entity_id == entity.id, SignatureRequest.status != RequestStatus.draft),
     )).one()
-    return {"payments": bool(row[0]), "k1": bool(row[1]), "signatures": bool(row[2])}
+    return row[0] or 0, {"payments": bool(row[1]), "k1": bool(row[2]), "signatures": bool(row[3])}
 
 
 @bp.after_request
@@ -110,6 +116,8 @@ def use_entity(entity_id):
 def may_contribute(entity=None):
     """Whether the signed-in contact may create files and requests in the (current) entity."""
     entity = entity or g.entity
+    if entity is not None and any(e is entity for e in g.entities):  # asked of access by the guard
+        return entity.id in g.contributing
     return entity is not None and access.can(current_user, R.CONTRIBUTE, entity)
 
 
