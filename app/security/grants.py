@@ -15,6 +15,7 @@ from flask_appbuilder.security.sqla.models import (
     assoc_user_role,
 )
 from sqlalchemy import select, union
+from werkzeug.local import LocalProxy
 
 from app.extensions import db
 from app.models import Contact
@@ -84,6 +85,8 @@ def _grants_version():
 
 def user_id_of(user):
     """The id of an authenticated user, or None for anonymous / missing users."""
+    if isinstance(user, LocalProxy):  # current_user: resolved once, not on each attribute read
+        user = user._get_current_object()
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     return user.id
