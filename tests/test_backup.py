@@ -12,6 +12,8 @@ from werkzeug.datastructures import FileStorage
 from app.extensions import db
 from app.models import Entity
 from app.models.documents import Direction, Visibility
+from app.redis_conn import get_redis
+from app.security import grants_cache
 from app.security import roles as R
 from app.services import documents as service
 from app.services.backup import read_manifest
@@ -75,9 +77,13 @@ def test_backup_then_restore_into_an_empty_deployment(app, client, login, smtp, 
     assert refused.exit_code != 0 and "not empty" in refused.output
 
     _lose_everything(app, world.kind)
+    with app.app_context():
+        version = get_redis().get(grants_cache.VERSION_KEY)
     restored = _cli(app, "restore", path)
     assert restored.exit_code == 0, restored.output
     assert "row counts match" in restored.output
+    with app.app_context():  # every process drops the roles and settings it kept of the old database
+        assert get_redis().get(grants_cache.VERSION_KEY) != version
 
     login(client, world.accountant)
     for (doc_id, versions), content in world.docs.items():

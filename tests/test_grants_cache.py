@@ -138,3 +138,54 @@ def test_a_change_not_yet_committed_is_not_overwritten_by_the_cached_copy(app):
         grants_cache.bump()  # cold: the changed row is what the request loads, and it must not be kept
     assert _settings_reads(app, change_then_ask) == ("Not committed", 1)
     assert _settings_reads(app, lambda: get_settings().firm_name) == ("Portico", 1)
+
+
+def test_a_lost_version_starts_again_where_no_process_has_entries(app):
+    """Redis losing the version (flushed, restarted empty) never brings back a number entries were kept under."""
+    from app.redis_conn import get_redis
+
+    with app.app_context():
+        before = grants_cache.version()
+        get_redis().delete(grants_cache.VERSION_KEY)
+        after = grants_cache.version()
+        assert after is not None and after != before and after != 0 and grants_cache.version() == after
+
+
+def test_an_entry_serves_at_most_max_age_seconds(app, monkeypatch):
+    """A change whose bump Redis missed is seen once the entries age out."""
+    clock = [1000.0]
+    monkeypatch.setattr(grants_cache.time, "monotonic", lambda: clock[0])
+    calls = []
+    with app.app_context():
+        for _ in range(2):
+            grants_cache.cached("probe-age", 7, lambda: calls.append(1))
+        clock[0] += grants_cache.MAX_AGE
+        grants_cache.cached("probe-age", 7, lambda: calls.append(1))
+    assert len(calls) == 2
+
+
+def test_what_a_transaction_changing_grants_reads_is_not_kept(app):
+    """Settings read after a flushed, uncommitted change are not kept for other requests (it rolls back)."""
+    from app.models import FirmSettings
+
+    with app.app_context():
+        get_settings()
+        db.session.remove()
+        grants_cache.bump()  # cold: the first read of the settings comes after the flush
+    with app.test_request_context("/"):
+        db.session.get(FirmSettings, 1).firm_name = "Flushed only"
+        db.session.flush()
+        assert get_settings().firm_name == "Flushed only"
+        db.session.rollback()
+        db.session.remove()
+    assert _settings_reads(app, lambda: get_settings().firm_name)[0] == "Portico"
+
+
+def test_deleting_an_account_moves_the_version(app):
+    """The database unlinks a deleted account from the settings by itself: the version moves so no copy keeps it."""
+    with app.app_context():
+        user = f.staff(R.STAFF)
+        before = grants_cache.version()
+        db.session.delete(user)
+        db.session.commit()
+        assert grants_cache.version() == before + 1

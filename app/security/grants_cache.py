@@ -2,11 +2,17 @@
 change bumps.
 
 The version lives in Redis (shared by every web process and worker). A commit that touches a role,
-permission, view-menu, their links or the firm's settings increments it after the commit, so the next
-request of any process reloads. Without Redis nothing is cached across requests (each request loads,
-as before).
+permission, view-menu, their links or the firm's settings (or deletes an account, which the database
+unlinks from the settings by itself) increments it after the commit, so the next request of any process
+reloads. A version Redis lost (flushed, restarted empty) starts again from a random number, never from
+one a process may hold entries under; an entry is kept at most MAX_AGE seconds, which bounds how long a
+change whose bump Redis missed (down at that moment) goes unseen. Without Redis nothing is cached across
+requests (each request loads, as before).
 """
-from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, ViewMenu
+import secrets
+import time
+
+from flask_appbuilder.security.sqla.models import Permission, PermissionView, Role, User, ViewMenu
 from redis.exceptions import RedisError
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -14,9 +20,11 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from app.models import FirmSettings
 
 VERSION_KEY = "portico:grants-version"
+MAX_AGE = 60  # seconds an entry serves
 _CHANGED = "portico_grants_changed"
 _WATCHED = (Role, Permission, PermissionView, ViewMenu, FirmSettings)
-_store = {}  # (name, version) -> value, for this process
+_store = {}  # (name, version) -> (monotonic time loaded, value), for this process
+_MISSING = object()
 
 
 def version():
@@ -28,21 +36,42 @@ def version():
     if not current_app.config.get("GRANTS_CACHE", True):
         return None
     try:
-        return int(get_redis().get(VERSION_KEY) or 0)
-    except (RedisError, ValueError):
+        redis = get_redis()
+        value = redis.get(VERSION_KEY)
+        if value is None:  # first use, or Redis lost it: a fresh random start, not 0 again
+            redis.set(VERSION_KEY, secrets.randbelow(2**62), nx=True)
+            value = redis.get(VERSION_KEY)
+        return int(value)
+    except (RedisError, ValueError, TypeError):
         return None
 
 
 def cached(name, current_version, load):
-    """`load()` once per (name, version) in this process; every call when the version is unknown."""
+    """`load()` once per (name, version) in this process (for at most MAX_AGE seconds); every call when
+    the version is unknown. What a transaction that changed grants reads is not kept (it may roll back)."""
     if current_version is None:
         return load()
     key = (name, current_version)
-    if key not in _store:
+    kept = _fresh(key)
+    if kept is not _MISSING:
+        return kept
+    value = load()
+    if not _changes_pending():
         if len(_store) > 32:  # old versions are never asked for again
             _store.clear()
-        _store[key] = load()
-    return _store[key]
+        _store[key] = (time.monotonic(), value)
+    return value
+
+
+def _fresh(key):
+    kept = _store.get(key)
+    return kept[1] if kept is not None and time.monotonic() - kept[0] < MAX_AGE else _MISSING
+
+
+def _changes_pending():
+    from app.extensions import db
+
+    return bool(db.session.info.get(_CHANGED))
 
 
 def attached(name, current_version, session, load):
@@ -51,8 +80,8 @@ def attached(name, current_version, session, load):
     instance wins when it holds one (it may carry changes not committed yet)."""
     if current_version is None:
         return load()
-    copy = _store.get((name, current_version))
-    if copy is not None:
+    copy = _fresh((name, current_version))
+    if copy is not _MISSING:
         own = session.identity_map.get(inspect(copy).key)
         return own if own is not None else session.merge(copy, load=False)
     row = load()
@@ -77,7 +106,7 @@ def bump():
     try:
         get_redis().incr(VERSION_KEY)
     except RedisError:
-        pass  # this process dropped its copy; others re-read when Redis is back (the version moves then)
+        pass  # this process dropped its copy; the others' entries age out within MAX_AGE
 
 
 def _changes_grants(obj, new_or_deleted):
@@ -92,7 +121,9 @@ def _changes_grants(obj, new_or_deleted):
 
 
 def _note_changes(session, flush_context):
-    if any(_changes_grants(obj, True) for obj in list(session.new) + list(session.deleted)) or \
+    # A deleted account: the database sets firm_settings.owner_id to NULL by itself (ON DELETE SET NULL).
+    if any(_changes_grants(obj, True) or isinstance(obj, User) for obj in session.deleted) or \
+            any(_changes_grants(obj, True) for obj in session.new) or \
             any(_changes_grants(obj, False) for obj in session.dirty):
         session.info[_CHANGED] = True
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from sqlalchemy import text
 
 from app.extensions import db
+from app.security import grants_cache
 from app.storage import CHUNK, backend, file_sha256, remove_file
 
 FORMAT = 1
@@ -186,6 +187,7 @@ def restore_backup(path, force=False):
                     restored += _restore_blob(store, archive, member, wanted, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    grants_cache.bump()  # roles, permissions and settings of the restored database, in every process
     with db.engine.connect() as conn:
         counts = _catalog(conn)["counts"]
     missing = [key for key in wanted if not store.exists(key)]
