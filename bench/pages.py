@@ -3,7 +3,9 @@
 Usage: .venv/bin/python bench/pages.py [--seconds 10] [--connections 16] [--workers 2]
 Builds a throwaway SQLite database with the demo firm (`seed_demo`), a private redis-server and a
 storage folder, then serves Portico (ProductionConfig, rate limits on) and a bare Flask page
-(`bare` below) with `gunicorn -w 2` each. Sessions are minted as the test fixtures do: a staff
+(`bare` below) with `gunicorn -w 2` each, both under the project's gunicorn.conf.py (access log,
+a worker recycled every GUNICORN_MAX_REQUESTS requests: at 2,000 the bare page lost almost half its
+rate to restarts). Sessions are minted as the test fixtures do: a staff
 session for a scoped accountant (maria.tamm) and a portal session registered in Redis for the demo
 contact with the most tasks. Every page is checked for a 200 first; then `wrk` (16 connections,
 2 threads) hits each page for --seconds and the script prints requests/s, bytes and the ratio to
