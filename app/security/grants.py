@@ -74,8 +74,12 @@ def role_ids_by_name():
 
 
 def config_row(name, load):
-    """A configuration row (the firm's settings) in this session, read once per change per process."""
-    return grants_cache.attached(name, _grants_version(), db.session, load)
+    """A configuration row (the firm's settings) in this session, read once per change per process, and
+    held for the request (the session's identity map keeps rows only while someone holds them)."""
+    row = grants_cache.attached(name, _grants_version(), db.session, load)
+    if has_request_context():
+        g.setdefault("_portico_rows", {})[name] = row
+    return row
 
 
 def _grants_version():

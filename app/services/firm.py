@@ -1,5 +1,4 @@
 """The firm's single settings row."""
-from flask import g, has_request_context
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -9,13 +8,10 @@ from app.models import FirmSettings
 
 def get_settings():
     """The settings row, created with defaults on first use. Read from the database once per change
-    in each process (grants_cache keeps a copy while its version stands), and held for the request."""
+    in each process (grants_cache keeps a copy while its version stands)."""
     from app.security import access
 
-    settings = access.config_row("firm-settings", _load_settings)
-    if has_request_context():  # held: later gets find it in the identity map
-        g.portico_firm_settings = settings
-    return settings
+    return access.config_row("firm-settings", _load_settings)
 
 
 def _load_settings():
