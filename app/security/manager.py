@@ -134,8 +134,8 @@ class PorticoSecurityManager(SecurityManager):
         return answers[key]
 
     def _has_view_access(self, user, permission_name, view_name):
-        """FAB's permission check answered from one query per request: every (permission, view)
-        pair of the user's roles (a page's menu and buttons otherwise ask a dozen times)."""
+        """FAB's permission check answered from every (permission, view) pair of the user's roles, read
+        once per set of roles and grants version (a page's menu and buttons otherwise ask a dozen times)."""
         if self.builtin_roles and any(role.name in self.builtin_roles for role in self.get_user_roles(user)):
             return super()._has_view_access(user, permission_name, view_name)
         return (permission_name, view_name) in access.permission_pairs(user)
