@@ -18,8 +18,8 @@ from app.security.contact_access import (can_contact_see, contact_actions, conta
                                          contact_visible_ids, contacts_visible, may_be_mailed,
                                          may_use_portal)
 from app.security.grants import (cached, config_row, contact_id_of, entity_role_ids, global_role_ids,  # noqa: F401
-                                 memo, owner_grants, permission_pairs, remember_contact, reset_cache,
-                                 role_grants, role_names_by_id, user_id_of)
+                                 owner_grants, permission_pairs, remember_contact, reset_cache, role_grants,
+                                 role_names_by_id, user_id_of)
 from app.security.scopes import ENTITY_SCOPED, PER_ROW, RowCheck
 
 

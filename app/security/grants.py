@@ -23,11 +23,6 @@ from app.security import grants_cache
 from app.security import roles as R
 
 
-def memo(key, compute):
-    """Memoise `compute()` for the rest of this request (never across requests)."""
-    return cached(key, compute)
-
-
 def cached(key, compute):
     """Memoise per request (never across requests, so a revoked share counts at once)."""
     if not has_request_context():
