@@ -104,6 +104,9 @@ class Config:
     PIN_FAKE_HASH = None  # set in create_app with the same method (timing of unknown addresses)
     # Role grants kept across requests under a version in Redis (app/security/grants_cache.py).
     GRANTS_CACHE = True
+    # Rendered pages served again while no row changed (app/web/page_cache.py), per process.
+    PAGE_CACHE = _env_bool("PAGE_CACHE", True)
+    PAGE_CACHE_BYTES = int(os.environ.get("PAGE_CACHE_BYTES", 32 * 2**20))
 
     # Sessions
     SESSION_COOKIE_HTTPONLY = True
@@ -182,6 +185,7 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = False
     # Off so that query-count tests count the same whatever ran before them; tests/test_grants_cache.py turns it on.
     GRANTS_CACHE = False
+    PAGE_CACHE = _env_bool("PAGE_CACHE", False)  # tests/test_page_cache.py turns it on
     STORAGE_DIR = os.environ.get("STORAGE_DIR", os.path.join(BASE_DIR, "instance", "test-storage"))
     SIGNING_P12_PATH = os.path.join(BASE_DIR, "instance", "test-signing.p12")
 

@@ -57,7 +57,7 @@ def create_app(config_class=None):
         app.jinja_env.globals["unread_notifications"] = unread_for_current_user
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"), render_as_batch=True)
 
-    from app import cli, formats, markdown, web
+    from app import cli, data_version, formats, markdown, web
     from app.mailer import init_mail
     from app.security import grants_cache
     from app.services import notifications, webhooks
@@ -66,11 +66,15 @@ def create_app(config_class=None):
     notifications.register()
     webhooks.register()
     grants_cache.register()
+    data_version.register()
     cli.register(app)
     web.register(app)
     from app.security import second_factor
 
     second_factor.register(app)
+    from app.web import page_cache
+
+    page_cache.register(app)  # after the gate: a kept page is looked up only for a vouched-for session
     from app.views import portal
 
     portal.register(app)

@@ -5,6 +5,7 @@ from flask import abort, flash, redirect, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.actions import action as fab_action
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.utils.base import is_column_dotted
@@ -22,6 +23,7 @@ from app.security import roles as R
 from app.security.guard import MAX_PK, parse_pk, require  # noqa: F401  (parse_pk: imported from here by the screens)
 from app.views.choices import ChoicesMixin
 from app.views.readable import ReadableMixin
+from app.web import page_cache
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +211,13 @@ class ScopedModelView(ReadableMixin, ChoicesMixin, SafeArgsMixin, ModelView):
     delete_right = R.DELETE
     action_rights = {"muldelete": R.DELETE}
     page_size = 25
+
+    @expose("/list/")
+    @has_access
+    @page_cache.cacheable
+    def list(self):
+        """FAB's list, whose page may be served again while no row changed (app.web.page_cache)."""
+        return super().list()
 
     def _init_forms(self):
         """Before FAB builds the search, add and edit forms: every relation choice not limited by the

@@ -18,8 +18,10 @@ from app.security import access
 from app.security import roles as R
 from app.services import bells as bell_service
 from app.services.portal import home as portal_home
+from app.web import page_cache
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
+page_cache.guards_itself(bp)
 # Endpoints reachable without a portal session (the sign-in and sign-up steps).
 PUBLIC = {"portal.sign_in", "portal.sign_in_pin", "portal.sign_in_code", "portal.resend_code", "portal.sign_up",
           "portal.sign_up_verify", "portal.sign_up_pin", "portal.language", "portal.sign_out"}
@@ -58,6 +60,9 @@ def _guard():
         session["portal_next"] = target.rstrip("?")
         return redirect(url_for("portal.sign_in"))
     g.contact = contact
+    kept = page_cache.replay()  # this very page, rendered for this session since the last change
+    if kept is not None:
+        return kept
     # With each entity, whether the contact may add files and requests there (the access module's
     # clause, read as a column): pages ask it of the current entity.
     rows = db.session.execute(

@@ -15,6 +15,7 @@ from app.services import documents as document_service
 from app.services.portal import documents as portal_documents
 from app.services.filetypes import ALLOWED
 from app.views.portal import bp, use_entity
+from app.web import page_cache
 from app.web.downloads import send_version
 
 DIRECTION_LABELS = {Direction.from_firm: _l("From the firm"), Direction.from_client: _l("From you")}
@@ -22,6 +23,7 @@ STATUS_BADGES = {DocumentStatus.awaiting_signature: "pending", DocumentStatus.si
 
 
 @bp.route("/documents")
+@page_cache.cacheable
 def documents():
     """The shared documents of the current entity: folder tree, search, filters, sort and pages."""
     if g.entity is None:

@@ -14,6 +14,7 @@ from app.services.portal import home as portal_home
 from app.views.portal import bp, may_contribute, use_entity
 from app.views.portal.forms import BlankForm
 from app.views.portal.tasks import chosen_files, refuse, save_files, upload_answer, upload_settings
+from app.web import page_cache
 
 NOTE_MAX = 2000
 
@@ -26,6 +27,7 @@ class SendFilesForm(FlaskForm):
 
 
 @bp.route("/")
+@page_cache.cacheable
 def home():
     """The contact's dashboard for the current entity."""
     entity = g.entity

@@ -25,6 +25,7 @@ from app.services.filetypes import UploadRefused
 from app.services.firm import get_settings
 from app.storage import TooLarge
 from app.views.portal import bp, may_contribute, use_entity
+from app.web import page_cache
 
 PER_PAGE = 25
 THREAD_PAGE = 50  # the latest messages shown unless the contact asks for the whole thread
@@ -48,6 +49,7 @@ class ReplyForm(FlaskForm):
 
 
 @bp.route("/requests")
+@page_cache.cacheable
 def requests():
     """The contact's requests in the current entity, newest first."""
     if g.entity is None:
@@ -88,6 +90,7 @@ def request_new():
 
 
 @bp.route("/requests/<int:request_id>", endpoint="request")
+@page_cache.cacheable
 def request_page(request_id):
     """One request: subject, message, files and the conversation, with a reply form."""
     item = guard.load(current_user, ClientRequest, request_id)

@@ -20,6 +20,7 @@ from app.services import signatures as service
 from app.services.portal import auth as portal_auth
 from app.views.portal import bp, code_wait_message, use_entity
 from app.views.portal.signature_forms import CodeForm, ConsentForm, DeclineForm, PinForm, SendCodeForm, SignForm
+from app.web import page_cache
 from app.web.downloads import send_version
 
 AUTH_WINDOW = 900  # seconds a confirmed identity is good for signing
@@ -56,6 +57,7 @@ def _remember(signer, method):
 
 
 @bp.route("/signatures")
+@page_cache.cacheable
 def signatures():
     """The requests the contact is asked to sign: open ones first."""
     rows = service.for_contact(current_user)  # in scope: the contact is one of each row's signers

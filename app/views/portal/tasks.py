@@ -25,6 +25,7 @@ from app.services.firm import get_settings
 from app.storage import TooLarge
 from app.views.base import older_than
 from app.views.portal import bp, may_contribute, use_entity
+from app.web import page_cache
 
 
 class ReplyForm(FlaskForm):
@@ -124,6 +125,7 @@ def _render(row, reply_form=None, status=200):
 
 
 @bp.route("/tasks/<int:task_id>")
+@page_cache.cacheable
 def task(task_id):
     """One task assigned to the contact."""
     row = _task(task_id)

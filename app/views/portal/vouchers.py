@@ -25,6 +25,7 @@ from app.services import payment_hosts
 from app.formats import money
 from app.services import vouchers as service
 from app.views.portal import bp, use_entity
+from app.web import page_cache
 
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 PAST_PAGE = 24  # fully paid past due dates shown per page
@@ -69,6 +70,7 @@ def _voucher(voucher_id):
 
 
 @bp.route("/payments")
+@page_cache.cacheable
 def payments():
     """The current entity's tax vouchers grouped by due date: overdue, upcoming, then paid ones."""
     if g.entity is None and not request.args.get("entity"):
