@@ -4,7 +4,7 @@ import re
 
 import pytest
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 
 from app import data_version
 from app.extensions import db
@@ -194,3 +194,23 @@ def test_a_write_in_a_request_bumps_the_version(app, client, portal_login, world
         assert data_version.read() > before
         assert db.session.get(Entity, world.a).name == "Alpha Two"
 
+
+def test_the_account_is_read_once_while_nothing_changes(app, client, portal_login, world):
+    """A kept page asked again reads no account row: the signed-in account comes from this process's
+    copy (app.security.account_cache), which a deactivation through a bare UPDATE ends at once."""
+    _signed_in(client, portal_login, world.cora)
+    client.get(HOME)
+    seen = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda conn, cursor, statement, *args: seen.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(HOME).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert not [s for s in seen if "ab_user" in s]
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(update(User).where(User.id == world.cora_user).values(active=False))
+    assert client.get(HOME).status_code == 302

@@ -15,7 +15,7 @@ from flask_appbuilder.utils.limit import Limit
 from flask_appbuilder.widgets import ListWidget, ShowWidget
 from werkzeug.security import check_password_hash
 
-from app.security import access
+from app.security import access, account_cache
 from app.services import throttle
 from app.views.base import SafeArgsMixin, SingleActionMixin
 from app.views.readable import ReadableMixin
@@ -88,19 +88,23 @@ class PorticoSecurityManager(SecurityManager):
 
     def load_user(self, pk):
         """FAB's loader (an active account or None), reading the account's contact in the same
-        statement: every request asks whether the signed-in account is a client's."""
+        statement (every request asks whether the signed-in account is a client's); while no row
+        changed, from this process's copies (app.security.account_cache)."""
         from sqlalchemy import select
 
         from app.models import Contact
 
-        row = self.session.execute(
-            select(self.user_model, Contact).outerjoin(Contact, Contact.user_id == self.user_model.id)
-            .where(self.user_model.id == int(pk))
-        ).first()
-        if row is None or not row[0].is_active:
+        def read():
+            return self.session.execute(
+                select(self.user_model, Contact).outerjoin(Contact, Contact.user_id == self.user_model.id)
+                .where(self.user_model.id == int(pk))
+            ).first()
+
+        user, contact = account_cache.load(int(pk), self.session, read)
+        if user is None or not user.is_active:
             return None
-        access.remember_contact(row[0].id, row[1])
-        return row[0]
+        access.remember_contact(user.id, contact)
+        return user
 
     def auth_user_db(self, username, password):
         """Authenticate staff; a client's account is refused exactly like an unknown one."""
