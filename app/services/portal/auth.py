@@ -195,15 +195,21 @@ def register_session(contact_id):
     return token
 
 
-def session_contact_id(token):
-    """The contact id a portal session token belongs to (refreshing its idle timer), or None."""
+def queue_session_read(pipe, token):
+    """Queue on `pipe` the read-and-refresh of a session token that session_contact_id would make."""
+    pipe.getex(_SESSION_KEY.format(_digest(token)), ex=current_app.config["PERMANENT_SESSION_LIFETIME"])
+
+
+def session_contact_id(token, read=None):
+    """The contact id a portal session token belongs to (refreshing its idle timer), or None. `read`:
+    the reply of queue_session_read, when the request made it already."""
     if not token:
         return None
     redis = get_redis()
     key = _SESSION_KEY.format(_digest(token))
     # Read and refresh in one round trip (GETEX, Redis 6.2+); a session past its absolute lifetime is
     # deleted right after, so the refresh gives it nothing.
-    value = redis.getex(key, ex=current_app.config["PERMANENT_SESSION_LIFETIME"])
+    value = read or redis.getex(key, ex=current_app.config["PERMANENT_SESSION_LIFETIME"])
     if not value:
         return None
     contact_id, started = (int(v) for v in value.decode().split(":"))

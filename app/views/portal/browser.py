@@ -5,9 +5,10 @@ Flask's session and cookies.
 """
 import time
 
-from flask import current_app, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_login import login_user, logout_user
 
+from app import data_version
 from app.services.portal import auth as portal_auth
 
 
@@ -35,7 +36,25 @@ def start_session(contact):
 
 def session_contact_id():
     """The contact this browser's portal session belongs to, or None."""
-    return portal_auth.session_contact_id(session.get("portal_session"))
+    token = session.get("portal_session")
+    early = g.pop("portal_session_read", None)  # read on the data version's round trip
+    return portal_auth.session_contact_id(token, early[1] if early and early[0] == token else None)
+
+
+def _read_with_the_data_version(pipe):
+    """Queue this request's session token check on the data version's round trip (one, not two)."""
+    token = session.get("portal_session") if has_request_context() else None
+    if not token:
+        return None
+    portal_auth.queue_session_read(pipe, token)
+
+    def take(replies):
+        g.portal_session_read = (token, replies[0])
+
+    return 1, take
+
+
+data_version.ride_along(_read_with_the_data_version)
 
 
 def replace_session_token(token):
