@@ -8,11 +8,12 @@ bp = Blueprint("portico", __name__)
 def register(app):
     """Attach the blueprint, headers, error pages and per-request hooks to `app`."""
     from app.security import access
-    from app.web import downloads, menu, status, translations  # noqa: F401  (their routes join `bp`)
+    from app.web import cookie_session, downloads, menu, status, translations  # noqa: F401  (routes join `bp`)
     from app.web.headers import csp_nonce, security_headers
     from app.web.requests import actor_address, block_fab_downloads, session_lifetimes, too_large
 
     app.register_blueprint(bp)
+    cookie_session.register(app)
     translations.register(app)
     menu.register(app)
     app.register_error_handler(413, too_large)

@@ -26,7 +26,8 @@ def block_fab_downloads(app):
 
 def session_lifetimes():
     """Idle timeout via a permanent, refreshed cookie; absolute lifetime counted from sign-in."""
-    session.permanent = True
+    if not session.permanent:  # assigning marks the session changed, which re-signs its cookie
+        session.permanent = True
     if not current_user.is_authenticated:
         session.pop("_started", None)
         return

@@ -1,0 +1,50 @@
+"""Flask's signed-cookie session, re-signed for an unchanged session at most once a minute.
+
+Flask re-signs a permanent session's cookie on every response (SESSION_REFRESH_EACH_REQUEST), which
+costs each page a serialization, an HMAC and a Set-Cookie header, and makes every answer differ.
+The cookie's expiry is only a backstop: staff and portal sessions idle out on the server (their
+registries in Redis), so a cookie refreshed when older than REFRESH_AFTER seconds expires at most
+that much earlier than one refreshed each time. A changed session is written at once, as before.
+"""
+from datetime import datetime, timezone
+
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature
+
+REFRESH_AFTER = 60  # seconds
+
+
+class LazyRefreshSessionInterface(SecureCookieSessionInterface):
+    """Flask's session, remembering when its cookie was signed so an unchanged one is re-signed late."""
+
+    def open_session(self, app, request):
+        """The session from the cookie (as Flask's), with the time it was signed."""
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        try:
+            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        session = self.session_class(data)
+        session.signed_at = signed_at
+        return session
+
+    def should_set_cookie(self, app, session):
+        """Changed sessions always; unchanged permanent ones once their cookie is a minute old."""
+        if session.modified:
+            return True
+        if not super().should_set_cookie(app, session):
+            return False
+        signed_at = getattr(session, "signed_at", None)
+        return signed_at is None or \
+            (datetime.now(timezone.utc) - signed_at).total_seconds() >= REFRESH_AFTER
+
+
+def register(app):
+    """Use the lazily refreshed cookie session."""
+    app.session_interface = LazyRefreshSessionInterface()
