@@ -7,7 +7,9 @@ storage folder, then serves Portico (ProductionConfig, rate limits on) and a bar
 a worker recycled every GUNICORN_MAX_REQUESTS requests: at 2,000 the bare page lost almost half its
 rate to restarts). Sessions are minted as the test fixtures do: a staff
 session for a scoped accountant (maria.tamm) and a portal session registered in Redis for the demo
-contact with the most tasks. Every page is checked for a 200 first; then `wrk` (16 connections,
+contact with the most tasks. Every page is checked for a 200 first and then asked once more with the
+session cookie its first answer set, as a browser would (a first page settles the session: the
+chosen entity, a permanent cookie); then `wrk` (16 connections,
 2 threads) hits each page for --seconds and the script prints requests/s, bytes and the ratio to
 the bare page, which is measured before and after each Portico page (the mean of the two is that
 page's reference, so a machine whose load changes during the run shifts both sides alike).
@@ -111,13 +113,17 @@ def gunicorn(target, port, workers, env):
 
 
 def fetch(port, path, cookie):
-    """(status, bytes) of one GET."""
+    """(status, bytes, session cookie) of one GET: the cookie the answer set, as a browser keeps it
+    (else the one sent)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     conn.request("GET", path, headers={"Cookie": f"session={cookie}"} if cookie else {})
     response = conn.getresponse()
     body = response.read()
     conn.close()
-    return response.status, len(body)
+    for header in response.msg.get_all("Set-Cookie") or ():
+        if header.startswith("session="):
+            cookie = header.split(";", 1)[0].split("=", 1)[1]
+    return response.status, len(body), cookie
 
 
 def wrk(port, path, cookie, seconds, connections):
@@ -177,14 +183,14 @@ def measure(pages, app_port, bare_port, args):
     """[(label, bytes, req/s, non-2xx, bare req/s around it)]: the bare page is measured before and
     after every Portico page, so a busy machine shifts both sides of each ratio alike."""
     for label, path, cookie in pages:
-        status, size = fetch(app_port, path, cookie)
+        status = fetch(app_port, path, cookie)[0]
         if status != 200:
             sys.exit(f"{label} {path} answered {status}")
     bare_size = fetch(bare_port, "/", None)[1]
     previous = wrk(bare_port, "/", None, args.seconds, args.connections)[0]
     rows = []
     for label, path, cookie in pages:
-        fetch(app_port, path, cookie)  # warm both workers a little
+        cookie = fetch(app_port, path, cookie)[2]  # as a browser: the session the page left (history, entity)
         size = fetch(app_port, path, cookie)[1]
         rate, errors = wrk(app_port, path, cookie, args.seconds, args.connections)
         following = wrk(bare_port, "/", None, args.seconds, args.connections)[0]
