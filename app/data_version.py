@@ -3,10 +3,13 @@ that wrote anything, from any process (web, worker, CLI) and through any path (O
 text() statements, migrations).
 
 Writes are noticed on the engine (any statement that is not a read), announced after the database
-has the commit (the session's after_commit, or the pool's check-in for bare connections), so a
-reader that saw the old number read the old rows and its copies die with the bump. A version Redis
-lost starts again from a random number, never one a process may hold copies under. Caches keyed by
-it (app.web.page_cache, the signed-in account in app.security.manager) are on with PAGE_CACHE.
+has the commit (the session's after_commit, or the pool's check-in for bare and AUTOCOMMIT
+connections), so a reader that saw the old number read the old rows and its copies die with the bump.
+A version Redis lost starts again from a random number, never one a process may hold copies under;
+one that went back (Redis restored from a snapshot) empties this process's copies. Caches keyed by
+it (app.web.page_cache, app.security.account_cache) read it only with PAGE_CACHE; writes are
+announced whenever Redis is named (REDIS_URL), so a worker or a CLI run with the caches off still
+ends the web processes' copies.
 """
 import re
 import secrets
@@ -27,6 +30,7 @@ _WROTE = "portico_wrote"
 _pending = threading.local()  # a commit that wrote, not yet announced
 _on_bump = []  # this process's caches, dropped at each bump
 _riders = []  # reads that share the version's round trip
+_highest = [None]  # the highest version this process has read
 
 
 def current():
@@ -56,19 +60,32 @@ def read():
         if value is None:  # first use, or Redis lost it: a random start, never a number used before
             redis.set(VERSION_KEY, secrets.randbelow(2**62), nx=True)
             value = redis.get(VERSION_KEY)
-        return int(value)
+        return _seen(int(value))
     except (RedisError, ValueError, TypeError):
         return None
+
+
+def _seen(value):
+    # Copies are kept under versions read here; a lower one means Redis went back in time and may
+    # return a number copies were kept under with other rows.
+    if _highest[0] is not None and value < _highest[0]:
+        _forget_all()
+    _highest[0] = value
+    return value
+
+
+def _forget_all():
+    for forget in _on_bump:
+        forget()
 
 
 def bump():
     """Announce a committed change: every process's copies stop serving."""
     from app.redis_conn import get_redis
 
-    for forget in _on_bump:
-        forget()
+    _forget_all()
     try:
-        if not current_app.config.get("PAGE_CACHE"):
+        if not (current_app.config.get("PAGE_CACHE") or current_app.config.get("REDIS_URL")):
             return
         pipe = get_redis().pipeline(transaction=False)
         pipe.set(VERSION_KEY, secrets.randbelow(2**62), nx=True).incr(VERSION_KEY)
@@ -93,6 +110,19 @@ def on_bump(forget):
 def _note_write(conn, cursor, statement, parameters, context, executemany):
     if not _READS.match(statement):
         conn.info[_WROTE] = True
+
+
+def _after_write(conn, cursor, statement, parameters, context, executemany):
+    if conn.info.get(_WROTE) and _autocommit(conn):
+        del conn.info[_WROTE]
+        _pending.commit = True  # committed by the statement itself: no commit event will follow
+        _announce()
+
+
+def _autocommit(conn):
+    level = conn.get_execution_options().get("isolation_level") or \
+        getattr(conn.dialect, "isolation_level", None)
+    return level == "AUTOCOMMIT"
 
 
 def _committing(conn):
@@ -122,6 +152,7 @@ def register():
     """Listen for writing commits (once per process)."""
     if not event.contains(Engine, "before_cursor_execute", _note_write):
         event.listen(Engine, "before_cursor_execute", _note_write)
+        event.listen(Engine, "after_cursor_execute", _after_write)
         event.listen(Engine, "commit", _committing)
         event.listen(Engine, "rollback", _rolled_back)
         event.listen(Session, "after_commit", _announce)

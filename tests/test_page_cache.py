@@ -8,6 +8,7 @@ from sqlalchemy import event, text, update
 
 from app import data_version
 from app.extensions import db
+from app.redis_conn import get_redis
 from app.models import Contact, Entity, Task
 from app.security import roles as R
 from app.services import shares
@@ -72,6 +73,46 @@ def test_a_core_update_shows_on_the_next_request(app, client, portal_login, worl
         with db.engine.begin() as conn:
             conn.execute(update(Task).where(Task.id == world.task).values(title="Core title"))
     assert "Core title" in client.get(HOME).get_data(as_text=True)
+
+
+def test_an_autocommit_write_shows_on_the_next_request(app, client, portal_login, world):
+    """A change written on an AUTOCOMMIT connection (committed by the statement, no commit event)
+    shows at once."""
+    _signed_in(client, portal_login, world.cora)
+    client.get(HOME)
+    with app.app_context():
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(update(Task).where(Task.id == world.task).values(title="Autocommitted"))
+    assert "Autocommitted" in client.get(HOME).get_data(as_text=True)
+
+
+def test_a_process_with_the_caches_off_still_announces_its_writes(app):
+    """A worker or CLI run with PAGE_CACHE off (Redis named) moves the version on when it commits,
+    so web processes with kept pages do not serve them."""
+    app.config["PAGE_CACHE"] = False
+    with app.app_context():
+        before = get_redis().get(data_version.VERSION_KEY)
+        db.session.execute(text("UPDATE task SET title = 'By the worker'"))
+        db.session.commit()
+        assert get_redis().get(data_version.VERSION_KEY) != before
+
+
+def test_a_version_that_went_back_empties_the_kept_pages(app, client, portal_login, world):
+    """Redis restored from an older snapshot gives back a version a page was kept under with older
+    rows: this process drops what it kept and renders the rows as they are."""
+    _signed_in(client, portal_login, world.cora)
+    with app.app_context():
+        old = get_redis().get(data_version.VERSION_KEY)
+    assert "Year-end papers" in client.get(HOME).get_data(as_text=True)  # kept under `old`
+    kept = dict(page_cache._store)
+    with app.app_context():
+        db.session.get(Task, world.task).title = "Renamed since"
+        db.session.commit()
+    page_cache._store.update(kept)  # the rename came from another process: this one's pages stay
+    assert "Renamed since" in client.get(HOME).get_data(as_text=True)
+    with app.app_context():
+        get_redis().set(data_version.VERSION_KEY, old)  # the snapshot's number
+    assert "Renamed since" in client.get(HOME).get_data(as_text=True)
 
 
 def test_a_rolled_back_change_keeps_the_cache(app, client, portal_login, world):
