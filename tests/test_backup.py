@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from werkzeug.datastructures import FileStorage
 
+from app import data_version
 from app.extensions import db
 from app.models import Entity
 from app.models.documents import Direction, Visibility
@@ -79,11 +80,13 @@ def test_backup_then_restore_into_an_empty_deployment(app, client, login, smtp, 
     _lose_everything(app, world.kind)
     with app.app_context():
         version = get_redis().get(grants_cache.VERSION_KEY)
+        rows_version = get_redis().get(data_version.VERSION_KEY)
     restored = _cli(app, "restore", path)
     assert restored.exit_code == 0, restored.output
     assert "row counts match" in restored.output
     with app.app_context():  # every process drops the roles and settings it kept of the old database
         assert get_redis().get(grants_cache.VERSION_KEY) != version
+        assert get_redis().get(data_version.VERSION_KEY) != rows_version  # and the pages they kept
 
     login(client, world.accountant)
     for (doc_id, versions), content in world.docs.items():

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
+from app import data_version
 from app.extensions import db
 from app.security import grants_cache
 from app.storage import CHUNK, backend, file_sha256, remove_file
@@ -188,6 +189,7 @@ def restore_backup(path, force=False):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     grants_cache.bump()  # roles, permissions and settings of the restored database, in every process
+    data_version.bump()  # the copy (raw sqlite3 backup, pg_restore) went around the engine's events
     with db.engine.connect() as conn:
         counts = _catalog(conn)["counts"]
     missing = [key for key in wanted if not store.exists(key)]
