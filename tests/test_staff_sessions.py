@@ -3,6 +3,7 @@ an Admin; idle and absolute timeouts from firm settings; a session the server do
 import re
 
 import pytest
+from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import select
 
 from app.extensions import db
@@ -218,3 +219,28 @@ def test_the_staff_sign_in_overview_runs_a_fixed_number_of_queries(app, login, c
         page = client.get("/staff-sign-in/").get_data(as_text=True)
     assert few() == many(), (few(), many())
     assert page.count("<tr>") == 1 + 12
+
+
+def test_deactivating_or_deleting_a_member_ends_their_sessions(app, login):
+    """An Admin unticking "active" on the staff form ends the member's sessions on the server (not only
+    when their account is next read); deleting another member ends theirs too."""
+    member_id, username = _member(app)
+    gone_id, gone_name = _member(app)
+    member, gone = _signed_in(app, username, "Desk/1"), _signed_in(app, gone_name, "Desk/2")
+    with app.app_context():
+        admin_id = f.staff(R.ADMIN).id
+        user = db.session.get(User, member_id)
+        form = {"first_name": user.first_name, "last_name": user.last_name, "username": user.username,
+                "email": user.email, "roles": [r.id for r in user.roles]}
+    admin = login(browser(app), admin_id)
+    page = f"/users/edit/{member_id}"
+    response = admin.post(page, data=dict(form, csrf_token=token_of(admin, page)))
+    assert response.status_code == 302
+    with app.app_context():
+        assert not db.session.get(User, member_id).active
+        assert staff_sessions.sessions_of(member_id) == []
+    assert not reaches_screens(member)
+    admin.post(f"/users/delete/{gone_id}", data={"csrf_token": token_of(admin, "/users/list/")})
+    with app.app_context():
+        assert db.session.get(User, gone_id) is None and staff_sessions.sessions_of(gone_id) == []
+    assert not reaches_screens(gone)

@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from app.security import access
 from app.security import roles as R
+from app.services import staff_sessions
 from app.views.base import InScope, SafeArgsMixin, parse_pk
 from app.views.readable import ReadableMixin
 
@@ -90,6 +91,15 @@ class StaffUserView(ReadableMixin, SafeArgsMixin, UserDBModelView):
     def _delete(self, pk):
         check_user_target(self.datamodel.get(parse_pk(pk), self._base_filters))
         return super()._delete(pk)
+
+    def post_update(self, item):
+        """A deactivated staff member's sessions end with the change."""
+        if not item.active:
+            staff_sessions.end_all(item.id)
+
+    def post_delete(self, item):
+        """A deleted staff member's sessions end with the account."""
+        staff_sessions.end_all(item.id)
 
     @action("resetpasswords", _l("Reset Password"), "", "fa-lock", multiple=False)
     def resetpasswords(self, item):
