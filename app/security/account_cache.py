@@ -9,6 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 
+from flask import current_app
 from sqlalchemy import inspect
 
 from app import data_version
@@ -16,15 +17,15 @@ from app.security.grants_cache import _detached_copy
 
 MAX_AGE = 30  # seconds an entry serves
 ENTRIES = 4096  # accounts kept per process, least recently used dropped first
-_lock = threading.Lock()
-_store = OrderedDict()  # (user id, version) -> (monotonic time, user copy, contact copy or None)
+_lock = threading.RLock()  # a bump may drop copies from a pool check-in inside a locked section
+_store = OrderedDict()  # (database, user id, version) -> (monotonic time, user copy, contact copy or None)
 
 
 def load(user_id, session, read):
     """(user, contact or None) of `user_id` in `session`; `read()` gives them (or None) from the
     database when no copy serves."""
     version = data_version.current()
-    key = (user_id, version)
+    key = (current_app.config.get("SQLALCHEMY_DATABASE_URI"), user_id, version)
     with _lock:
         kept = _store.get(key) if version is not None else None
         if kept is not None and time.monotonic() - kept[0] < MAX_AGE:

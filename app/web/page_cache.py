@@ -26,7 +26,7 @@ from flask import current_app, g, request, session
 from app import data_version
 
 MAX_AGE = 30  # seconds an entry serves
-_lock = threading.Lock()
+_lock = threading.RLock()  # a bump may drop pages from a pool check-in inside a locked section
 _store = OrderedDict()  # key -> (monotonic time, status, content type, body, nonce), least recent first
 _size = [0]
 _SELF_GUARDED = set()  # blueprints that look up after their own sign-in check
