@@ -113,6 +113,28 @@ def test_a_session_ends_after_12_hours_and_idles_out_after_30_minutes(app, clien
     assert not signed_in(client)
 
 
+def test_only_portal_pages_renew_the_idle_timer(app, client, smtp):
+    """With kept pages on (the session check rides on the data version's read), a staff screen or the
+    firm logo asked with a portal session leaves its idle timer alone; a portal page renews it."""
+    person = make_contact(app)
+    sign_in(app, client, smtp, person.email)
+    with client.session_transaction() as session:
+        key = portal_auth._SESSION_KEY.format(portal_auth._digest(session["portal_session"]))
+    app.config["PAGE_CACHE"] = True
+    try:
+        with app.app_context():
+            get_redis().expire(key, 60)
+        client.get("/firm-logo")
+        client.get("/entityview/list/")
+        with app.app_context():
+            assert get_redis().ttl(key) <= 60
+        assert signed_in(client)
+        with app.app_context():
+            assert get_redis().ttl(key) > 60
+    finally:
+        app.config["PAGE_CACHE"] = False
+
+
 def test_sign_out_ends_the_session_on_the_server(app, client, smtp):
     """After sign-out a copy of the signed-in cookie no longer reaches the portal."""
     person = make_contact(app)

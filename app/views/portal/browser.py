@@ -43,7 +43,9 @@ def session_contact_id():
 
 def _read_with_the_data_version(pipe):
     """Queue this request's session token check on the data version's round trip (one, not two)."""
-    token = session.get("portal_session") if has_request_context() else None
+    # Portal pages only: the read refreshes the session's idle timer, which other requests (static
+    # files, staff screens) must not do; portal requests elsewhere read it themselves.
+    token = session.get("portal_session") if has_request_context() and request.blueprint == "portal" else None
     if not token:
         return None
     portal_auth.queue_session_read(pipe, token)
