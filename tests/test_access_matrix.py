@@ -34,6 +34,7 @@ from app.models import (
     TaxVoucher,
     TrustedDevice,
 )
+from app.services import staff_sessions
 from tests import access_matrix as M
 from tests import factories as f
 from tests.access_world import (  # noqa: F401 (cast and world are fixtures)
@@ -154,6 +155,13 @@ def _run_case(app, test_client, token, actor, route, ids, combo, snapshot):
     return problems
 
 
+def _sessions_ended(app, ids, actor):
+    if actor == "anonymous" or actor in CONTACT_ACTORS:
+        return False
+    with app.app_context():
+        return not staff_sessions.sessions_of(ids[actor])
+
+
 @pytest.fixture(scope="module")
 def matrix(app):
     """The generated routes (and the ids no table maps)."""
@@ -183,6 +191,8 @@ def test_access_matrix(app, cast, world, matrix, actor, shard, login, portal_log
         for combo in combos:
             cases += 1
             problems += _run_case(app, test_client, token, actor, route, cast, combo, snapshot)
+            if _sessions_ended(app, cast, actor):  # the case deactivated or deleted the actor (put back)
+                login(test_client, cast[actor])
     assert problems == [], f"{len(problems)} of {cases} cases:\n" + "\n".join(problems)
 
 
