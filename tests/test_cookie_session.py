@@ -1,5 +1,6 @@
 """The session cookie (app/web/cookie_session.py) is re-signed when the session changes or its cookie is a
-minute old, not on every page; Flask's idle limit on the cookie still holds."""
+minute old, not on every page; Flask's idle limit on the cookie still holds, also for a cookie whose checked
+content this process kept."""
 import time
 
 import pytest
@@ -61,3 +62,35 @@ def test_a_cookie_signed_longer_ago_than_the_idle_limit_is_refused(app, monkeypa
         with app.test_request_context(headers={"Cookie": f"session={cookies[minutes]}"}) as context:
             opened = interface.open_session(app, context.request)
             assert dict(opened) == expected
+
+
+def _open(app, cookie):
+    with app.test_request_context(headers={"Cookie": f"session={cookie}"}) as context:
+        return app.session_interface.open_session(app, context.request)
+
+
+def test_a_checked_cookie_still_ages_out(app, monkeypatch):
+    """A cookie whose checked content this process kept opens empty once it is older than the idle limit,
+    as itsdangerous would refuse it."""
+    cookie = app.session_interface.get_signing_serializer(app).dumps({"_user_id": "7"})
+    assert dict(_open(app, cookie)) == {"_user_id": "7"}
+    later = time.time() + app.config["PERMANENT_SESSION_LIFETIME"] + 2
+    monkeypatch.setattr(cookie_session.time, "time", lambda: later)
+    assert dict(_open(app, cookie)) == {}
+
+
+def test_a_session_changed_in_place_does_not_change_the_kept_content(app):
+    """A request that changes a list in its session in place leaves the next request of the same cookie
+    with the content the cookie holds."""
+    cookie = app.session_interface.get_signing_serializer(app).dumps({"_flashes": [["info", "one"]]})
+    _open(app, cookie)["_flashes"].append(["info", "two"])
+    assert dict(_open(app, cookie)) == {"_flashes": [["info", "one"]]}
+
+
+def test_a_tampered_cookie_is_refused_though_its_original_was_kept(app):
+    """Changing one character of a cookie this process checked opens an empty session."""
+    cookie = app.session_interface.get_signing_serializer(app).dumps({"_user_id": "7"})
+    assert dict(_open(app, cookie))
+    body, signature = cookie.rsplit(".", 1)
+    forged = body.replace(body[2], "A" if body[2] != "A" else "B", 1) + "." + signature
+    assert dict(_open(app, forged)) == {}
