@@ -59,7 +59,11 @@ def _key():
         return None
     cookie = current_app.config["SESSION_COOKIE_NAME"]
     others = sorted((k, v) for k, v in request.cookies.items() if k != cookie)
-    parts = [request.url, _session_print(), others, request.headers.get("Accept", ""),
+    g.page_cache_session = _session_print()  # compared after the view: did it change the session?
+    environ = request.environ  # the URL as served (after ProxyFix), without building request.url
+    url = [environ.get(k) for k in (
+        "wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING")]
+    parts = [url, g.page_cache_session, others, request.headers.get("Accept", ""),
              request.headers.get("Accept-Language", ""), date.today().isoformat(), version]
     return hashlib.blake2b(json.dumps(parts, default=str).encode(), digest_size=20).digest()
 
@@ -73,7 +77,6 @@ def replay():
     key = g.page_cache_key = _key()
     if key is None:
         return None
-    g.page_cache_session = _session_print()
     with _lock:
         kept = _store.get(key)
         if kept is not None and time.monotonic() - kept[0] < MAX_AGE:
