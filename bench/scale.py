@@ -27,13 +27,14 @@ RECOMMENDED = {"jit": "off", "random_page_cost": "1.1", "work_mem": "16MB"}
 
 
 def make_app(settings=None):
-    """The app on DATABASE_URL with a statement timeout, no login rate limit, mails to files, and the
-    PostgreSQL `settings` of each session (default: RECOMMENDED; {} keeps the server's)."""
+    """The app on DATABASE_URL with a statement timeout, no login rate limit, no kept pages, mails to
+    files, and the PostgreSQL `settings` of each session (default: RECOMMENDED; {} keeps the server's)."""
     settings = RECOMMENDED if settings is None else settings
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgresql"):
         sys.exit("set DATABASE_URL to a PostgreSQL database (e.g. postgresql+psycopg://portico:portico@127.0.0.1:5432/portico_scale)")
     os.environ["RATELIMIT_ENABLED"] = "false"
+    os.environ["PAGE_CACHE"] = "false"  # time the rendering: kept pages would answer the 2nd..20th request
     os.environ.pop("MAIL_SERVER", None)
     from app import create_app
     from app.gc_tuning import settle
