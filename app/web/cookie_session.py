@@ -11,18 +11,15 @@ cookie text (and the secret it was checked with) gives the same content as check
 its age is checked against the lifetime each time, as itsdangerous would.
 """
 import copy
-import threading
 import time
-from collections import OrderedDict
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
 REFRESH_AFTER = 60  # seconds
 CHECKED = 4096  # cookies whose checked content is kept per process
-_lock = threading.Lock()
-_checked = OrderedDict()  # (secret, cookie text) -> (content, signed at as a UNIX time)
 
 
 class LazyRefreshSessionInterface(SecureCookieSessionInterface):
@@ -30,18 +27,20 @@ class LazyRefreshSessionInterface(SecureCookieSessionInterface):
 
     def open_session(self, app, request):
         """The session from the cookie (as Flask's), with the time it was signed."""
-        serializer = self.get_signing_serializer(app)
-        if serializer is None:
+        if not app.secret_key:  # as Flask's get_signing_serializer: no session without a secret
             return None
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
         max_age = int(app.permanent_session_lifetime.total_seconds())
-        checked = _checked_content(app.secret_key, value, serializer, max_age)
-        if checked is None:
+        try:
+            data, signed_at = _checked(app, app.secret_key, value)
+        except BadSignature:
             return self.session_class()
-        session = self.session_class(copy.deepcopy(checked[0]))  # the request may change it in place
-        session.signed_at = datetime.fromtimestamp(checked[1], timezone.utc)
+        if not 0 <= time.time() - signed_at.timestamp() <= max_age:
+            return self.session_class()  # as itsdangerous's max_age would refuse it
+        session = self.session_class(copy.deepcopy(data))  # the request may change it in place
+        session.signed_at = signed_at
         return session
 
     def should_set_cookie(self, app, session):
@@ -55,25 +54,11 @@ class LazyRefreshSessionInterface(SecureCookieSessionInterface):
             (datetime.now(timezone.utc) - signed_at).total_seconds() >= REFRESH_AFTER
 
 
-def _checked_content(secret, value, serializer, max_age):
-    """(content, signed at) of a cookie whose signature holds and whose age is within max_age, or None."""
-    key = (secret, value)
-    with _lock:
-        kept = _checked.get(key)
-        if kept is not None:
-            _checked.move_to_end(key)
-    if kept is None:
-        try:
-            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
-        except BadSignature:  # SignatureExpired included
-            return None
-        kept = (data, signed_at.timestamp())
-        with _lock:
-            _checked[key] = kept
-            while len(_checked) > CHECKED:
-                _checked.popitem(last=False)
-    age = time.time() - kept[1]
-    return kept if 0 <= age <= max_age else None
+@lru_cache(maxsize=CHECKED)
+def _checked(app, secret, value):
+    """(content, signed at) of a cookie whose signature holds (BadSignature otherwise); `secret` keys
+    the cache, so a new secret checks every cookie again."""
+    return app.session_interface.get_signing_serializer(app).loads(value, return_timestamp=True)
 
 
 def register(app):
